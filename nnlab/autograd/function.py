@@ -1,0 +1,186 @@
+"""The unit of differentiation: a :class:`Function` with its forward and backward side by side.
+
+Every differentiable op in nnlab is a subclass of :class:`Function`. Calling
+``MyOp.apply(*args)`` runs ``forward`` on NumPy arrays and, when any input needs a
+gradient, records one graph node (the ``Function`` instance itself, which also serves
+as the ``ctx`` both methods receive). Backpropagation later calls ``backward(ctx,
+grad_output)``, which returns one gradient per argument of ``forward``: the local
+derivative times the incoming gradient, i.e. the chain rule
+``dL/dx = dL/dy * dy/dx``.
+
+Writing your own op (the same shape as PyTorch's ``torch.autograd.Function``, except
+that ``forward`` receives NumPy arrays):
+
+    >>> import numpy as np, nnlab
+    >>> from nnlab.autograd import Function
+    >>> class Cube(Function):
+    ...     '''y = x**3, dy/dx = 3 x**2'''
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad_output):
+    ...         (x,) = ctx.saved_tensors
+    ...         return grad_output * 3 * x ** 2
+    >>> x = nnlab.tensor([1.0, 2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    tensor([ 3., 12.])
+
+Higher-order gradients come for free when ``backward`` is written with arithmetic
+operators, NumPy ufuncs (``np.exp``, ``np.tanh``...) and the helpers of
+:mod:`nnlab.ops`: under ``create_graph=True`` the engine calls the same ``backward``
+with :class:`~nnlab.tensor.Tensor` arguments, and the saved arrays that are inputs or
+outputs of the op come back as the graph's own tensors. A backward that can only run
+on arrays (in-place tricks, fused kernels) sets ``double_backward = False`` and the
+engine raises a clear error instead of returning a wrong second derivative.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import numpy as np
+
+from nnlab.autograd import anomaly
+from nnlab.autograd.grad_mode import _state as _grad_state
+from nnlab.tensor import Tensor
+
+__all__ = ["Function"]
+
+
+class Function:
+    """Base class of every differentiable op; an instance is one node of the graph."""
+
+    #: False when ``backward`` only works on NumPy arrays (no ``create_graph``).
+    double_backward: bool = True
+
+    # Filled by ``apply`` for recorded nodes; class defaults keep unrecorded ones cheap.
+    inputs: tuple[Any, ...] | None = None
+    saved: tuple[Any, ...] = ()
+    _out_ids: tuple[int, ...] = ()
+    _n_out: int = 1
+    _out_meta: tuple[tuple[tuple[int, ...], np.dtype], ...] = ()
+    _hooks: dict[int, list[Any]] | None = None
+    _retained: dict[int, Any] | None = None
+    _trace: list[str] | None = None
+    _tensor_mode: bool = False
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        """Compute the output(s) from NumPy arrays; save what backward needs on ``ctx``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        """Return one gradient (or None) per positional argument of ``forward``."""
+        raise NotImplementedError
+
+    # -- what forward and backward use -------------------------------------------------
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays for backward. Inputs and outputs saved here become graph tensors
+        when backward runs with ``create_graph=True``; other saved arrays are constants."""
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self.saved is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: its saved values were freed by an earlier backward. "
+                "Call .backward(retain_graph=True) the first time to backpropagate twice."
+            )
+        if self._tensor_mode:
+            return self._saved_as_tensors()
+        return self.saved
+
+    def _saved_as_tensors(self) -> tuple[Any, ...]:
+        """Map saved arrays back to the tensors of the graph (inputs, outputs) by identity."""
+        result = []
+        for value in self.saved:
+            if not isinstance(value, np.ndarray):
+                result.append(value)
+                continue
+            found = None
+            for t in self.inputs or ():
+                if isinstance(t, Tensor) and t.data is value:
+                    found = t
+                    break
+            if found is None:
+                for idx, out_id in enumerate(self._out_ids):
+                    if out_id == id(value):
+                        found = Tensor._make(value, True, self, idx)
+                        break
+            result.append(found if found is not None else Tensor(value))
+        return tuple(result)
+
+    def _check_saved(self, arrays: list[Any]) -> None:
+        """Only inputs and outputs may be saved: anything else would silently be a constant
+        in higher-order gradients. Other values belong in plain ``ctx`` attributes."""
+        for value in self.saved:
+            if isinstance(value, np.ndarray) and id(value) not in self._out_ids:
+                if not any(value is a for a in arrays):
+                    raise RuntimeError(
+                        f"{type(self).__name__}.forward saved an array that is neither an "
+                        "input nor an output; store it as a ctx attribute instead."
+                    )
+
+    # -- recording ---------------------------------------------------------------------
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` on the arrays inside ``args`` and record a node if needed.
+
+        Positional ``Tensor`` arguments are differentiable inputs; everything else
+        (scalars, arrays, shapes, axes) reaches ``forward`` unchanged.
+        """
+        ctx = cls()
+        enabled = _grad_state.enabled
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                r = a.requires_grad and enabled
+                needs.append(r)
+                record = record or r
+            else:
+                arrays.append(a)
+                needs.append(False)
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if anomaly._state.enabled:
+            anomaly.check_forward(cls.__name__, out)
+        if isinstance(out, tuple):
+            return ctx._wrap_many(out, record, args)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if not record:
+            return Tensor._make(out, False, None, 0)
+        ctx.inputs = args
+        ctx._out_ids = (id(out),)
+        if ctx.saved:
+            ctx._check_saved(arrays)
+        if anomaly._state.enabled:
+            ctx._trace = traceback.format_stack()[:-2]
+        return Tensor._make(out, True, ctx, 0)
+
+    def _wrap_many(self, outs: tuple[Any, ...], record: bool, args: tuple[Any, ...]) -> tuple:
+        outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
+        if not record:
+            return tuple(Tensor._make(o, False, None, 0) for o in outs)
+        self.inputs = args
+        self._n_out = len(outs)
+        self._out_ids = tuple(id(o) for o in outs)
+        if self.saved:
+            self._check_saved([a.data if isinstance(a, Tensor) else a for a in args])
+        self._out_meta = tuple((o.shape, o.dtype) for o in outs)
+        if anomaly._state.enabled:
+            self._trace = traceback.format_stack()[:-3]
+        return tuple(Tensor._make(o, True, self, i) for i, o in enumerate(outs))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"

@@ -1,0 +1,84 @@
+"""Switching gradient recording on and off.
+
+Every differentiable op asks :func:`is_grad_enabled` before it records itself in
+the graph. Inside ``no_grad()`` nothing is recorded, so evaluation and weight
+updates cost no memory for a graph nobody will backpropagate through.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable, TypeVar
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradState(threading.local):
+    enabled: bool = True
+
+
+_state = _GradState()
+
+
+def is_grad_enabled() -> bool:
+    """Return True when new ops are recorded for backpropagation."""
+    return _state.enabled
+
+
+class _GradModeContext:
+    """A context manager that is also a decorator, as in PyTorch."""
+
+    _target: bool
+
+    def __enter__(self) -> None:
+        self._previous = _state.enabled
+        _state.enabled = self._target
+
+    def __exit__(self, *exc: object) -> None:
+        _state.enabled = self._previous
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):
+    """Context manager and decorator that disables gradient recording.
+
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.ones(3, requires_grad=True)
+        >>> with nnlab.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
+
+    _target = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager and decorator that re-enables gradient recording."""
+
+    _target = True
+
+
+class set_grad_enabled:
+    """Set gradient recording on or off, as a call or as a context manager."""
+
+    def __init__(self, mode: bool) -> None:
+        self._previous = _state.enabled
+        _state.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        _state.enabled = self._previous

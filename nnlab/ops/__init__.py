@@ -1,0 +1,114 @@
+"""The differentiable ops, one family per file. Each op is a ``Function`` subclass with its
+forward and backward side by side; the lowercase functions here are the public API."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.special
+
+from nnlab.ops.activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
+from nnlab.ops.dropout import dropout
+from nnlab.ops.elementwise import (
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    clone,
+    cos,
+    div,
+    eq,
+    erf,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    log1p,
+    logical_not,
+    lt,
+    masked_fill,
+    mul,
+    ne,
+    neg,
+    pow,
+    sign,
+    sin,
+    sqrt,
+    sub,
+    where,
+)  # fmt: skip
+from nnlab.ops.indexing import gather, getitem, index_select, one_hot, scatter_add
+from nnlab.ops.linalg import bmm, matmul, mm
+from nnlab.ops.reduction import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)  # fmt: skip
+from nnlab.ops.shape import (
+    cat,
+    chunk,
+    concatenate,
+    expand,
+    flatten,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+)  # fmt: skip
+from nnlab.ops.softmax import log_softmax, softmax
+
+__all__ = [
+    "abs", "add", "amax", "amin", "argmax", "argmin", "bmm", "cast", "cat", "chunk", "clamp",
+    "clip", "clone", "concatenate", "cos", "div", "dropout", "elu", "eq", "erf", "exp",
+    "expand", "flatten", "gather", "ge", "gelu", "getitem", "gt", "index_select", "le",
+    "leaky_relu", "log", "log1p", "log_softmax", "logical_not", "logsumexp", "lt",
+    "masked_fill", "matmul", "max", "mean", "min", "mm", "mul", "ne", "neg", "one_hot", "pad",
+    "permute", "pow", "prod", "relu", "reshape", "scatter_add", "sigmoid", "sign", "silu",
+    "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
+    "tanh", "transpose", "unsqueeze", "var", "view", "where", "UFUNCS",
+]  # fmt: skip
+
+#: NumPy (and SciPy) ufuncs that a Tensor answers with its own differentiable op.
+UFUNCS = {
+    np.add: add,
+    np.subtract: sub,
+    np.multiply: mul,
+    np.true_divide: div,
+    np.power: pow,
+    np.negative: neg,
+    np.positive: lambda x: x,
+    np.matmul: matmul,
+    np.exp: exp,
+    np.log: log,
+    np.log1p: log1p,
+    np.sqrt: sqrt,
+    np.absolute: abs,
+    np.sin: sin,
+    np.cos: cos,
+    np.tanh: tanh,
+    np.square: lambda x: mul(x, x),
+    np.sign: sign,
+    np.less: lt,
+    np.less_equal: le,
+    np.greater: gt,
+    np.greater_equal: ge,
+    np.equal: eq,
+    np.not_equal: ne,
+    np.logical_not: logical_not,
+    scipy.special.erf: erf,
+}

@@ -1,0 +1,64 @@
+"""Softmax and log-softmax along one dimension, both numerically stable.
+
+softmax(x)ᵢ = e^(xᵢ - m) / Σⱼ e^(xⱼ - m) with m = max x: subtracting m changes nothing
+mathematically but keeps e^(·) ≤ 1, so large logits never overflow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.autograd.function import Function
+from nnlab.tensor import Tensor
+
+__all__ = ["softmax", "log_softmax"]
+
+
+def _check_dim(op: str, x: Tensor, dim: int | None) -> int:
+    if dim is None:
+        raise TypeError(f"{op}: pass dim explicitly (e.g. dim=-1 for the last axis)")
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {x.shape}")
+    return dim
+
+
+class Softmax(Function):
+    """y = softmax(x);  Jacobian-vector product dx = y ⊙ (g - Σ(g ⊙ y))."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        y = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x);  dx = g - softmax(x) Σ g, with softmax(x) = eʸ."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        shifted = x - x.max(axis=dim, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - np.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+
+
+def softmax(x: Tensor, dim: int | None = None) -> Tensor:
+    return Softmax.apply(x, _check_dim("softmax", x, dim))
+
+
+def log_softmax(x: Tensor, dim: int | None = None) -> Tensor:
+    return LogSoftmax.apply(x, _check_dim("log_softmax", x, dim))

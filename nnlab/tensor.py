@@ -1,0 +1,652 @@
+"""The :class:`Tensor`: a NumPy array that remembers how it was computed.
+
+A tensor holds its values in ``.data`` (an ``np.ndarray``, float32 unless asked
+otherwise). When ``requires_grad`` is True, every op applied to it records a node
+(``grad_fn``) in a graph, and ``loss.backward()`` walks that graph backwards to fill
+``.grad`` of every leaf tensor with d(loss)/d(leaf).
+
+Methods and operators are thin: each one calls an op of :mod:`nnlab.ops`, where the
+forward and backward formulas live.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from nnlab import dtypes as _dtypes
+
+__all__ = ["Tensor"]
+
+
+def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
+    """Convert ``data`` to an ndarray with PyTorch's dtype inference: Python floats become
+    the default dtype (float32), Python ints int64, arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = _dtypes.to_dtype(dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
+    else:
+        arr = np.array(data)
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        elif arr.dtype == np.float64:
+            arr = arr.astype(_dtypes.get_default_dtype(), copy=False)
+        elif arr.dtype.kind == "i":
+            arr = arr.astype(np.int64, copy=False)
+        elif arr.dtype.kind not in "biufc":
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} (dtype {arr.dtype})")
+    return arr
+
+
+def _unwrap_index(index: Any) -> Any:
+    """Replace tensors inside an index by their arrays (an index is never differentiated)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+    return index
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Args:
+        data: array-like (nested lists, scalars, an ndarray, another Tensor). An ndarray is
+            wrapped without copying when its dtype already matches.
+        dtype: the dtype to convert to (default: inferred as PyTorch does).
+        requires_grad: record ops on this tensor so ``backward`` can compute its gradient.
+
+    Example:
+        >>> import nnlab
+        >>> w = nnlab.tensor([2.0, -1.0], requires_grad=True)
+        >>> loss = (w * w).sum()
+        >>> loss.backward()
+        >>> w.grad
+        tensor([ 4., -2.])
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_idx", "_hooks", "__weakref__")
+    # NumPy hands mixed expressions (ndarray * Tensor) to Tensor.__array_ufunc__.
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._node: Any = None
+        self._out_idx = 0
+        self._hooks: list[Callable[[Tensor], Any]] | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data: np.ndarray, requires_grad: bool, node: Any, out_idx: int) -> Tensor:
+        """Wrap an op's output without any conversion (the hot path of every op)."""
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._node = node
+        t._out_idx = out_idx
+        t._hooks = None
+        return t
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node that produced this tensor (None for leaves)."""
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:
+        """All dimensions reversed (the transpose of a matrix)."""
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dimensions swapped (a batch of transposed matrices)."""
+        return _ops.transpose(self, -2, -1)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- conversion ---------------------------------------------------------------------
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to Python scalars, "
+                f"this one has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared memory, as ``torch.Tensor.numpy``)."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()."
+            )
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of a Tensor with {self.data.size} values is ambiguous; "
+                "use .any() or .all()."
+            )
+        return bool(self.data.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.data, separator=", ", prefix="tensor(", precision=4, threshold=200
+        )
+        extras = []
+        if self.data.dtype not in (_dtypes.get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    __hash__ = object.__hash__
+
+    # -- autograd -----------------------------------------------------------------------
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Backpropagate from this tensor: add d(self)/d(leaf) to every leaf's ``.grad``.
+
+        Args:
+            gradient: d(loss)/d(self); may be omitted when ``self`` has one element.
+            retain_graph: keep the graph's saved arrays for another backward
+                (default: ``create_graph``).
+            create_graph: record the backward pass itself, for higher-order gradients.
+        """
+        from nnlab.autograd.engine import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the same values, cut off from the graph."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def detach_(self) -> Tensor:
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients (got {self.dtype})"
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError(
+                "requires_grad_(False) is only allowed on leaf tensors; use detach() instead."
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (useful to look inside)."""
+        if self._node is None:
+            return
+        node = self._node
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._out_idx] = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> None:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        if self._node is None:
+            self._hooks = [*(self._hooks or []), hook]
+            return
+        node = self._node
+        if node._hooks is None:
+            node._hooks = {}
+        node._hooks.setdefault(self._out_idx, []).append(hook)
+
+    # -- copies and dtypes --------------------------------------------------------------
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def to(self, dtype: Any) -> Tensor:
+        """Convert to ``dtype`` (differentiable between floating dtypes)."""
+        return _ops.cast(self, _dtypes.to_dtype(dtype))
+
+    def type(self, dtype: Any) -> Tensor:
+        return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # -- in-place (allowed only where no gradient is recorded) ----------------------------
+
+    def _check_inplace(self, what: str) -> None:
+        from nnlab.autograd.grad_mode import is_grad_enabled
+
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                f"{what}: a tensor that requires grad cannot be modified in place while "
+                "gradients are recorded (backward would use the old values). Wrap the "
+                "update in `with nnlab.no_grad():` or build a new tensor instead."
+            )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    def _inplace(self, what: str, value: np.ndarray) -> Tensor:
+        self._check_inplace(what)
+        if value.shape != self.data.shape:
+            raise RuntimeError(
+                f"{what}: result of shape {value.shape} cannot be stored in place in a tensor "
+                f"of shape {self.data.shape}"
+            )
+        self.data[...] = value
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("__iadd__", self.data + _raw(other))
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("__isub__", self.data - _raw(other))
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("__imul__", self.data * _raw(other))
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("__itruediv__", self.data / _raw(other))
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self._inplace("add_", self.data + alpha * _raw(other))
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self._inplace("sub_", self.data - alpha * _raw(other))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", self.data * _raw(other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", self.data / _raw(other))
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = _raw(value)
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        self._check_inplace("copy_")
+        self.data[...] = _raw(src)
+        return self
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace("clamp_", np.clip(self.data, min, max))
+
+    # -- arithmetic ---------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    # comparisons give boolean tensors and are not differentiable
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.ge(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.eq(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.ne(self, other)
+
+    def __invert__(self) -> Tensor:
+        return _ops.logical_not(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return Tensor._make(np.asarray(self.data & _raw(other)), False, None, 0)
+
+    def __or__(self, other: Any) -> Tensor:
+        return Tensor._make(np.asarray(self.data | _raw(other)), False, None, 0)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """Let NumPy ufuncs (``np.exp(t)``, ``ndarray * t``) run as nnlab ops.
+
+        This is what allows one backward formula, written with NumPy ufuncs, to work both
+        on arrays (plain backward) and on tensors (``create_graph=True``).
+        """
+        op = _ops.UFUNCS.get(ufunc)
+        if op is None or method != "__call__" or kwargs:
+            raise TypeError(
+                f"np.{ufunc.__name__} ({method}) has no nnlab op; use the nnlab function, "
+                "or convert first with tensor.detach().numpy()."
+            )
+        return op(*inputs)
+
+    # -- method forms of the ops (see nnlab.ops for the formulas) -------------------------
+
+    def add(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return _ops.add(self, other if alpha == 1.0 else _ops.mul(other, alpha))
+
+    def sub(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return _ops.sub(self, other if alpha == 1.0 else _ops.mul(other, alpha))
+
+    def mul(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def pow(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.log1p(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return _ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def sign(self) -> Tensor:
+        return _ops.sign(self)
+
+    def square(self) -> Tensor:
+        return _ops.mul(self, self)
+
+    def softmax(self, dim: int) -> Tensor:
+        return _ops.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        return _ops.log_softmax(self, dim)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        return _ops.masked_fill(self, mask, value)
+
+    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _ops.sum(self, dim, keepdim, **kw)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _ops.mean(self, dim, keepdim, **kw)
+
+    def prod(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.prod(self, dim, keepdim)
+
+    def var(
+        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, **kw: Any
+    ) -> Tensor:
+        return _ops.var(self, dim, keepdim, correction=correction, **kw)
+
+    def std(
+        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, **kw: Any
+    ) -> Tensor:
+        return _ops.std(self, dim, keepdim, correction=correction, **kw)
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.amin(self, dim, keepdim)
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops.argmin(self, dim, keepdim)
+
+    def all(self) -> Tensor:
+        return Tensor._make(np.asarray(self.data.all()), False, None, 0)
+
+    def any(self) -> Tensor:
+        return Tensor._make(np.asarray(self.data.any()), False, None, 0)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _ops.reshape(self, _shape_arg(shape))
+
+    def view(self, *shape: Any) -> Tensor:
+        return _ops.view(self, _shape_arg(shape))
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.view(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _ops.unsqueeze(self, dim)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return _ops.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
+        return self.T
+
+    def permute(self, *dims: Any) -> Tensor:
+        return _ops.permute(self, _shape_arg(dims))
+
+    def expand(self, *shape: Any) -> Tensor:
+        return _ops.expand(self, _shape_arg(shape))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.expand(self, other.shape)
+
+    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops.chunk(self, chunks, dim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return _ops.gather(self, dim, index)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return _ops.scatter_add(self, dim, index, src)
+
+
+def _raw(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _shape_arg(args: Sequence[Any]) -> tuple[int, ...]:
+    """Accept both ``t.reshape(2, 3)`` and ``t.reshape((2, 3))``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+from nnlab import ops as _ops  # noqa: E402  (ops import Tensor; bind after the class exists)
