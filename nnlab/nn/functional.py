@@ -32,3 +32,7 @@ def linear(x: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
     """y = x Wᵀ + b, with W stored (out_features, in_features) as in PyTorch."""
     y = x @ weight.T
     return y if bias is None else y + bias
+
+# --- layers: fused linear, batch_norm, layer_norm ---
+
+# --- losses ---
