@@ -47,7 +47,8 @@ def fmt_time(seconds: float) -> str:
 
 def report(rows: list[tuple[str, Timing, Timing, str]]) -> None:
     """Print one line per workload: nnlab, torch, ratio (nnlab / torch), faults/step, target."""
-    head = f"{'workload':<34} {'nnlab':>11} {'torch':>11} {'ratio':>7}  {'faults/step (nnlab, torch)':>27}  target"
+    faults = "faults/step (nnlab, torch)"
+    head = f"{'workload':<34} {'nnlab':>11} {'torch':>11} {'ratio':>7}  {faults:>27}  target"
     print(head)
     print("-" * len(head))
     for name, ours, theirs, target in rows:

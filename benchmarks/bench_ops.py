@@ -87,12 +87,21 @@ def main() -> None:
     rows = []
     ours, theirs = overhead_case()
     rows.append(
-        ("per-op overhead (mul+sum+backward)", measure(ours, 2000, 50), measure(theirs, 2000, 50), "≤ 1.0x")
+        (
+            "per-op overhead (mul+sum+backward)",
+            measure(ours, 2000, 50),
+            measure(theirs, 2000, 50),
+            "≤ 1.0x",
+        )
     )
     ours, theirs = mlp_case()
-    rows.append(("MLP 784-512-256-10 b128 fwd+bwd", measure(ours, 60, 5), measure(theirs, 60, 5), "≤ 1.2x"))
+    rows.append(
+        ("MLP 784-512-256-10 b128 fwd+bwd", measure(ours, 60, 5), measure(theirs, 60, 5), "≤ 1.2x")
+    )
     ours, theirs = mlp_case(batch=32, sizes=(64, 128, 10))
-    rows.append(("tiny MLP 64-128-10 b32 fwd+bwd", measure(ours, 500, 20), measure(theirs, 500, 20), "-"))
+    rows.append(
+        ("tiny MLP 64-128-10 b32 fwd+bwd", measure(ours, 500, 20), measure(theirs, 500, 20), "-")
+    )
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     report(rows)
 

@@ -25,6 +25,14 @@ def _float(dtype: Any) -> np.dtype:
     return dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
 
 
+def _random_float(op: str, dtype: Any) -> np.dtype:
+    """The dtype of a continuous random sample, which must be floating (as in torch)."""
+    d = _float(dtype)
+    if d.kind != "f":
+        raise TypeError(f"{op}: samples are floating point; dtype {d} is not (use randint)")
+    return d
+
+
 def _new(data: np.ndarray, requires_grad: bool) -> Tensor:
     t = Tensor._make(data, False, None, 0)
     return t.requires_grad_(True) if requires_grad else t
@@ -73,7 +81,14 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else dtypes.get_default_dtype()
-    return _new(np.arange(start, end, step, dtype=dtypes.to_dtype(dtype)), requires_grad)
+    dtype = dtypes.to_dtype(dtype)
+    if dtype.kind == "f":
+        # Each value start + i·step is computed in float64 and rounded once, as torch does;
+        # np.arange in float32 accumulates the rounding of step (1 ulp off by 100 or so).
+        values = np.arange(start, end, step, dtype=np.float64).astype(dtype)
+    else:
+        values = np.arange(start, end, step, dtype=dtype)
+    return _new(values, requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None,
@@ -88,14 +103,14 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Uniform samples on [0, 1)."""
-    d = _float(dtype)
+    d = _random_float("rand", dtype)
     return _new(_rng(generator).random(_shape_arg(size)).astype(d, copy=False), requires_grad)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
           requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Standard normal samples, N(0, 1)."""
-    d = _float(dtype)
+    d = _random_float("randn", dtype)
     return _new(
         _rng(generator).standard_normal(_shape_arg(size)).astype(d, copy=False), requires_grad
     )
@@ -103,14 +118,23 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
 
 def normal(mean: float, std: float, size: Sequence[int], generator: Generator | None = None,
            dtype: Any = None) -> Tensor:  # fmt: skip
-    d = _float(dtype)
+    """Samples from N(mean, std²)."""
+    d = _random_float("normal", dtype)
     return _new(_rng(generator).normal(mean, std, tuple(size)).astype(d, copy=False), False)
 
 
 def randint(low: int, high: int | None = None, size: Sequence[int] = (),
             generator: Generator | None = None, dtype: Any = np.int64) -> Tensor:  # fmt: skip
-    """Integers uniform on [low, high)."""
-    if high is None:
+    """Integers uniform on [low, high). As torch, ``randint(high, size)`` draws from [0, high).
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.randint(10, (3,)).shape, nnlab.randint(5, 10, size=(2, 2)).dtype
+        ((3,), dtype('int64'))
+    """
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     values = _rng(generator).integers(low, high, size=tuple(size))
     return _new(values.astype(dtypes.to_dtype(dtype)), False)

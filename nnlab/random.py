@@ -34,12 +34,12 @@ class Generator:
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self._seed = 0 if seed is None else int(seed)
-        self.numpy = np.random.default_rng(self._seed)
+        self.manual_seed(0 if seed is None else seed)
 
     def manual_seed(self, seed: int) -> Generator:
-        """Reseed in place and return self (as ``torch.Generator.manual_seed``)."""
-        self._seed = int(seed)
+        """Reseed in place and return self (as ``torch.Generator.manual_seed``). As torch,
+        a negative seed is taken modulo 2⁶⁴."""
+        self._seed = int(seed) % 2**64
         self.numpy = np.random.default_rng(self._seed)
         return self
 

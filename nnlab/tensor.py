@@ -11,6 +11,7 @@ forward and backward formulas live.
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from typing import Any, Callable, Iterator, Sequence
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from nnlab import dtypes as _dtypes
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "RemovableHandle"]
 
 
 def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
@@ -81,7 +82,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._node: Any = None
         self._out_idx = 0
-        self._hooks: list[Callable[[Tensor], Any]] | None = None
+        self._hooks: dict[int, Callable[[Tensor], Any]] | None = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -154,9 +155,9 @@ class Tensor:
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(
-                f"item(): only one-element tensors can be converted to Python scalars, "
-                f"this one has shape {self.shape}"
+            raise RuntimeError(
+                f"item(): a tensor with {self.data.size} elements (shape {self.shape}) cannot "
+                "be converted to a Python scalar; only one-element tensors can."
             )
         return self.data.item()
 
@@ -252,7 +253,10 @@ class Tensor:
         return self
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this non-leaf tensor after backward (useful to look inside)."""
+        """Fill ``.grad`` of this non-leaf tensor during backward (useful to look inside).
+        As torch, gradients accumulate there across backward calls."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
         if self._node is None:
             return
         node = self._node
@@ -260,18 +264,41 @@ class Tensor:
             node._retained = {}
         node._retained[self._out_idx] = weakref.ref(self)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> None:
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient."""
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor on which ``retain_grad()`` was called."""
+        retained = self._node._retained if self._node is not None else None
+        return bool(retained) and self._out_idx in retained and retained[self._out_idx]() is self
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; a returned tensor
+        replaces the gradient. For a leaf the hook sees the total gradient of one backward,
+        before it is added to ``.grad``. Returns a handle whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import nnlab
+            >>> x = nnlab.tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = x.register_hook(lambda g: g * 10)
+            >>> (x * x).sum().backward()
+            >>> x.grad
+            tensor([20., 40.])
+            >>> handle.remove()
+        """
         if not self.requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require grad "
+                "(no gradient will ever be computed for it)"
+            )
         if self._node is None:
-            self._hooks = [*(self._hooks or []), hook]
-            return
-        node = self._node
-        if node._hooks is None:
-            node._hooks = {}
-        node._hooks.setdefault(self._out_idx, []).append(hook)
+            if self._hooks is None:
+                self._hooks = {}
+            hooks = self._hooks
+        else:
+            node = self._node
+            if node._hooks is None:
+                node._hooks = {}
+            hooks = node._hooks.setdefault(self._out_idx, {})
+        return RemovableHandle(hooks, hook)
 
     # -- copies and dtypes --------------------------------------------------------------
 
@@ -308,53 +335,68 @@ class Tensor:
 
     # -- in-place (allowed only where no gradient is recorded) ----------------------------
 
-    def _check_inplace(self, what: str) -> None:
+    def _check_inplace(self, what: str, other: Any = None) -> None:
         from nnlab.autograd.grad_mode import is_grad_enabled
 
-        if self.requires_grad and is_grad_enabled():
+        if not is_grad_enabled():
+            return
+        if self.requires_grad:
             raise RuntimeError(
                 f"{what}: a tensor that requires grad cannot be modified in place while "
                 "gradients are recorded (backward would use the old values). Wrap the "
                 "update in `with nnlab.no_grad():` or build a new tensor instead."
             )
+        if isinstance(other, Tensor) and other.requires_grad:
+            raise RuntimeError(
+                f"{what}: the value requires grad but this tensor does not, so the in-place "
+                "update would silently drop its gradient. Build a new tensor out of place "
+                "(e.g. with nnlab.where, nnlab.cat or nnlab.stack), or detach() the value."
+            )
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        self._check_inplace("__setitem__", value)
         self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
 
-    def _inplace(self, what: str, value: np.ndarray) -> Tensor:
-        self._check_inplace(what)
+    def _inplace(self, what: str, value: np.ndarray, other: Any = None) -> Tensor:
+        self._check_inplace(what, other)
         if value.shape != self.data.shape:
             raise RuntimeError(
                 f"{what}: result of shape {value.shape} cannot be stored in place in a tensor "
                 f"of shape {self.data.shape}"
             )
+        if not np.can_cast(value.dtype, self.data.dtype, casting="same_kind"):
+            raise RuntimeError(
+                f"{what}: result type {value.dtype} can't be cast to the dtype of this "
+                f"tensor, {self.data.dtype} (in place, the dtype cannot change)"
+            )
         self.data[...] = value
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace("__iadd__", self.data + _raw(other))
+        return self._inplace("__iadd__", self.data + _raw(other), other)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace("__isub__", self.data - _raw(other))
+        return self._inplace("__isub__", self.data - _raw(other), other)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace("__imul__", self.data * _raw(other))
+        return self._inplace("__imul__", self.data * _raw(other), other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace("__itruediv__", self.data / _raw(other))
+        return self._inplace("__itruediv__", self.data / _raw(other), other)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("add_", self.data + alpha * _raw(other))
+        scaled = _raw(other) if alpha == 1.0 else alpha * _raw(other)
+        return self._inplace("add_", self.data + scaled, other)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("sub_", self.data - alpha * _raw(other))
+        scaled = _raw(other) if alpha == 1.0 else alpha * _raw(other)
+        return self._inplace("sub_", self.data - scaled, other)
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", self.data * _raw(other))
+        return self._inplace("mul_", self.data * _raw(other), other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", self.data / _raw(other))
+        return self._inplace("div_", self.data / _raw(other), other)
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
@@ -367,7 +409,7 @@ class Tensor:
         return self
 
     def copy_(self, src: Any) -> Tensor:
-        self._check_inplace("copy_")
+        self._check_inplace("copy_", src)
         self.data[...] = _raw(src)
         return self
 
@@ -548,15 +590,47 @@ class Tensor:
     def prod(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _ops.prod(self, dim, keepdim)
 
-    def var(
-        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, **kw: Any
-    ) -> Tensor:
-        return _ops.var(self, dim, keepdim, correction=correction, **kw)
+    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+            **kw: Any) -> Tensor:  # fmt: skip
+        return _ops.var(self, dim, unbiased, keepdim, **kw)
 
-    def std(
-        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, **kw: Any
-    ) -> Tensor:
-        return _ops.std(self, dim, keepdim, correction=correction, **kw)
+    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+            **kw: Any) -> Tensor:  # fmt: skip
+        return _ops.std(self, dim, unbiased, keepdim, **kw)
+
+    def erf(self) -> Tensor:
+        return _ops.erf(self)
+
+    def lt(self, other: Any) -> Tensor:
+        return _ops.lt(self, other)
+
+    def le(self, other: Any) -> Tensor:
+        return _ops.le(self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        return _ops.gt(self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        return _ops.ge(self, other)
+
+    def eq(self, other: Any) -> Tensor:
+        return _ops.eq(self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        return _ops.ne(self, other)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (``torch.Tensor.where``)."""
+        return _ops.where(condition, self, other)
+
+    def mm(self, other: Any) -> Tensor:
+        return _ops.mm(self, other)
+
+    def bmm(self, other: Any) -> Tensor:
+        return _ops.bmm(self, other)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _ops.index_select(self, dim, index)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
         return _ops.max(self, dim, keepdim)
@@ -636,6 +710,26 @@ class Tensor:
 
     def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
         return _ops.scatter_add(self, dim, index, src)
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict[int, Any], hook: Callable[..., Any]) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._hooks = hooks
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def _raw(value: Any) -> Any:

@@ -8,7 +8,9 @@ later as a NaN loss. It costs a full scan of every array, so it is for debugging
 
 from __future__ import annotations
 
+import functools
 import threading
+import traceback
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,7 @@ class detect_anomaly:
         _state.enabled = self._previous
 
     def __call__(self, func: Any) -> Any:
+        @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with detect_anomaly(self.check_nan):
                 return func(*args, **kwargs)
@@ -65,15 +68,21 @@ class set_detect_anomaly(detect_anomaly):
     """Turn anomaly detection on or off (as a call, or as a context manager)."""
 
     def __init__(self, mode: bool) -> None:
+        self.check_nan = bool(mode)
         self._previous = _state.enabled
-        _state.enabled = bool(mode)
+        _state.enabled = self.check_nan
 
     def __enter__(self) -> None:
         pass
 
+    def __call__(self, func: Any) -> Any:
+        # As a decorator it applies to calls of ``func`` only, so undo the switch made above.
+        _state.enabled = self._previous
+        return super().__call__(func)
+
 
 def _bad(value: Any) -> str | None:
-    a = getattr(value, "data", value)
+    a = value if isinstance(value, np.ndarray) else getattr(value, "data", value)
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "fc":
         return None
     if np.isfinite(a).all():
@@ -88,10 +97,15 @@ def check_forward(op: str, out: Any) -> None:
             raise AnomalyError(f"{op} forward produced {what} in its output.")
 
 
-def check_backward(op: str, index: int, grad: Any, trace: list[str] | None) -> None:
+def check_backward(
+    op: str, index: int, grad: Any, trace: list[traceback.FrameSummary] | None
+) -> None:
     what = _bad(grad)
     if what:
-        where = "".join(trace[-4:]) if trace else "(creation site not recorded)\n"
+        if trace:
+            where = "".join(traceback.format_list(trace[-4:]))
+        else:
+            where = "  (not recorded: the op was created outside detect_anomaly())\n"
         raise AnomalyError(
             f"{op} backward returned {what} in the gradient of its input {index}.\n"
             f"The {op} op was created here:\n{where}"

@@ -8,13 +8,16 @@ use its outputs (an iterative depth-first search: no recursion limit, so a chain
 nodes (or leaf tensors) that produced its inputs. A tensor used twice receives the
 sum of both gradients, which is the multivariate chain rule.
 
-After backward the saved arrays are freed unless ``retain_graph=True``. Gradients
-are accumulated into the ``.grad`` of leaf tensors (never written in place, so a
-gradient array may be shared between tensors and stays valid).
+After backward each node's saved arrays are freed unless ``retain_graph=True``. A leaf
+receives the sum of its gradients once per pass (its hooks see that sum), added into its
+``.grad`` in place as torch does. A new ``.grad`` never shares memory with another
+tensor: ops return views and give one array to several inputs, so such a gradient is
+copied first and ``x.grad.zero_()`` can never touch anything else.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Sequence
 
 import numpy as np
@@ -80,6 +83,15 @@ def _seed_gradient(root: Tensor, g: Any, create_graph: bool) -> Any:
 
 def _conform(node: Any, index: int, t: Tensor, g: Any, create_graph: bool) -> Any:
     """Check that a gradient has its input's shape; cast it to the input's dtype."""
+    data = t.data
+    if (
+        type(g) is np.ndarray
+        and not create_graph
+        and g.shape == data.shape
+        and g.dtype == data.dtype
+        and not anomaly._state.enabled
+    ):
+        return g
     if create_graph and not isinstance(g, Tensor):
         g = Tensor(np.asarray(g))
     elif not create_graph:
@@ -99,21 +111,76 @@ def _conform(node: Any, index: int, t: Tensor, g: Any, create_graph: bool) -> An
     return g
 
 
-def _run_hooks(hooks: list[Any] | None, g: Any) -> Any:
-    for hook in hooks or ():
-        wrapped = g if isinstance(g, Tensor) else Tensor(g)
+def _run_hooks(hooks: dict[int, Any] | None, g: Any) -> Any:
+    """Call each hook on the gradient; a returned tensor replaces it (same shape only)."""
+    for hook in list(hooks.values()) if hooks else ():
+        wrapped = g if isinstance(g, Tensor) else Tensor._make(g, False, None, 0)
         result = hook(wrapped)
-        if result is not None:
-            g = result if isinstance(g, Tensor) else np.asarray(result.data)
+        if result is None:
+            continue
+        if tuple(np.shape(result)) != tuple(g.shape):
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                f"{tuple(np.shape(result))}, but the gradient has shape {tuple(g.shape)}; a "
+                "hook must return None or a tensor of the same shape."
+            )
+        if isinstance(g, Tensor):
+            g = result if isinstance(result, Tensor) else Tensor(np.asarray(result, g.dtype))
+        else:
+            g = np.asarray(result.data if isinstance(result, Tensor) else result, g.dtype)
+    return g
+
+
+def _owned(g: Any, shared: set[int]) -> Any:
+    """A gradient that no one else holds, so it can become a ``.grad`` the user may modify in
+    place. Ops return views (``broadcast_to``, ``reshape``) and hand the same array to several
+    inputs (``add``); torch likewise copies a gradient unless it can steal it."""
+    if isinstance(g, Tensor):
+        if id(g) in shared:
+            g = g.clone()
+    elif (
+        id(g) in shared
+        or not g.flags.writeable
+        or (g.base is not None and sys.getrefcount(g.base) > 2)
+    ):
+        # A view is kept only when nothing but this view holds its base (refcount 2: the
+        # view's own reference and the call's argument), e.g. the transpose of a fresh dW.
+        g = g.copy()
+    shared.add(id(g))
     return g
 
 
 def _accumulate_leaf(t: Tensor, g: Any) -> None:
-    g = _run_hooks(t._hooks, g)
-    if isinstance(g, Tensor):
-        t.grad = g if t.grad is None else t.grad + g
+    """``t.grad += g``, in place when possible (as torch does outside ``create_graph``)."""
+    current = t.grad
+    if current is None:
+        t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False, None, 0)
+    elif isinstance(g, Tensor) or current.requires_grad:
+        t.grad = current + g
+    elif current.data.flags.writeable and current.shape == g.shape and current.dtype == g.dtype:
+        current.data += g
     else:
-        t.grad = Tensor(g) if t.grad is None else Tensor(t.grad.data + g)
+        t.grad = Tensor._make(current.data + g, False, None, 0)
+
+
+def _needed_nodes(
+    order: list[Any], leaf_slots: dict[int, list[int]], node_slots: dict[Any, list[int]]
+) -> set[int]:
+    """For ``grad()``: the nodes whose backward leads to a requested input. Others are not
+    run at all (no wasted work, no error from an op below the inputs)."""
+    needed: set[int] = set()
+    for node in reversed(order):  # inputs before the nodes that consume them
+        for t in node.inputs:
+            if not isinstance(t, Tensor):
+                continue
+            if t._node is None:
+                hit = id(t) in leaf_slots
+            else:
+                hit = id(t._node) in needed or (id(t._node), t._out_idx) in node_slots
+            if hit:
+                needed.add(id(node))
+                break
+    return needed
 
 
 def _execute(
@@ -127,22 +194,33 @@ def _execute(
     (keyed by position) instead of being accumulated into leaves' ``.grad``."""
     order = _topological_order(roots)
     pending: dict[int, list[Any]] = {}
+    leaves: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed gradient]
     captured: dict[int, Any] = {}
-    leaf_slots: dict[int, int] = {}
-    node_slots: dict[tuple[int, int], int] = {}
+    leaf_slots: dict[int, list[int]] = {}
+    node_slots: dict[Any, list[int]] = {}
     for k, t in enumerate(capture or ()):
         if t._node is None:
-            leaf_slots[id(t)] = k
+            leaf_slots.setdefault(id(t), []).append(k)
         else:
-            node_slots[(id(t._node), t._out_idx)] = k
+            node_slots.setdefault((id(t._node), t._out_idx), []).append(k)
+    if capture is not None:
+        needed = _needed_nodes(order, leaf_slots, node_slots)
+        outputs = {key[0] for key in node_slots}
+        order = [n for n in order if id(n) in needed or id(n) in outputs]
+    else:
+        needed = None
+    # Arrays someone else may hold (seeds, hooked gradients): copied before becoming a .grad.
+    shared: set[int] = set()
 
     def deliver(t: Tensor, g: Any) -> None:
         if t._node is None:
-            if capture is None:
-                _accumulate_leaf(t, g)
-            elif id(t) in leaf_slots:
-                k = leaf_slots[id(t)]
-                captured[k] = g if k not in captured else captured[k] + g
+            if capture is not None and id(t) not in leaf_slots:
+                return
+            entry = leaves.get(id(t))
+            if entry is None:
+                leaves[id(t)] = [t, g]
+            else:
+                entry[1] = entry[1] + g
             return
         slots = pending.get(id(t._node))
         if slots is None:
@@ -151,7 +229,9 @@ def _execute(
         slots[i] = g if slots[i] is None else slots[i] + g
 
     for root, g in zip(roots, grad_roots):
-        deliver(root, _seed_gradient(root, g, create_graph))
+        g = _seed_gradient(root, g, create_graph)
+        shared.add(id(g))
+        deliver(root, g)
 
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
@@ -160,19 +240,14 @@ def _execute(
             grads = pending.pop(id(node), None)
             if grads is None:
                 continue
-            _prepare_output_grads(node, grads, create_graph, capture, node_slots, captured)
+            if node._n_out > 1 or node._hooks or node._retained or node_slots:
+                _prepare_output_grads(node, grads, create_graph, node_slots, captured, shared)
+            if needed is not None and id(node) not in needed:
+                continue
             if create_graph:
-                if not node.double_backward:
-                    raise RuntimeError(
-                        f"{type(node).__name__} does not support higher-order gradients "
-                        "(its backward is a fused NumPy kernel); create_graph=True cannot "
-                        "differentiate through it."
-                    )
-                node._tensor_mode = True
-            try:
+                in_grads = _tensor_backward(node, grads)
+            else:
                 in_grads = type(node).backward(node, *grads)
-            finally:
-                node._tensor_mode = False
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
@@ -184,20 +259,45 @@ def _execute(
                 if need and g is not None:
                     deliver(t, _conform(node, index, t, g, create_graph))
             if not retain_graph:
-                node.saved = None
-                node.inputs = None
+                node.release()
+        # A leaf receives the sum of all its gradients at once: its hooks run once on the
+        # total, as in torch, and only then is it accumulated (or captured).
+        for t, g in leaves.values():
+            if t._hooks:
+                g = _run_hooks(t._hooks, g)
+                shared.add(id(g))
+            g = _owned(g, shared)
+            if capture is None:
+                _accumulate_leaf(t, g)
+            else:
+                for n, k in enumerate(leaf_slots[id(t)]):  # an input listed twice: a copy each
+                    captured[k] = _owned(g, shared) if n else g
     finally:
         _grad_state.enabled = previous_mode
     return captured
+
+
+def _tensor_backward(node: Any, grads: list[Any]) -> Any:
+    """Run a node's backward on tensors, recording it (``create_graph=True``)."""
+    if not node.double_backward:
+        raise RuntimeError(
+            f"{type(node).__name__} does not support higher-order gradients (its backward "
+            "is a fused NumPy kernel); create_graph=True cannot differentiate through it."
+        )
+    node._tensor_mode = True
+    try:
+        return type(node).backward(node, *grads)
+    finally:
+        node._tensor_mode = False
 
 
 def _prepare_output_grads(
     node: Any,
     grads: list[Any],
     create_graph: bool,
-    capture: Sequence[Tensor] | None,
-    node_slots: dict[tuple[int, int], int],
+    node_slots: dict[Any, list[int]],
     captured: dict[int, Any],
+    shared: set[int],
 ) -> None:
     """Fill in zeros for unused outputs, run hooks, keep retained and captured gradients."""
     for i, g in enumerate(grads):
@@ -208,12 +308,25 @@ def _prepare_output_grads(
             continue
         if node._hooks and i in node._hooks:
             grads[i] = g = _run_hooks(node._hooks[i], g)
+            shared.add(id(g))
         if node._retained and i in node._retained:
             t = node._retained[i]()
             if t is not None:
-                t.grad = g if isinstance(g, Tensor) else Tensor(g)
-        if capture is not None and (id(node), i) in node_slots:
-            captured[node_slots[(id(node), i)]] = g
+                kept = g if isinstance(g, Tensor) else Tensor._make(g.copy(), False, None, 0)
+                t.grad = kept if t.grad is None else t.grad + kept
+        for k in node_slots.get((id(node), i), ()):
+            captured[k] = _owned(g, shared)
+
+
+def _grads_list(grads: Any, roots: list[Tensor], what: str) -> list[Any]:
+    """One seed gradient per root: None (implicit ones), a tensor, or a sequence of them."""
+    if not isinstance(grads, (list, tuple)):
+        return [grads] * len(roots) if grads is None else [grads]
+    if len(grads) != len(roots):
+        raise RuntimeError(
+            f"{what}: got {len(grads)} gradients for {len(roots)} outputs; pass one per output."
+        )
+    return list(grads)
 
 
 def backward(
@@ -224,12 +337,11 @@ def backward(
 ) -> None:
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``)."""
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
-        grad_tensors = [grad_tensors] * len(roots) if grad_tensors is None else [grad_tensors]
-    for r in roots:
+    grad_tensors = _grads_list(grad_tensors, roots, "backward()")
+    for k, r in enumerate(roots):
         if not r.requires_grad:
             raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn: "
+                f"element {k} of tensors does not require grad and does not have a grad_fn: "
                 "nothing in its computation needs a gradient. Create the inputs with "
                 "requires_grad=True, and do not compute the output inside nnlab.no_grad()."
             )
@@ -248,19 +360,29 @@ def grad(
 ) -> tuple[Tensor | None, ...]:
     """Return d(outputs)/d(inputs) without touching any ``.grad`` (``torch.autograd.grad``).
 
-    With ``create_graph=True`` the returned gradients are themselves differentiable,
-    which gives Hessian-vector products: ``grad(grad(f, x, create_graph=True)[0] @ v, x)``.
+    Only the part of the graph between the outputs and the inputs is run. With
+    ``create_graph=True`` the returned gradients are themselves differentiable, which gives
+    Hessian-vector products: ``grad(grad(f, x, create_graph=True)[0] @ v, x)``.
+
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.tensor([1.0, 2.0], requires_grad=True)
+        >>> nnlab.autograd.grad((x ** 3).sum(), x)
+        (tensor([ 3., 12.]),)
+        >>> x.grad is None
+        True
     """
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
-    for t in ins:
+    grad_outputs = _grads_list(grad_outputs, outs, "grad()")
+    for k, t in enumerate(ins):
         if not t.requires_grad:
-            raise RuntimeError("grad(): one of the inputs does not require grad.")
-    for o in outs:
+            raise RuntimeError(f"grad(): input {k} does not require grad.")
+    for k, o in enumerate(outs):
         if not o.requires_grad:
-            raise RuntimeError("grad(): one of the outputs does not require grad.")
+            raise RuntimeError(
+                f"grad(): output {k} does not require grad and does not have a grad_fn."
+            )
     if retain_graph is None:
         retain_graph = create_graph
     captured = _execute(outs, grad_outputs, retain_graph, create_graph, capture=ins)
@@ -275,5 +397,5 @@ def grad(
                 )
             result.append(None)
         else:
-            result.append(g if isinstance(g, Tensor) else Tensor(g))
+            result.append(g if isinstance(g, Tensor) else Tensor._make(g, False, None, 0))
     return tuple(result)

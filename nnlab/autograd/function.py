@@ -39,6 +39,8 @@ engine raises a clear error instead of returning a wrong second derivative.
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from typing import Any
 
@@ -63,9 +65,9 @@ class Function:
     _out_ids: tuple[int, ...] = ()
     _n_out: int = 1
     _out_meta: tuple[tuple[tuple[int, ...], np.dtype], ...] = ()
-    _hooks: dict[int, list[Any]] | None = None
+    _hooks: dict[int, dict[int, Any]] | None = None
     _retained: dict[int, Any] | None = None
-    _trace: list[str] | None = None
+    _trace: list[traceback.FrameSummary] | None = None
     _tensor_mode: bool = False
 
     @staticmethod
@@ -113,19 +115,30 @@ class Function:
                     if out_id == id(value):
                         found = Tensor._make(value, True, self, idx)
                         break
-            result.append(found if found is not None else Tensor(value))
-        return tuple(result)
-
-    def _check_saved(self, arrays: list[Any]) -> None:
-        """Only inputs and outputs may be saved: anything else would silently be a constant
-        in higher-order gradients. Other values belong in plain ``ctx`` attributes."""
-        for value in self.saved:
-            if isinstance(value, np.ndarray) and id(value) not in self._out_ids:
-                if not any(value is a for a in arrays):
+            if found is None:
+                if not any(value is a for a in self.inputs or ()):
                     raise RuntimeError(
                         f"{type(self).__name__}.forward saved an array that is neither an "
-                        "input nor an output; store it as a ctx attribute instead."
+                        "input nor an output, so its higher-order gradient would be wrong; "
+                        "store such values as ctx attributes instead."
                     )
+                found = Tensor(value)  # a constant array argument of forward
+            result.append(found)
+        return tuple(result)
+
+    def release(self) -> None:
+        """Free everything backward needed: saved values, inputs and any array kept on
+        ``ctx`` (masks, indices). The engine calls this after running the node unless
+        ``retain_graph=True``; a later backward through it then raises a clear error.
+        Hooks and ``retain_grad`` marks belong to the output tensors and stay."""
+        d = self.__dict__
+        hooks, retained = d.get("_hooks"), d.get("_retained")
+        d.clear()
+        if hooks:
+            d["_hooks"] = hooks
+        if retained:
+            d["_retained"] = retained
+        self.saved = None
 
     # -- recording ---------------------------------------------------------------------
 
@@ -155,32 +168,52 @@ class Function:
         if anomaly._state.enabled:
             anomaly.check_forward(cls.__name__, out)
         if isinstance(out, tuple):
-            return ctx._wrap_many(out, record, args)
+            return ctx._wrap_many(out, record, args, arrays)
         if type(out) is not np.ndarray:
-            out = np.asarray(out)
+            out = ctx._as_output_array(out)
         if not record:
             return Tensor._make(out, False, None, 0)
         ctx.inputs = args
         ctx._out_ids = (id(out),)
-        if ctx.saved:
-            ctx._check_saved(arrays)
         if anomaly._state.enabled:
-            ctx._trace = traceback.format_stack()[:-2]
+            ctx._trace = _creation_site()
         return Tensor._make(out, True, ctx, 0)
 
-    def _wrap_many(self, outs: tuple[Any, ...], record: bool, args: tuple[Any, ...]) -> tuple:
-        outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
+    def _as_output_array(self, out: Any) -> np.ndarray:
+        """NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d input (``np.exp``). A
+        saved output must stay the very object the output tensor holds, or higher-order
+        gradients would treat it as a constant: swap it in ``saved`` too."""
+        array = np.asarray(out)
+        if self.saved:
+            self.saved = tuple(array if v is out else v for v in self.saved)
+        return array
+
+    def _wrap_many(
+        self, outs: tuple[Any, ...], record: bool, args: tuple[Any, ...], arrays: list[Any]
+    ) -> tuple:
+        outs = tuple(o if type(o) is np.ndarray else self._as_output_array(o) for o in outs)
         if not record:
             return tuple(Tensor._make(o, False, None, 0) for o in outs)
         self.inputs = args
         self._n_out = len(outs)
         self._out_ids = tuple(id(o) for o in outs)
-        if self.saved:
-            self._check_saved([a.data if isinstance(a, Tensor) else a for a in args])
         self._out_meta = tuple((o.shape, o.dtype) for o in outs)
         if anomaly._state.enabled:
-            self._trace = traceback.format_stack()[:-3]
+            self._trace = _creation_site()
         return tuple(Tensor._make(o, True, self, i) for i, o in enumerate(outs))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _creation_site() -> list[traceback.FrameSummary]:
+    """The call stack that created a node, without nnlab's own innermost frames, so an
+    anomaly report ends at the user's line (``MyOp.apply(x)``, ``x.sqrt()``, ``F.linear``)."""
+    frames = traceback.extract_stack(sys._getframe(1))
+    end = len(frames)
+    while end > 0 and os.path.abspath(frames[end - 1].filename).startswith(_PACKAGE_DIR):
+        end -= 1
+    return frames[:end] if end else frames

@@ -29,9 +29,21 @@ def is_grad_enabled() -> bool:
 
 
 class _GradModeContext:
-    """A context manager that is also a decorator, as in PyTorch."""
+    """A context manager that is also a decorator, with or without parentheses, as in
+    PyTorch: ``with no_grad():``, ``@no_grad()`` and ``@no_grad``."""
 
     _target: bool
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(f"{cls.__name__}() takes no arguments (got {func!r})")
+        return self(func)
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        pass
 
     def __enter__(self) -> None:
         self._previous = _state.enabled
@@ -71,14 +83,36 @@ class enable_grad(_GradModeContext):
 
 
 class set_grad_enabled:
-    """Set gradient recording on or off, as a call or as a context manager."""
+    """Set gradient recording on or off, as a call, a context manager or a decorator.
+
+    Example:
+        >>> import nnlab
+        >>> with nnlab.set_grad_enabled(False):
+        ...     nnlab.is_grad_enabled()
+        False
+        >>> nnlab.is_grad_enabled()
+        True
+    """
 
     def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
         self._previous = _state.enabled
-        _state.enabled = bool(mode)
+        _state.enabled = self.mode
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc: object) -> None:
         _state.enabled = self._previous
+
+    def __call__(self, func: F) -> F:
+        # As a decorator it applies to calls of ``func`` only, so undo the switch made above.
+        _state.enabled = self._previous
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]

@@ -50,7 +50,7 @@ def numerical_jacobian(
         jac = [[np.zeros((n, inputs[k].data.size)) for k in wrt] for n in sizes]
         for col, k in enumerate(wrt):
             flat = inputs[k].data.reshape(-1)
-            if not np.shares_memory(flat, inputs[k].data):
+            if flat.size and not np.shares_memory(flat, inputs[k].data):
                 raise ValueError("gradcheck needs contiguous inputs")
             for i in range(flat.size):
                 orig = flat[i]

@@ -12,16 +12,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["unbroadcast", "broadcast_to", "broadcast_shapes"]
+__all__ = ["BroadcastError", "unbroadcast", "broadcast_to", "broadcast_shapes"]
+
+
+class BroadcastError(ValueError, RuntimeError):
+    """Shapes that cannot be broadcast together. A ValueError (a bad argument) that is also
+    the RuntimeError PyTorch raises here, so code written for either keeps working."""
 
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast shape, or a ValueError naming the op and both shapes."""
+    """The broadcast shape, or a :class:`BroadcastError` naming the op and the shapes."""
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
-        raise ValueError(
+        raise BroadcastError(
             f"{op}: shapes {listed} cannot be broadcast together (each dimension, aligned "
             "from the right, must be equal or 1)"
         ) from None
@@ -49,5 +54,10 @@ def broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
     if g.shape == shape:
         return g
     if isinstance(g, np.ndarray):
-        return np.broadcast_to(g, shape)
+        # A fresh writeable array, not a broadcast view: np.broadcast_to costs ≈2 µs of
+        # Python per call, and a read-only view would have to be copied before it could
+        # become a leaf's .grad anyway.
+        out = np.empty(shape, dtype=g.dtype)
+        out[...] = g
+        return out
     return g.expand(shape)

@@ -13,13 +13,14 @@ import numpy as np
 import scipy.special
 
 from nnlab.autograd.function import Function
+from nnlab.dtypes import get_default_dtype
 from nnlab.ops._broadcast import broadcast_shapes, unbroadcast
 from nnlab.tensor import Tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs",
     "sin", "cos", "erf", "sign", "clamp", "where", "masked_fill", "cast", "clone",
-    "lt", "le", "gt", "ge", "eq", "ne", "logical_not",
+    "lt", "le", "gt", "ge", "eq", "ne", "logical_not", "result_dtype", "floating",
 ]  # fmt: skip
 
 
@@ -27,13 +28,98 @@ def _shape(x: Any) -> tuple[int, ...]:
     return np.shape(x)
 
 
-def _binary(op: str, a: Any, b: Any, compute: Any) -> np.ndarray:
-    """Run ``compute(a, b)``, turning NumPy's broadcast error into one naming the op."""
+# -- PyTorch's type promotion -------------------------------------------------------------
+# NumPy and PyTorch agree when both operands share a dtype, or when a floating array meets
+# a Python number. They differ elsewhere: in torch an integer tensor with a float gives the
+# default dtype (float32), int / int is a float32 division, int64 + float32 is float32, and
+# a 0-d tensor or Python number cannot raise the dtype of a tensor with dims in its own
+# category (float32 * 0-d float64 is float32). ``_promoted`` reproduces torch's rule.
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _join(a: np.dtype | None, b: np.dtype | None) -> np.dtype | None:
+    """``torch.promote_types``: within a category the wider type, across categories the
+    higher category's type (int64 with float32 is float32, not NumPy's float64)."""
+    if a is None or b is None:
+        return a if b is None else b
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
+
+
+def _over(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """A lower-priority operand (0-d, Python number) only counts when its category is higher."""
+    if higher is None or (lower is not None and _CATEGORY[lower.kind] > _CATEGORY[higher.kind]):
+        return _join(higher, lower)
+    return higher
+
+
+def result_dtype(*operands: Any) -> np.dtype:
+    """The dtype PyTorch gives an elementwise op on ``operands`` (arrays with dims first,
+    then 0-d arrays, then Python numbers, whose floats count as the default dtype)."""
+    dims = zero = number = None
+    for v in operands:
+        if v is None:
+            continue
+        if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
+            kind = bool if isinstance(v, bool) else int if isinstance(v, int) else float
+            dt = {bool: np.dtype(bool), int: np.dtype(np.int64), float: get_default_dtype()}[kind]
+            number = _join(number, dt)
+        elif np.ndim(v):
+            dims = _join(dims, np.asarray(v).dtype)
+        else:
+            zero = _join(zero, np.asarray(v).dtype)
+    return _over(dims, _over(zero, number))
+
+
+def _promoted(a: Any, b: Any, divide: bool = False) -> np.dtype | None:
+    """torch's result dtype for ``a (op) b`` when NumPy would give another one, else None."""
+    ta, tb = type(a), type(b)
+    if ta is np.ndarray and tb is np.ndarray and a.dtype == b.dtype:
+        if not (divide and a.dtype.kind in "biu"):
+            return None
+    elif ta is np.ndarray and tb in (float, int) and a.dtype.kind == "f":
+        return None
+    elif tb is np.ndarray and ta in (float, int) and b.dtype.kind == "f":
+        return None
+    dtype = result_dtype(a, b)
+    if divide and dtype.kind in "biu":
+        dtype = get_default_dtype()
+    return dtype
+
+
+def _binary(op: str, a: Any, b: Any, compute: Any, divide: bool = False) -> np.ndarray:
+    """Run ``compute(a, b)`` in torch's result dtype, turning NumPy's broadcast error into
+    one naming the op."""
+    dtype = _promoted(a, b, divide)
+    try:
+        return compute(a, b) if dtype is None else compute(a, b, dtype=dtype)
+    except ValueError:
+        broadcast_shapes(op, _shape(a), _shape(b))
+        raise
+
+
+def _compare(op: str, a: Any, b: Any, compute: Any) -> np.ndarray:
+    """A comparison, made in torch's promoted dtype: float32 x == 0-d float64 0.1 compares
+    float32(0.1) with x, as torch does, not 0.1 with x widened to float64."""
+    dtype = _promoted(a, b)
+    if dtype is not None and dtype.kind == "f":
+        a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
     try:
         return compute(a, b)
     except ValueError:
         broadcast_shapes(op, _shape(a), _shape(b))
         raise
+
+
+def floating(x: Any) -> Any:
+    """An integer or boolean tensor as the default float dtype, for functions (exp, sin...)
+    whose result is floating: torch.exp(int tensor) is float32, np.exp of int64 float64."""
+    if isinstance(x, Tensor) and x.data.dtype.kind in "biu":
+        return Tensor._make(x.data.astype(get_default_dtype()), False, None, 0)
+    return x
 
 
 class Add(Function):
@@ -87,7 +173,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary("div", a, b, np.true_divide)
+        return _binary("div", a, b, np.true_divide, divide=True)
 
     @staticmethod
     def backward(ctx, g):
@@ -98,8 +184,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b;  dy/da = b·a^(b-1), dy/db = y·ln(a) (taken as 0 where a = 0 and b ≥ 0,
-    as PyTorch does)."""
+    """y = a ** b;  dy/da = b·a^(b-1) (0 where b = 0), dy/db = y·ln(a) (taken as 0 where
+    a = 0, as PyTorch does for b ≥ 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -111,11 +197,19 @@ class Pow(Function):
         a, b = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(g * b * a ** (b - 1), _shape(a))
+            # torch's choice: no gradient where the exponent is 0 (b·a^(b-1) is 0·∞ at a = 0)
+            if isinstance(b, (int, float)):
+                exponent = b - 1 if b != 0 else 0
+            else:
+                zero = np.asarray(b.data if isinstance(b, Tensor) else b) == 0
+                exponent = b - 1 + zero if zero.any() else b - 1
+            ga = unbroadcast(g * b * a**exponent, _shape(a))
         if ctx.needs_input_grad[1]:
-            base = np.asarray(a.data if isinstance(a, Tensor) else a)
-            safe = np.where(base == 0, 1, base)
-            gb = unbroadcast(g * a**b * np.log(safe), _shape(b))
+            # ln(a + [a = 0]) is ln a, and 0 at a = 0; still a function of a, so the
+            # second derivative d(gb)/da is right under create_graph
+            zero = np.asarray(a.data if isinstance(a, Tensor) else a) == 0
+            log_a = np.log(a + zero) if zero.any() else np.log(a)
+            gb = unbroadcast(g * a**b * log_a, _shape(b))
         return ga, gb
 
 
@@ -245,22 +339,42 @@ class Erf(Function):
 
 
 class Clamp(Function):
-    """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0 (PyTorch's choice at
-    the boundaries)."""
+    """y = min(max(x, lo), hi), the bounds scalars or broadcasting tensors.
+
+    dy/dx = 1 where lo ≤ x ≤ hi, else 0 (PyTorch's choice: the gradient passes AT a bound).
+    Tensor bounds get the rest, as in PyTorch: dy/dlo = 1 where x < lo < hi, dy/dhi = 1
+    where x > hi or hi < lo (then y = hi everywhere).
+    """
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x >= lo
+        ctx.shapes = (_shape(x), _shape(lo), _shape(hi))
+        inside = None if lo is None else x >= lo
         if hi is not None:
-            inside &= x <= hi
+            inside = x <= hi if inside is None else inside & (x <= hi)
         ctx.inside = inside
-        return np.clip(x, lo, hi)
+        if ctx.needs_input_grad[1]:
+            ctx.below = x < lo if hi is None else (x < lo) & (lo < hi)
+        if ctx.needs_input_grad[2]:
+            ctx.above = x > hi if lo is None else (x > hi) | (hi < lo)
+        try:
+            y = np.clip(x, lo, hi)
+        except ValueError:
+            broadcast_shapes(
+                "clamp", *(s for s, v in zip(ctx.shapes, (x, lo, hi)) if v is not None)
+            )
+            raise
+        dtype = result_dtype(x, lo, hi)
+        return y if y.dtype == dtype else y.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.inside, None, None
+        sx, slo, shi = ctx.shapes
+        need_x, need_lo, need_hi = ctx.needs_input_grad
+        gx = unbroadcast(g * ctx.inside, sx) if need_x else None
+        glo = unbroadcast(g * ctx.below, slo) if need_lo else None
+        ghi = unbroadcast(g * ctx.above, shi) if need_hi else None
+        return gx, glo, ghi
 
 
 class Where(Function):
@@ -271,10 +385,12 @@ class Where(Function):
         ctx.cond = cond
         ctx.shapes = (_shape(a), _shape(b))
         try:
-            return np.where(cond, a, b)
+            y = np.where(cond, a, b)
         except ValueError:
             broadcast_shapes("where", _shape(cond), *ctx.shapes)
             raise
+        dtype = _promoted(a, b)
+        return y if dtype is None or y.dtype == dtype else y.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -334,19 +450,19 @@ def neg(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp.apply(x)
+    return Exp.apply(floating(x))
 
 
 def log(x: Tensor) -> Tensor:
-    return Log.apply(x)
+    return Log.apply(floating(x))
 
 
 def log1p(x: Tensor) -> Tensor:
-    return Log1p.apply(x)
+    return Log1p.apply(floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(x)
+    return Sqrt.apply(floating(x))
 
 
 def abs(x: Tensor) -> Tensor:
@@ -354,15 +470,15 @@ def abs(x: Tensor) -> Tensor:
 
 
 def sin(x: Tensor) -> Tensor:
-    return Sin.apply(x)
+    return Sin.apply(floating(x))
 
 
 def cos(x: Tensor) -> Tensor:
-    return Cos.apply(x)
+    return Cos.apply(floating(x))
 
 
 def erf(x: Tensor) -> Tensor:
-    return Erf.apply(x)
+    return Erf.apply(floating(x))
 
 
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
@@ -384,7 +500,13 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
     """``x`` with ``value`` wherever ``mask`` is True (no gradient flows to filled places)."""
     fill = np.asarray(value, dtype=x.dtype)
-    return where(mask, fill, x)
+    try:
+        return where(mask, fill, x)
+    except ValueError:
+        broadcast_shapes(
+            "masked_fill", _shape(x), _shape(mask.data if isinstance(mask, Tensor) else mask)
+        )
+        raise
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
@@ -413,27 +535,27 @@ def sign(x: Any) -> Tensor:
 
 
 def lt(a: Any, b: Any) -> Tensor:
-    return _no_grad(_binary("lt", _raw(a), _raw(b), np.less))
+    return _no_grad(_compare("lt", _raw(a), _raw(b), np.less))
 
 
 def le(a: Any, b: Any) -> Tensor:
-    return _no_grad(_binary("le", _raw(a), _raw(b), np.less_equal))
+    return _no_grad(_compare("le", _raw(a), _raw(b), np.less_equal))
 
 
 def gt(a: Any, b: Any) -> Tensor:
-    return _no_grad(_binary("gt", _raw(a), _raw(b), np.greater))
+    return _no_grad(_compare("gt", _raw(a), _raw(b), np.greater))
 
 
 def ge(a: Any, b: Any) -> Tensor:
-    return _no_grad(_binary("ge", _raw(a), _raw(b), np.greater_equal))
+    return _no_grad(_compare("ge", _raw(a), _raw(b), np.greater_equal))
 
 
 def eq(a: Any, b: Any) -> Tensor:
-    return _no_grad(_binary("eq", _raw(a), _raw(b), np.equal))
+    return _no_grad(_compare("eq", _raw(a), _raw(b), np.equal))
 
 
 def ne(a: Any, b: Any) -> Tensor:
-    return _no_grad(_binary("ne", _raw(a), _raw(b), np.not_equal))
+    return _no_grad(_compare("ne", _raw(a), _raw(b), np.not_equal))
 
 
 def logical_not(x: Any) -> Tensor:

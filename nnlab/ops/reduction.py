@@ -129,14 +129,41 @@ class Var(Function):
         ctx.save_for_backward(x)
         ctx.axes, ctx.keep = axes, _keep_shape(x.shape, axes)
         n = x.size // _max(int(np.prod(ctx.keep, dtype=np.int64)), 1) if x.size else 0
-        ctx.denominator = _max(n - correction, 0)
+        # n ≤ correction: the variance is undefined, NaN like its gradient (as in torch)
+        ctx.scale = 2 / (n - correction) if n > correction else np.nan
         return x.var(axis=axes, keepdims=keepdim, ddof=correction)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
-        return g.reshape(ctx.keep) * centred * (2 / ctx.denominator), None, None, None
+        return g.reshape(ctx.keep) * centred * ctx.scale, None, None, None
+
+
+class Std(Function):
+    """y = √var(x);  dy/dxᵢ = (xᵢ - x̄) / ((n - correction)·y), taken as 0 where y = 0.
+
+    Not composed as var(x).sqrt(): on a constant slice (y = 0) that gives 0·∞ = NaN,
+    where torch defines the gradient as 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        ctx.axes, ctx.keep = axes, _keep_shape(x.shape, axes)
+        n = x.size // _max(int(np.prod(ctx.keep, dtype=np.int64)), 1) if x.size else 0
+        ctx.scale = 1 / (n - correction) if n > correction else np.nan
+        y = np.sqrt(x.var(axis=axes, keepdims=keepdim, ddof=correction))
+        ctx.constant = np.reshape(y == 0, ctx.keep)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        centred = x - x.mean(axis=ctx.axes, keepdims=True)
+        # 1/y where y > 0, 0 where y = 0; adding the mask keeps it a function of y
+        inverse = ~ctx.constant / (y.reshape(ctx.keep) + ctx.constant)
+        return g.reshape(ctx.keep) * centred * inverse * ctx.scale, None, None, None
 
 
 class Amax(Function):
@@ -179,8 +206,18 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     return Sum.apply(x, _axes("sum", x.ndim, dim), keepdim)
 
 
+def _require_float(op: str, x: Tensor) -> None:
+    """mean/var/std of integers have no dtype to return in torch: it refuses them."""
+    if x.data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{op}(): input dtype must be floating point, got {x.dtype}; convert first, "
+            "e.g. x.float()"
+        )
+
+
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     dim, keepdim = _dim_args(dim, keepdim, kw)
+    _require_float("mean", x)
     return Mean.apply(x, _axes("mean", x.ndim, dim), keepdim)
 
 
@@ -188,19 +225,33 @@ def prod(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return Prod.apply(x, _axes("prod", x.ndim, dim), keepdim)
 
 
-def var(x: Tensor, dim: Any = None, keepdim: bool = False, *, correction: int = 1,
-        unbiased: bool | None = None, **kw: Any) -> Tensor:  # fmt: skip
-    """Variance with Bessel's correction by default (``correction=1``, as PyTorch)."""
-    dim, keepdim = _dim_args(dim, keepdim, kw)
+def _correction(unbiased: bool | None, correction: int | None) -> int:
+    """PyTorch's two spellings: ``var(x, dim, unbiased, keepdim)`` and ``correction=``."""
+    if unbiased is not None and correction is not None:
+        raise TypeError("pass either unbiased or correction, not both")
     if unbiased is not None:
-        correction = 1 if unbiased else 0
+        return 1 if unbiased else 0
+    return 1 if correction is None else int(correction)
+
+
+def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, **kw: Any) -> Tensor:  # fmt: skip
+    """Variance Σ(xᵢ - x̄)² / (n - correction), with Bessel's correction (``correction=1``)
+    by default, as PyTorch. The third positional argument is ``unbiased``, as in torch."""
+    dim, keepdim = _dim_args(dim, keepdim, kw)
+    _require_float("var", x)
+    correction = _correction(unbiased, correction)
     return Var.apply(x, _axes("var", x.ndim, dim), keepdim, correction)
 
 
-def std(x: Tensor, dim: Any = None, keepdim: bool = False, *, correction: int = 1,
-        unbiased: bool | None = None, **kw: Any) -> Tensor:  # fmt: skip
-    """Standard deviation, √var (composed, so its gradient follows from both)."""
-    return var(x, dim, keepdim, correction=correction, unbiased=unbiased, **kw).sqrt()
+def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, **kw: Any) -> Tensor:  # fmt: skip
+    """Standard deviation √var, with Bessel's correction by default (as PyTorch); its
+    gradient is 0 on a constant slice, as in PyTorch."""
+    dim, keepdim = _dim_args(dim, keepdim, kw)
+    _require_float("std", x)
+    correction = _correction(unbiased, correction)
+    return Std.apply(x, _axes("std", x.ndim, dim), keepdim, correction)
 
 
 def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -242,21 +293,24 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(x, _axes("logsumexp", x.ndim, dim), keepdim)
 
 
-def _arg(x: Any, dim: Any, keepdim: bool, pick: Any) -> Tensor:
+def _arg(op: str, x: Any, dim: Any, keepdim: bool, pick: Any) -> Tensor:
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if dim is None:
+    axes = _axes(op, data.ndim, dim)
+    if dim is None or not data.ndim:
         out = np.asarray(pick(data))
         if keepdim:
             out = out.reshape((1,) * data.ndim)
     else:
-        out = pick(data, axis=dim, keepdims=keepdim)
+        out = pick(data, axis=axes[0], keepdims=keepdim)
     return Tensor._make(np.asarray(out, dtype=np.int64), False, None, 0)
 
 
 def argmax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Index of the largest value (flattened when ``dim`` is None); not differentiable."""
-    return _arg(x, dim, keepdim, np.argmax)
+    """Index of the largest value (flattened when ``dim`` is None); the first one among
+    ties, as torch documents. Not differentiable."""
+    return _arg("argmax", x, dim, keepdim, np.argmax)
 
 
 def argmin(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return _arg(x, dim, keepdim, np.argmin)
+    """Index of the smallest value (the first among ties); not differentiable."""
+    return _arg("argmin", x, dim, keepdim, np.argmin)

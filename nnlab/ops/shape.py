@@ -31,6 +31,10 @@ def _dim(op: str, dim: int, ndim: int) -> int:
     return dim % ndim
 
 
+def _shapes(xs: Sequence[Any]) -> str:
+    return ", ".join(str(np.shape(x)) for x in xs)
+
+
 class Reshape(Function):
     """y = x with a new shape;  dx = g reshaped back."""
 
@@ -88,14 +92,16 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, *xs, dim):
         ctx.dim = dim
-        ctx.bounds = np.cumsum([0] + [x.shape[dim] for x in xs])
+        if len({np.ndim(x) for x in xs}) > 1:
+            raise RuntimeError(f"cat: tensors must have the same number of dims; got {_shapes(xs)}")
         try:
-            return np.concatenate(xs, axis=dim)
+            y = np.concatenate(xs, axis=dim)
         except ValueError:
-            shapes = ", ".join(str(x.shape) for x in xs)
             raise RuntimeError(
-                f"cat: tensors must have the same shape except in dim {dim}; got {shapes}"
+                f"cat: tensors must have the same shape except in dim {dim}; got {_shapes(xs)}"
             ) from None
+        ctx.bounds = np.cumsum([0] + [x.shape[dim] for x in xs])
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -114,9 +120,8 @@ class Stack(Function):
         try:
             return np.stack(xs, axis=dim)
         except ValueError:
-            shapes = ", ".join(str(x.shape) for x in xs)
             raise RuntimeError(
-                f"stack: all tensors must have the same shape; got {shapes}"
+                f"stack: all tensors must have the same shape; got {_shapes(xs)}"
             ) from None
 
     @staticmethod
@@ -225,6 +230,11 @@ def expand(x: Tensor, shape: Sequence[int]) -> Tensor:
     lead = len(shape) - x.ndim
     if lead < 0:
         raise RuntimeError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+    if any(n == -1 for n in shape[:lead]):
+        raise RuntimeError(
+            f"expand: -1 (keep the size) is not allowed for a new leading dim: {x.shape} "
+            f"expanded to {shape}"
+        )
     full = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
     if full == x.shape:
         return x
