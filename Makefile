@@ -1,15 +1,17 @@
-# Two entry points that work on a fresh machine: `make test` and (later) `make run`.
+# Two entry points that work on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test lint bench clean
+RUN_STAMP := $(VENV)/.installed-run
+CONFIG ?= configs/digits_mlp.toml
+
+.PHONY: run test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
 
 # torch==2.13.0 (CPU) goes in first and alone, so nothing else can pull another build.
 $(STAMP): pyproject.toml | $(PY)
@@ -17,11 +19,19 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[test]"
 	touch $(STAMP)
 
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $(RUN_STAMP)
+
+# The main job: train the default model on bundled data and write a run folder.
+run: $(RUN_STAMP)
+	$(VENV)/bin/nnlab train $(CONFIG)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nnlab tests benchmarks
 
 test: $(STAMP) lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ops.py

@@ -3,8 +3,6 @@ PyTorch's names and signatures (``import nnlab.nn.functional as F``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from nnlab.ops import (
     dropout,
     elu,
@@ -20,19 +18,42 @@ from nnlab.ops import (
     softplus,
     tanh,
 )  # fmt: skip
-from nnlab.tensor import Tensor
 
 __all__ = [
     "dropout", "elu", "gelu", "leaky_relu", "linear", "log_softmax", "one_hot", "pad", "relu",
     "sigmoid", "silu", "softmax", "softplus", "tanh",
 ]  # fmt: skip
 
+# Fused layers and losses (hand-written backward; composed twins beside them in nnlab.ops).
+from nnlab.ops.linear import linear  # noqa: E402
+from nnlab.ops.normalization import batch_norm, layer_norm  # noqa: E402
 
-def linear(x: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
-    """y = x Wᵀ + b, with W stored (out_features, in_features) as in PyTorch."""
-    y = x @ weight.T
-    return y if bias is None else y + bias
+__all__ += ["batch_norm", "layer_norm"]
 
-# --- layers: fused linear, batch_norm, layer_norm ---
+from nnlab.ops.cross_entropy import cross_entropy, nll_loss  # noqa: E402
+from nnlab.ops.loss import (  # noqa: E402
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+)
+from nnlab.ops.margin_loss import (  # noqa: E402
+    contrastive_loss,
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    hinge_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
 
-# --- losses ---
+__all__ += [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "contrastive_loss",
+    "cosine_embedding_loss", "cross_entropy", "hinge_embedding_loss", "hinge_loss", "huber_loss",
+    "kl_div", "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss", "nll_loss",
+    "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
+]  # fmt: skip

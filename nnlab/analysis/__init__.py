@@ -1,0 +1,11 @@
+"""Looking at networks and runs: plots (and, later, receptive fields and landscapes)."""
+
+from nnlab.analysis.plots import (
+    plot_confusion_matrix,
+    plot_history,
+    plot_lr,
+    plot_regression,
+    plot_roc,
+)  # fmt: skip
+
+__all__ = ["plot_confusion_matrix", "plot_history", "plot_lr", "plot_regression", "plot_roc"]

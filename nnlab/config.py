@@ -1,0 +1,211 @@
+"""Run configurations: a TOML file, validated with pydantic, that describes one training run.
+
+Every section rejects unknown keys and out-of-range values with a message that names
+the key and lists what is allowed, e.g.::
+
+    optimizer.name: 'adma' is not allowed; choose one of 'sgd', 'adam', ...
+    training.epoch: unknown key; allowed keys: epochs, grad_clip, ...
+
+Example (``configs/digits_mlp.toml``)::
+
+    name = "digits-mlp"
+    seed = 0
+    [data]
+    dataset = "digits"
+    [model]
+    hidden_sizes = [128, 64]
+    [optimizer]
+    name = "adam"
+    lr = 0.001
+    [training]
+    epochs = 40
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["RunConfig", "ConfigError", "load_config", "parse_config"]
+
+
+class ConfigError(ValueError):
+    """A run configuration is invalid; the message names every offending key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+DatasetName = Literal[
+    "digits", "iris", "wine", "breast_cancer", "mnist1d", "xor", "moons", "circles", "spirals",
+    "linearly_separable", "noisy_sine", "imbalanced",
+]  # fmt: skip
+
+
+class DataConfig(_Section):
+    """Which data, how it is split (test and validation fractions) and scaled."""
+
+    dataset: DatasetName = "digits"
+    test_size: float = Field(0.2, gt=0, lt=1)
+    val_size: float = Field(0.1, ge=0, lt=1)
+    batch_size: int = Field(64, ge=1)
+    scale: Literal["standard", "minmax", "none"] = "standard"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelConfig(_Section):
+    """The network: an MLP (with hidden layer sizes), a linear model, or a perceptron."""
+
+    type: Literal["mlp", "linear", "perceptron"] = "mlp"
+    hidden_sizes: list[int] = Field(default_factory=lambda: [128])
+    activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"
+    dropout: float = Field(0.0, ge=0, lt=1)
+    norm: Literal["none", "batch", "layer"] = "none"
+
+
+class LossConfig(_Section):
+    name: Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber", "multi_margin"] = (
+        "cross_entropy"
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    pos_weight: float | None = Field(None, gt=0)
+    class_weight: Literal["none", "balanced"] = "none"
+
+
+class OptimizerConfig(_Section):
+    """Optimizer name and its options; an option the chosen optimizer lacks is an error."""
+
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+    momentum: float | None = Field(None, ge=0)
+    dampening: float | None = None
+    nesterov: bool | None = None
+    betas: tuple[float, float] | None = None
+    eps: float | None = Field(None, gt=0)
+    alpha: float | None = None
+    centered: bool | None = None
+    amsgrad: bool | None = None
+    rho: float | None = None
+    lr_decay: float | None = None
+
+
+class SchedulerConfig(_Section):
+    """Learning-rate schedule; OneCycle steps every batch, the others every epoch."""
+
+    name: Literal[
+        "none", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "onecycle",
+        "linear", "plateau",
+    ] = "none"  # fmt: skip
+    step_size: int | None = Field(None, ge=1)
+    gamma: float | None = Field(None, gt=0)
+    milestones: list[int] | None = None
+    T_max: int | None = Field(None, ge=1)
+    T_0: int | None = Field(None, ge=1)
+    T_mult: int | None = Field(None, ge=1)
+    eta_min: float | None = Field(None, ge=0)
+    max_lr: float | None = Field(None, gt=0)
+    pct_start: float | None = Field(None, gt=0, lt=1)
+    start_factor: float | None = Field(None, gt=0)
+    end_factor: float | None = Field(None, ge=0)
+    total_iters: int | None = Field(None, ge=1)
+    factor: float | None = Field(None, gt=0, lt=1)
+    patience: int | None = Field(None, ge=0)
+
+
+class RegularizationConfig(_Section):
+    """Penalties added to the loss (biases and norm parameters excluded) and a max-norm
+    constraint applied after each step."""
+
+    l1: float = Field(0.0, ge=0)
+    l2: float = Field(0.0, ge=0)
+    max_norm: float | None = Field(None, gt=0)
+
+
+class EarlyStoppingConfig(_Section):
+    monitor: str = "val_loss"
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+    start_from_epoch: int = Field(0, ge=0)
+    restore_best_weights: bool = True
+
+
+class TrainingConfig(_Section):
+    epochs: int = Field(20, ge=1)
+    grad_clip: float | None = Field(None, gt=0)
+    accumulate_steps: int = Field(1, ge=1)
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
+    monitor: str = "val_loss"
+    early_stopping: EarlyStoppingConfig | None = None
+
+
+class RunConfig(_Section):
+    """A whole run: what to train, on what, how, and where to write the results."""
+
+    name: str = "run"
+    seed: int = 0
+    task: Literal["classification", "binary", "regression"] = "classification"
+    output_dir: str = "runs"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for listing allowed keys)."""
+    model: Any = RunConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if model is None:
+            return None
+    return model
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc)
+    if error["type"] == "extra_forbidden":
+        owner = _section_at(loc)
+        allowed = ", ".join(owner.model_fields) if owner else "?"
+        return f"{key}: unknown key; allowed keys: {allowed}"
+    if error["type"] == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"{key}: {error['input']!r} is not allowed; choose one of {expected}"
+    return f"{key}: {error['msg']} (got {error.get('input')!r})"
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> RunConfig:
+    """Validate a config dict; raise :class:`ConfigError` listing every problem."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid {source}:\n  {problems}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,54 @@
+"""Metrics: how good are the predictions? (NumPy implementations, scikit-learn semantics.)
+
+>>> from nnlab.metrics import accuracy, f1_score, roc_auc_score, mean_squared_error
+>>> accuracy([0, 1, 1], [[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])   # labels vs. class scores
+0.6666666666666666
+>>> roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+0.75
+"""
+
+from nnlab.metrics.classification import (
+    UndefinedMetricWarning,
+    accuracy,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+    precision,
+    precision_recall_fscore_support,
+    recall,
+    top_k_accuracy,
+)
+from nnlab.metrics.ranking import (
+    auc,
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+from nnlab.metrics.regression import (
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    root_mean_squared_error,
+)
+
+__all__ = [
+    "UndefinedMetricWarning",
+    "accuracy",
+    "auc",
+    "average_precision_score",
+    "classification_report",
+    "confusion_matrix",
+    "f1_score",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "precision",
+    "precision_recall_curve",
+    "precision_recall_fscore_support",
+    "r2_score",
+    "recall",
+    "roc_auc_score",
+    "roc_curve",
+    "root_mean_squared_error",
+    "top_k_accuracy",
+]

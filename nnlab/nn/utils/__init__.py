@@ -1,0 +1,21 @@
+"""Helpers that act on a model's parameters: gradient clipping, penalties, norm constraints
+(``torch.nn.utils`` names)."""
+
+from nnlab.nn.utils.clip_grad import (
+    clip_grad_norm_,
+    clip_grad_value_,
+    clip_grads_with_norm_,
+    get_total_norm,
+)  # fmt: skip
+from nnlab.nn.utils.regularization import (
+    elastic_net_penalty,
+    l1_penalty,
+    l2_penalty,
+    max_norm_,
+    regularized_parameters,
+)  # fmt: skip
+
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "elastic_net_penalty",
+    "get_total_norm", "l1_penalty", "l2_penalty", "max_norm_", "regularized_parameters",
+]  # fmt: skip

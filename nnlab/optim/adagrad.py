@@ -1,0 +1,116 @@
+"""Adagrad: per-coordinate learning rates from the sum of squared gradients (Duchi et al.)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnlab.optim.optimizer import Optimizer, _zero_step
+from nnlab.tensor import Tensor
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad, as ``torch.optim.Adagrad``.
+
+    For each parameter :math:`\theta`, with ``sum`` starting at ``initial_accumulator_value``,
+    at step t::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:  g = g + weight_decay * theta
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        sum = sum + g**2
+        theta = theta - lr_t * g / (sqrt(sum) + eps)
+
+    Coordinates that have seen large gradients take small steps; the steps shrink forever,
+    which suits sparse features and convex problems more than long deep-network runs.
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default: 1e-2).
+        lr_decay: learning-rate decay per step (default: 0).
+        weight_decay: L2 penalty added to the gradient (default: 0).
+        initial_accumulator_value: starting value of ``sum`` (default: 0).
+        eps: added to the denominator for numerical stability (default: 1e-10).
+        maximize: maximize the objective instead of minimizing it (default: False).
+
+    State per parameter (created at construction, as PyTorch): ``step`` and ``sum``.
+
+    Example:
+        >>> import nnlab
+        >>> from nnlab.optim import Adagrad
+        >>> w = nnlab.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = Adagrad([w], lr=0.5)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w  # the first step is lr * sign(grad)
+        tensor([ 0.5, -1.5], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
+            )
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p)
+
+    def _init_state(self, p: Tensor) -> None:
+        # As PyTorch, the accumulator starts from the constructor's value, even for a group
+        # that sets its own initial_accumulator_value.
+        state = self.state[p]
+        state["step"] = _zero_step()
+        state["sum"] = Tensor(np.full_like(p.data, self.defaults["initial_accumulator_value"]))
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+        state = self.state[p]
+        if len(state) == 0:
+            self._init_state(p)
+        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        param, acc = p.data, state["sum"].data
+        g_buf, work = self._scratch(p, 2)
+        state["step"].data += 1
+        step = float(state["step"].data)
+        if group["maximize"]:
+            grad = np.negative(grad, out=g_buf)
+        if weight_decay != 0:
+            np.multiply(param, weight_decay, out=work)
+            grad = np.add(grad, work, out=g_buf)
+        clr = lr / (1 + (step - 1) * group["lr_decay"])
+        np.multiply(grad, grad, out=work)
+        acc += work
+        std = np.sqrt(acc, out=work)
+        std += eps
+        np.divide(grad, std, out=work)
+        work *= -clr
+        param += work

@@ -1,0 +1,136 @@
+"""Adam: adaptive moment estimation (Kingma & Ba, 2015), with optional AMSGrad."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnlab.optim.optimizer import Optimizer, _lerp_, _zero_step
+from nnlab.tensor import Tensor
+
+__all__ = ["Adam"]
+
+
+def _check_adam_args(lr: float, betas: Any, eps: float, weight_decay: float) -> None:
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair of floats, got {betas!r}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Adam(Optimizer):
+    r"""Adam, as ``torch.optim.Adam``.
+
+    For each parameter :math:`\theta`, with :math:`m_0 = v_0 = 0`, at step t::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:
+            if decoupled_weight_decay:  theta = theta * (1 - lr * weight_decay)   # AdamW
+            else:                       g = g + weight_decay * theta              # L2
+        m = beta1 * m + (1 - beta1) * g                  # exp_avg: first moment
+        v = beta2 * v + (1 - beta2) * g**2               # exp_avg_sq: second moment
+        if amsgrad:  v_max = max(v_max, v);  v_hat = v_max    else:  v_hat = v
+        theta = theta - lr / (1 - beta1**t) * m / (sqrt(v_hat) / sqrt(1 - beta2**t) + eps)
+
+    The two ``1 - beta**t`` factors undo the bias of moments that start at zero.
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default: 1e-3).
+        betas: decay rates of the first and second moments (default: (0.9, 0.999)).
+        eps: added to the denominator for numerical stability (default: 1e-8).
+        weight_decay: weight decay coefficient (default: 0).
+        amsgrad: use the AMSGrad variant, normalising by the running maximum of the second
+            moment (default: False).
+        maximize: maximize the objective instead of minimizing it (default: False).
+        decoupled_weight_decay: shrink the weights directly instead of adding an L2 term to
+            the gradient, which makes this AdamW (default: False).
+
+    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
+    ``max_exp_avg_sq``.
+
+    Example:
+        >>> import nnlab
+        >>> from nnlab.optim import Adam
+        >>> w = nnlab.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = Adam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w  # the first step moves every weight by about lr
+        tensor([ 0.9, -1.9], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        _check_adam_args(lr, betas, eps, weight_decay)
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _zero_step()
+            state["exp_avg"] = Tensor(np.zeros_like(p.data))
+            state["exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+        param, m, v = p.data, state["exp_avg"].data, state["exp_avg_sq"].data
+        g_buf, work = self._scratch(p, 2)
+        if group["maximize"]:
+            grad = np.negative(grad, out=g_buf)
+        state["step"].data += 1
+        step = float(state["step"].data)
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * weight_decay
+            else:
+                np.multiply(param, weight_decay, out=work)
+                grad = np.add(grad, work, out=g_buf)
+
+        _lerp_(m, grad, 1 - beta1, work)
+        v *= beta2
+        np.multiply(grad, grad, out=work)
+        work *= 1 - beta2
+        v += work
+
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"].data
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
+        denom = np.sqrt(v, out=work)
+        denom /= bias_correction2_sqrt
+        denom += eps
+        np.divide(m, denom, out=work)
+        work *= -step_size
+        param += work

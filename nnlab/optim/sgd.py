@@ -1,0 +1,111 @@
+"""Stochastic gradient descent, with optional (Nesterov) momentum and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnlab.optim.optimizer import Optimizer
+from nnlab.tensor import Tensor
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
+
+    For each parameter :math:`\theta` with gradient :math:`\nabla f(\theta)`, at step t::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:   g = g + weight_decay * theta            # L2 penalty
+        if momentum != 0:
+            b = g                                        at the first step
+            b = momentum * b + (1 - dampening) * g       afterwards
+            g = g + momentum * b   if nesterov   else   b
+        theta = theta - lr * g
+
+    As in PyTorch (and unlike Sutskever et al.), the learning rate multiplies the velocity
+    rather than the gradient inside it, and the buffer starts at the first gradient, so
+    dampening only applies from the second step.
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default: 1e-3).
+        momentum: momentum factor (default: 0).
+        dampening: dampening of the momentum (default: 0).
+        weight_decay: L2 penalty added to the gradient (default: 0).
+        nesterov: use Nesterov momentum; needs momentum > 0 and zero dampening
+            (default: False).
+        maximize: maximize the objective instead of minimizing it (default: False).
+
+    State per parameter: ``momentum_buffer`` (only when momentum is non-zero).
+
+    Example:
+        >>> import nnlab
+        >>> from nnlab.optim import SGD
+        >>> w = nnlab.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     opt.zero_grad()
+        ...     (w * w).sum().backward()
+        ...     opt.step()
+        >>> w
+        tensor([ 0.46, -0.92], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        param = p.data
+        g_buf, work = self._scratch(p, 2)
+        if group["maximize"]:
+            grad = np.negative(grad, out=g_buf)
+        if weight_decay != 0:
+            np.multiply(param, weight_decay, out=work)
+            grad = np.add(grad, work, out=g_buf)
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = Tensor(grad.copy())
+                state["momentum_buffer"] = buf
+            else:
+                buf.data *= momentum
+                np.multiply(grad, 1 - group["dampening"], out=work)
+                buf.data += work
+            if group["nesterov"]:
+                np.multiply(buf.data, momentum, out=work)
+                grad = np.add(grad, work, out=g_buf)
+            else:
+                grad = buf.data
+        np.multiply(grad, -lr, out=work)
+        param += work

@@ -1,0 +1,150 @@
+"""Checkpoints: everything needed to resume training, in one safetensors file.
+
+A checkpoint holds the model's ``state_dict``, the optimizer's and scheduler's state,
+the random generators' states, the epoch counter and anything else the loop wants to
+keep. Arrays go into the safetensors tensor table (never pickle: loading a checkpoint
+cannot run code); everything else goes into the file's JSON metadata, with a SHA-256
+digest of the array bytes so a corrupted file is detected, not half-loaded.
+
+Files are written atomically: to a temporary file in the same folder, flushed to disk,
+then renamed over the target, so an interrupted save never leaves a broken checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from nnlab.tensor import Tensor
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "pack_state", "unpack_state"]
+
+_FORMAT = "nnlab-checkpoint-1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, truncated, corrupted or not an nnlab checkpoint."""
+
+
+def pack_state(obj: Any, arrays: dict[str, np.ndarray], prefix: str) -> Any:
+    """Split a nested state (dicts, lists, numbers, arrays, Tensors) into a JSON-able
+    skeleton and a flat ``{key: array}`` table; arrays are replaced by ``{"@array": key}``."""
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, np.ndarray):
+        arrays[prefix] = np.asarray(obj, order="C")
+        return {"@array": prefix}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Mapping):
+        if all(isinstance(k, str) for k in obj):
+            return {k: pack_state(v, arrays, f"{prefix}.{k}") for k, v in obj.items()}
+        # Non-string keys (an optimizer's per-parameter state is keyed by index) survive
+        # JSON as a list of pairs.
+        return {"@items": [[k, pack_state(v, arrays, f"{prefix}.{k}")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        packed = [pack_state(v, arrays, f"{prefix}.{i}") for i, v in enumerate(obj)]
+        return {"@tuple": packed} if isinstance(obj, tuple) else packed
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} at {prefix!r} in a checkpoint")
+
+
+def unpack_state(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    """Inverse of :func:`pack_state`."""
+    if isinstance(obj, dict):
+        if "@array" in obj:
+            return arrays[obj["@array"]]
+        if "@items" in obj:
+            return {k: unpack_state(v, arrays) for k, v in obj["@items"]}
+        if "@tuple" in obj:
+            return tuple(unpack_state(v, arrays) for v in obj["@tuple"])
+        return {k: unpack_state(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unpack_state(v, arrays) for v in obj]
+    return obj
+
+
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = arrays[key]
+        h.update(key.encode())
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(np.asarray(a, order="C").tobytes())
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, writer: Any) -> None:
+    """Call ``writer(tmp_path)`` then move the finished file onto ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> Path:
+    """Write ``state`` (a dict such as ``{"model": model.state_dict(), "optimizer": ...,
+    "epoch": 5}``) to ``path`` atomically. Returns the path."""
+    arrays: dict[str, np.ndarray] = {}
+    skeleton = pack_state(dict(state), arrays, "state")
+    metadata = {
+        "format": _FORMAT,
+        "state": json.dumps(skeleton),
+        "sha256": _digest(arrays),
+    }
+    path = Path(path)
+    atomic_write_bytes(path, lambda tmp: save_file(arrays, tmp, metadata=metadata))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`, verifying its digest.
+
+    Raises :class:`CheckpointError` with the file name and what is wrong for a missing,
+    truncated, corrupted or foreign file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        arrays = load_file(path)
+        from safetensors import safe_open
+
+        with safe_open(path, framework="numpy") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read (truncated or corrupted?): {exc}"
+        ) from None
+    if metadata.get("format") != _FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an nnlab checkpoint "
+            f"(format {metadata.get('format')!r}); load plain weights with "
+            "nnlab.io.load_weights instead"
+        )
+    if _digest(arrays) != metadata.get("sha256"):
+        raise CheckpointError(f"checkpoint {path} is corrupted: its arrays fail the SHA-256 check")
+    try:
+        skeleton = json.loads(metadata["state"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path} has unreadable metadata: {exc}") from None
+    return unpack_state(skeleton, arrays)

@@ -1,0 +1,330 @@
+"""The training loop: nnlab's one implementation of "for each epoch, for each batch".
+
+Each optimizer step is the textbook recipe::
+
+    outputs = model(x)                 # forward
+    loss = loss_fn(outputs, y)         # how wrong
+    loss.backward()                    # backpropagation: d(loss)/d(every parameter)
+    optimizer.step()                   # move each parameter against its gradient
+    optimizer.zero_grad()              # gradients accumulate, so clear them
+
+around which the loop owns everything that must not be re-implemented elsewhere:
+gradient accumulation, clipping, the NaN/Inf guard, learning-rate schedules, metrics,
+callbacks, and checkpoints that let a resumed run end with exactly the weights of an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnlab import random as nnrandom
+from nnlab.autograd.grad_mode import no_grad
+from nnlab.tensor import Tensor
+from nnlab.train.callbacks import Callback, CallbackList, LRSchedulerCallback, ProgressBar
+from nnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from nnlab.train.history import History
+from nnlab.train.metrics import resolve_metrics
+
+__all__ = ["Trainer", "fit", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or Inf; the message names the epoch and step."""
+
+
+def _split_batch(batch: Any) -> tuple[Any, Any]:
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    if isinstance(batch, dict) and {"x", "y"} <= set(batch):
+        return batch["x"], batch["y"]
+    raise TypeError(
+        "each batch must be (inputs, targets) or a dict with 'x' and 'y'; got "
+        f"{type(batch).__name__}"
+    )
+
+
+def _grad_norm(params: Sequence[Tensor]) -> float:
+    total = 0.0
+    for p in params:
+        if p.grad is not None:
+            g = p.grad.data.reshape(-1)
+            total += float(np.dot(g, g))
+    return math.sqrt(total)
+
+
+class Trainer:
+    """Train and evaluate a model (the engine behind :func:`fit`).
+
+    Args:
+        model: the ``nnlab.nn.Module`` to train.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor``.
+        optimizer: an ``nnlab.optim`` optimizer over the model's parameters.
+        scheduler: optional learning-rate scheduler, stepped per ``scheduler_interval``
+            (``"epoch"`` or ``"step"``); ``ReduceLROnPlateau`` gets ``scheduler_monitor``.
+        callbacks: extra :class:`Callback` objects.
+        metrics: names (``"accuracy"``, ``"f1"``, ``"roc_auc"``, ``"r2"``...) or
+            ``fn(outputs, targets)`` callables, logged for train and validation data.
+        grad_clip: clip the total gradient L2 norm to this value before each step.
+        accumulate_steps: sum gradients over k batches per optimizer step (for a model
+            without batch norm, the same as one k-times larger batch).
+        penalty: optional ``penalty(model) -> Tensor`` added to the loss (L1/L2...).
+        constraints: functions ``f(model)`` applied after each step (e.g. max-norm).
+        verbose: show a progress bar / per-epoch lines.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        loss_fn: Callable[[Any, Any], Tensor],
+        optimizer: Any,
+        *,
+        scheduler: Any = None,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val_loss",
+        callbacks: Iterable[Callback] = (),
+        metrics: Iterable[Any] = (),
+        grad_clip: float | None = None,
+        accumulate_steps: int = 1,
+        penalty: Callable[[Any], Tensor] | None = None,
+        constraints: Iterable[Callable[[Any], None]] = (),
+        verbose: bool = True,
+    ) -> None:
+        if accumulate_steps < 1:
+            raise ValueError(f"accumulate_steps must be ≥ 1, got {accumulate_steps}")
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.metrics = resolve_metrics(metrics)
+        self.grad_clip = grad_clip
+        self.accumulate_steps = accumulate_steps
+        self.penalty = penalty
+        self.constraints = list(constraints)
+        # The scheduler steps before any user callback sees the epoch, so a checkpoint
+        # written at epoch end already holds the next epoch's learning rate.
+        internal: list[Callback] = []
+        if scheduler is not None:
+            internal.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
+        self.user_callbacks = list(callbacks)
+        extra = [ProgressBar()] if verbose else []
+        self.callbacks = CallbackList(internal + self.user_callbacks + extra)
+        self.callbacks.set_trainer(self)
+        self.history = History()
+        self.epoch = 0
+        self.global_step = 0
+        self.epochs = 0
+        self.steps_per_epoch: int | None = None
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.train_loader: Any = None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def fit(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None = None,
+            epochs: int = 1) -> History:  # fmt: skip
+        """Train until ``epochs`` epochs in total have run (a resumed trainer continues
+        from the epoch it reached). Returns the :class:`History`."""
+        self.train_loader = train_loader
+        self.epochs = epochs
+        try:
+            self.steps_per_epoch = math.ceil(len(train_loader) / self.accumulate_steps)  # type: ignore[arg-type]
+        except TypeError:
+            self.steps_per_epoch = None
+        self.stop_training = False
+        logs: dict[str, Any] = {}
+        self.callbacks.on_train_begin()
+        try:
+            while self.epoch < epochs and not self.stop_training:
+                logs = self._run_epoch(train_loader, val_loader)
+        except NonFiniteLossError as exc:
+            self.stop_reason = str(exc)
+            raise
+        finally:
+            self.history.stop_reason = self.stop_reason
+            self.callbacks.on_train_end(logs)
+        return self.history
+
+    def _run_epoch(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None) -> dict:
+        epoch = self.epoch
+        self.callbacks.on_epoch_begin(epoch)
+        self.model.train()
+        start = time.perf_counter()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        total_loss, seen, norms = 0.0, 0, []
+        outputs_seen, targets_seen = [], []
+        k = self.accumulate_steps
+        batches = list(train_loader) if k > 1 else train_loader
+        n_batches = len(batches) if k > 1 else None  # type: ignore[arg-type]
+        lr_used = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.zero_grad()
+        for i, batch in enumerate(batches):
+            x, y = _split_batch(batch)
+            if i % k == 0:
+                self.callbacks.on_batch_begin(self.global_step)
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            if self.penalty is not None:
+                loss = loss + self.penalty(self.model)
+            value = float(loss.data)
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"loss is {value} at epoch {epoch + 1}, step {self.global_step + 1} "
+                    f"(batch {i + 1}); lower the learning rate, clip gradients (grad_clip) "
+                    "or look for NaN/Inf in the data"
+                )
+            (loss / k if k > 1 else loss).backward()
+            n = len(y)
+            total_loss += value * n
+            seen += n
+            if self.metrics:
+                outputs_seen.append(out.data.copy())
+                targets_seen.append(np.asarray(getattr(y, "data", y)))
+            last = n_batches is not None and i + 1 == n_batches
+            if (i + 1) % k == 0 or last:
+                norms.append(self._step(params))
+                self.callbacks.on_batch_end(
+                    self.global_step - 1, {"loss": value, "grad_norm": norms[-1]}
+                )
+        logs: dict[str, Any] = {"loss": total_loss / max(seen, 1)}
+        if self.metrics and outputs_seen:
+            outs, targets = np.concatenate(outputs_seen), np.concatenate(targets_seen)
+            for name, fn in self.metrics.items():
+                logs[name] = fn(outs, targets)
+        if val_loader is not None:
+            logs.update({f"val_{k_}": v for k_, v in self.evaluate(val_loader).items()})
+        logs["lr"] = float(lr_used)
+        logs["grad_norm"] = float(np.mean(norms)) if norms else 0.0
+        logs["time"] = time.perf_counter() - start
+        self.epoch += 1
+        self.history.log_epoch(logs)
+        self.callbacks.on_epoch_end(epoch, logs)
+        return logs
+
+    def _step(self, params: Sequence[Tensor]) -> float:
+        """Clip, step, clear gradients, apply constraints; returns the gradient norm."""
+        if self.grad_clip is not None:
+            from nnlab.nn.utils.clip_grad import clip_grad_norm_
+
+            norm = float(clip_grad_norm_(params, self.grad_clip))
+        else:
+            norm = _grad_norm(params)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        for constrain in self.constraints:
+            constrain(self.model)
+        self.history.log_step(
+            {
+                "step": self.global_step,
+                "lr": float(self.optimizer.param_groups[0]["lr"]),
+                "grad_norm": norm,
+            }  # fmt: skip
+        )
+        self.global_step += 1
+        return norm
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, loader: Iterable[Any]) -> dict[str, float]:
+        """Mean loss and metrics over ``loader`` in eval mode, without recording a graph."""
+        outputs, targets = self._collect(loader)
+        with no_grad():
+            loss = float(self.loss_fn(Tensor(outputs), Tensor(targets)).data)
+        logs = {"loss": loss}
+        for name, fn in self.metrics.items():
+            logs[name] = fn(outputs, targets)
+        return logs
+
+    def _collect(self, loader: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
+        was_training = self.model.training
+        self.model.eval()
+        outs, ys = [], []
+        try:
+            with no_grad():
+                for batch in loader:
+                    x, y = _split_batch(batch)
+                    outs.append(self.model(x).data)
+                    ys.append(np.asarray(getattr(y, "data", y)))
+        finally:
+            self.model.train(was_training)
+        return np.concatenate(outs), np.concatenate(ys)
+
+    def predict(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
+        """Model outputs for an array/Tensor of inputs (in batches, eval mode)."""
+        data = np.asarray(getattr(inputs, "data", inputs))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                parts = [self.model(Tensor(data[i : i + batch_size])).data
+                         for i in range(0, len(data), batch_size)]  # fmt: skip
+        finally:
+            self.model.train(was_training)
+        return np.concatenate(parts)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue exactly where this one is."""
+        state: dict[str, Any] = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": nnrandom.get_rng_state(),
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "history": self.history.state_dict(),
+            "callbacks": self.callbacks.state_dict(),
+        }
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        loader_state = getattr(self.train_loader, "state_dict", None)
+        if callable(loader_state):
+            state["train_loader"] = loader_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            if "scheduler" not in state:
+                raise KeyError("checkpoint has no scheduler state but this trainer has a scheduler")
+            self.scheduler.load_state_dict(state["scheduler"])
+        nnrandom.set_rng_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.history.load_state_dict(state["history"])
+        self.callbacks.load_state_dict(state.get("callbacks", {}))
+        self._pending_loader_state = state.get("train_loader")
+
+    def save(self, path: str | Path) -> Path:
+        """Write a full checkpoint (atomic, safetensors + JSON metadata, no pickle)."""
+        return save_checkpoint(path, self.state_dict())
+
+    def load(self, path: str | Path, train_loader: Any = None) -> Trainer:
+        """Restore a checkpoint written by :meth:`save`; give the train loader to restore
+        its shuffling state too. Then call :meth:`fit` with the total epoch count."""
+        self.load_state_dict(load_checkpoint(path))
+        loader_state = getattr(self, "_pending_loader_state", None)
+        if train_loader is not None and loader_state is not None:
+            train_loader.load_state_dict(loader_state)
+        return self
+
+
+def fit(
+    model: Any,
+    loss_fn: Callable[[Any, Any], Tensor],
+    optimizer: Any,
+    train_loader: Iterable[Any],
+    val_loader: Iterable[Any] | None = None,
+    epochs: int = 1,
+    **options: Any,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs (Keras-style one call); see :class:`Trainer`
+    for ``options`` (callbacks, metrics, scheduler, grad_clip, accumulate_steps, ...)."""
+    return Trainer(model, loss_fn, optimizer, **options).fit(train_loader, val_loader, epochs)

@@ -1,0 +1,460 @@
+"""Layers vs PyTorch: containers, Linear/Bilinear/Flatten/Unflatten, activations, Dropout.
+
+Convention: each entry of :data:`LAYERS` builds a torch layer and its nnlab twin. The
+torch layer is created first (seeded), its ``state_dict`` is converted to NumPy and
+loaded into the twin, then both run on the same seeded inputs in float32 and float64:
+outputs, the gradient of every input and of every parameter (by state_dict name) must
+agree within ``parity.TOLERANCES``. Adding a layer means adding an entry.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from parity import TOLERANCES, assert_close, rng_for
+
+import nnlab
+import nnlab.nn.functional as F
+from nnlab import nn
+from nnlab.autograd.gradcheck import gradcheck, gradgradcheck
+from nnlab.ops.linear import linear_composed
+
+DTYPES = (np.float32, np.float64)
+TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
+
+
+@dataclass
+class LayerCase:
+    """A layer built in both libraries, and the input shapes it is run on."""
+
+    name: str
+    nnlab: Callable[[], nn.Module]
+    torch: Callable[[], torch.nn.Module]
+    shapes: list[tuple[tuple[int, ...], ...]]  # each entry: one shape per forward input
+    train: bool = True
+
+
+def _one(*shapes: tuple[int, ...]) -> list[tuple[tuple[int, ...], ...]]:
+    return [(s,) for s in shapes]
+
+
+T = torch.nn
+LAYERS = [
+    LayerCase("Linear", lambda: nn.Linear(7, 5), lambda: T.Linear(7, 5),
+              _one((4, 7), (1, 7), (7,), (3, 2, 7), (2, 1, 3, 7))),
+    LayerCase("Linear-no-bias", lambda: nn.Linear(7, 3, bias=False),
+              lambda: T.Linear(7, 3, bias=False), _one((5, 7), (1, 7))),
+    LayerCase("Linear-1x1", lambda: nn.Linear(1, 1), lambda: T.Linear(1, 1), _one((3, 1))),
+    LayerCase("Linear-wide", lambda: nn.Linear(33, 65), lambda: T.Linear(33, 65), _one((9, 33))),
+    LayerCase("Bilinear", lambda: nn.Bilinear(3, 4, 5), lambda: T.Bilinear(3, 4, 5),
+              [((6, 3), (6, 4)), ((1, 3), (1, 4)), ((2, 3, 3), (2, 3, 4))]),
+    LayerCase("Bilinear-no-bias", lambda: nn.Bilinear(2, 3, 1, bias=False),
+              lambda: T.Bilinear(2, 3, 1, bias=False), [((4, 2), (4, 3))]),
+    LayerCase("Identity", lambda: nn.Identity(3, k=1), lambda: T.Identity(3, k=1),
+              _one((2, 3), (1,))),
+    LayerCase("Flatten", lambda: nn.Flatten(), lambda: T.Flatten(), _one((2, 3, 4, 5), (1, 3))),
+    LayerCase("Flatten-0", lambda: nn.Flatten(0, -1), lambda: T.Flatten(0, -1), _one((2, 3))),
+    LayerCase("Flatten-1-2", lambda: nn.Flatten(1, 2), lambda: T.Flatten(1, 2),
+              _one((2, 3, 4, 5))),
+    LayerCase("Unflatten", lambda: nn.Unflatten(1, (2, 3)), lambda: T.Unflatten(1, (2, 3)),
+              _one((4, 6), (1, 6, 2))),
+    LayerCase("Unflatten-infer", lambda: nn.Unflatten(-1, (2, -1)),
+              lambda: T.Unflatten(-1, (2, -1)), _one((3, 8))),
+    LayerCase("Sigmoid", nn.Sigmoid, T.Sigmoid, _one((3, 5), (7,))),
+    LayerCase("Tanh", nn.Tanh, T.Tanh, _one((3, 5))),
+    LayerCase("ReLU", nn.ReLU, T.ReLU, _one((3, 5), (1, 1))),
+    LayerCase("LeakyReLU", lambda: nn.LeakyReLU(0.2), lambda: T.LeakyReLU(0.2), _one((4, 3))),
+    LayerCase("ELU", lambda: nn.ELU(0.7), lambda: T.ELU(0.7), _one((4, 3))),
+    LayerCase("GELU", nn.GELU, T.GELU, _one((4, 3))),
+    LayerCase("GELU-tanh", lambda: nn.GELU("tanh"), lambda: T.GELU("tanh"), _one((4, 3))),
+    LayerCase("SiLU", nn.SiLU, T.SiLU, _one((4, 3))),
+    LayerCase("Softplus", lambda: nn.Softplus(2.0, 3.0), lambda: T.Softplus(2.0, 3.0),
+              _one((4, 3))),
+    LayerCase("Softmax", lambda: nn.Softmax(dim=1), lambda: T.Softmax(dim=1), _one((4, 5))),
+    LayerCase("Softmax-last", lambda: nn.Softmax(-1), lambda: T.Softmax(-1), _one((2, 3, 4))),
+    LayerCase("LogSoftmax", lambda: nn.LogSoftmax(dim=1), lambda: T.LogSoftmax(dim=1),
+              _one((4, 5), (1, 1))),
+    LayerCase("Dropout-eval", lambda: nn.Dropout(0.3), lambda: T.Dropout(0.3),
+              _one((4, 5)), train=False),
+    LayerCase("Sequential",
+              lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.Tanh(), nn.Linear(6, 2)),
+              lambda: T.Sequential(T.Flatten(), T.Linear(12, 6), T.Tanh(), T.Linear(6, 2)),
+              _one((5, 3, 4), (1, 3, 4))),
+    LayerCase("Sequential-dict",
+              lambda: nn.Sequential(OrderedDict(fc=nn.Linear(3, 4), act=nn.GELU(),
+                                                out=nn.Linear(4, 1))),
+              lambda: T.Sequential(OrderedDict(fc=T.Linear(3, 4), act=T.GELU(),
+                                               out=T.Linear(4, 1))),
+              _one((6, 3))),
+    LayerCase("MLP", lambda: nn.MLP(5, [8, 6], 3, activation="silu", norm="layer"),
+              lambda: T.Sequential(T.Linear(5, 8), T.LayerNorm(8), T.SiLU(), T.Linear(8, 6),
+                                   T.LayerNorm(6), T.SiLU(), T.Linear(6, 3)),
+              _one((4, 5), (1, 5))),
+]  # fmt: skip
+
+
+def _load_from_torch(ours: nn.Module, theirs: torch.nn.Module) -> None:
+    """The interoperability path: a torch state_dict, converted to NumPy, loads as is."""
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+
+def check_layer(case: LayerCase, shapes: tuple[tuple[int, ...], ...], dtype: type) -> None:
+    torch.manual_seed(0)
+    theirs = case.torch().to(TORCH_DTYPE[dtype]).train(case.train)
+    ours = case.nnlab().to(dtype).train(case.train)
+    assert list(ours.state_dict()) == list(theirs.state_dict()), "state_dict keys differ"
+    _load_from_torch(ours, theirs)
+    rng = rng_for(case.name, str(shapes))
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    xs = [nnlab.tensor(a, requires_grad=True) for a in arrays]
+    txs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, tout = ours(*xs), theirs(*txs)
+    tol = TOLERANCES[np.dtype(dtype)]
+    label = f"{case.name} {shapes} {np.dtype(dtype)}"
+    assert_close(out.data, tout.detach().numpy(), tol, f"{label}: output")
+    g = rng.standard_normal(tout.shape).astype(dtype)
+    out.backward(g)
+    tout.backward(torch.from_numpy(g))
+    for k, (x, tx) in enumerate(zip(xs, txs)):
+        assert_close(x.grad.data, tx.grad.numpy(), tol, f"{label}: grad of input {k}")
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        expected = theirs_params[name].grad.numpy()
+        assert_close(p.grad.data, expected, tol, f"{label}: grad of {name}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
+def test_layer_matches_torch(case: LayerCase, dtype: type) -> None:
+    for shapes in case.shapes:
+        check_layer(case, shapes, dtype)
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
+def test_repr_matches_torch(case: LayerCase) -> None:
+    """The layer lines are torch's; nnlab adds one line with the parameter count."""
+    ours, theirs = case.nnlab(), case.torch()
+    lines = repr(ours).splitlines()
+    n = sum(p.numel() for p in theirs.parameters())
+    if n:
+        assert lines[-1] == f"# {n:,} parameters"
+        lines = lines[:-1]
+    expected = repr(theirs).replace(type(theirs).__name__, type(ours).__name__, 1)
+    if isinstance(ours, nn.MLP):
+        expected = expected.replace("Sequential", "MLP", 1)
+    assert "\n".join(lines) == expected
+
+
+def test_state_dict_round_trip() -> None:
+    model = nn.MLP(6, [5, 4], 2, norm="batch")
+    model(nnlab.randn(8, 6))  # moves the running statistics away from their defaults
+    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    twin = nn.MLP(6, [5, 4], 2, norm="batch")
+    result = twin.load_state_dict(model.state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    for k, v in twin.state_dict().items():
+        np.testing.assert_array_equal(v.data, state[k])
+    assert twin.state_dict()["1.num_batches_tracked"].data == 1
+
+
+def test_load_state_dict_reports_every_problem() -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    state = {k: v.data for k, v in model.state_dict().items()}
+    state["0.weight"] = np.zeros((5, 3), np.float32)
+    del state["2.bias"]
+    state["3.weight"] = np.zeros(1, np.float32)
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(state)
+    message = str(info.value)
+    assert "0.weight" in message and "2.bias" in message and "3.weight" in message
+
+
+def test_linear_default_init_is_torchs() -> None:
+    """Linear: W, b ~ U(-1/√fan_in, 1/√fan_in), the same distribution as torch's layer."""
+    nnlab.manual_seed(0)
+    torch.manual_seed(0)
+    ours, theirs = nn.Linear(400, 300), T.Linear(400, 300)
+    bound = 1 / math.sqrt(400)
+    for w in (ours.weight.data, theirs.weight.detach().numpy()):
+        assert w.dtype == np.float32 and w.shape == (300, 400)
+        assert -bound <= w.min() < -0.999 * bound and 0.999 * bound < w.max() <= bound
+        std = bound / math.sqrt(3)  # of U(-a, a): a/√3
+        assert abs(w.mean()) < 5 * std / math.sqrt(w.size)
+        assert w.std() == pytest.approx(std, rel=0.01)
+    for b in (ours.bias.data, theirs.bias.detach().numpy()):
+        assert b.shape == (300,) and -bound <= b.min() and b.max() <= bound
+        assert b.std() == pytest.approx(bound / math.sqrt(3), rel=0.15)
+
+
+def test_bilinear_default_init_is_torchs() -> None:
+    layer = nn.Bilinear(50, 20, 40)
+    bound = 1 / math.sqrt(50)
+    w = layer.weight.data
+    assert w.shape == (40, 50, 20) and layer.bias.shape == (40,)
+    assert w.min() >= -bound and w.max() <= bound
+    assert w.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+def test_one_seed_controls_initialisation() -> None:
+    nnlab.manual_seed(123)
+    a = nn.MLP(4, [8], 2)
+    nnlab.manual_seed(123)
+    b = nn.MLP(4, [8], 2)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        np.testing.assert_array_equal(x.data, y.data, err_msg=k)
+    c = nn.MLP(4, [8], 2)
+    assert not np.array_equal(a[0].weight.data, c[0].weight.data)
+
+
+# -- the fused linear op -------------------------------------------------------------------
+
+
+def _f64(*shape: int, seed: int = 0, grad: bool = True) -> nnlab.Tensor:
+    data = np.random.default_rng(seed).standard_normal(shape)
+    return nnlab.tensor(data, dtype=nnlab.float64, requires_grad=grad)
+
+
+@pytest.mark.parametrize(
+    "x_shape, bias",
+    [((3, 4), True), ((1, 4), True), ((2, 3, 4), True), ((4,), True), ((3, 4), False)],
+)
+def test_fused_linear_gradcheck(x_shape: tuple[int, ...], bias: bool) -> None:
+    x, w = _f64(*x_shape, seed=1), _f64(5, 4, seed=2)
+    b = _f64(5, seed=3) if bias else None
+    inputs = [x, w] + ([b] if bias else [])
+    assert gradcheck(lambda *a: F.linear(*a), inputs)
+
+
+def test_fused_linear_double_backward() -> None:
+    """The backward is written with @, reshape and .T, so it differentiates again."""
+    x, w, b = _f64(3, 4, seed=1), _f64(2, 4, seed=2), _f64(2, seed=3)
+    assert gradgradcheck(lambda *a: F.linear(*a).tanh(), [x, w, b])
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (1, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_linear_equals_composed_twin(x_shape: tuple[int, ...], bias: bool) -> None:
+    results = []
+    for fn in (F.linear, linear_composed):
+        x, w = _f64(*x_shape, seed=1), _f64(3, 4, seed=2)
+        b = _f64(3, seed=3) if bias else None
+        y = fn(x, w, b)
+        y.backward(np.random.default_rng(4).standard_normal(y.shape))
+        results.append([y.data, x.grad.data, w.grad.data] + ([b.grad.data] if bias else []))
+    for a, e in zip(*results):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-14)
+
+
+def test_fused_linear_skips_unneeded_gradients() -> None:
+    x = nnlab.randn(4, 3)  # an input batch: no gradient wanted
+    w = nnlab.randn(2, 3, requires_grad=True)
+    b = nnlab.randn(2)
+    y = F.linear(x, w, b)
+    y.sum().backward()
+    assert x.grad is None and b.grad is None
+    np.testing.assert_allclose(w.grad.data, np.ones((2, 4)) @ x.data, rtol=1e-6)
+
+
+def test_functional_linear_rejects_bad_shapes_like_torch() -> None:
+    with pytest.raises(RuntimeError, match=r"4x3 and 5x2"):
+        torch.nn.functional.linear(torch.zeros(4, 3), torch.zeros(2, 5))
+    with pytest.raises(RuntimeError, match=r"4x3 and 5x2"):
+        F.linear(nnlab.zeros(4, 3), nnlab.zeros(2, 5))
+
+
+# -- errors, attributes, freezing ---------------------------------------------------------
+
+
+def test_linear_shape_error_names_path_and_shapes() -> None:
+    model = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(6, 2))
+    with pytest.raises(nn.ShapeError) as info:
+        model(nnlab.randn(3, 10))
+    message = str(info.value)
+    assert "model.2" in message and "Linear" in message
+    assert "(*, 6)" in message and "(3, 8)" in message
+    assert "in_features=6" in message
+
+
+def test_linear_on_image_batch_hints_flatten() -> None:
+    model = nn.Sequential(nn.Linear(3 * 4 * 4, 10))
+    with pytest.raises(ValueError, match=r"model\.0.*\(2, 3, 4, 4\).*missing Flatten\?.*48"):
+        model(nnlab.zeros(2, 3, 4, 4))
+
+
+def test_nested_path_in_shape_error() -> None:
+    model = nn.Sequential(nn.Flatten(), nn.ModuleDict({"head": nn.Linear(5, 2)}))
+    with pytest.raises(nn.ShapeError, match=r"model\.1\.head \(Linear\)"):
+        model[1]["head"](nnlab.zeros(2, 4))
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [(nn.Unflatten(1, (2, 4)), (3, 6)), (nn.Flatten(2, 3), (3, 6)),
+     (nn.Bilinear(2, 3, 4), None)],
+)  # fmt: skip
+def test_other_shape_errors(layer: nn.Module, shape: tuple[int, ...] | None) -> None:
+    with pytest.raises(nn.ShapeError, match=r"model \("):
+        if shape is None:
+            layer(nnlab.zeros(2, 2), nnlab.zeros(3, 3))
+        else:
+            layer(nnlab.zeros(*shape))
+
+
+def test_unknown_attribute_names_the_class() -> None:
+    with pytest.raises(AttributeError, match="'Linear' object has no attribute 'wieght'"):
+        nn.Linear(2, 3).wieght
+    with pytest.raises(AttributeError, match="'Sequential' object has no attribute '3'"):
+        getattr(nn.Sequential(nn.ReLU()), "3")
+
+
+def test_freezing_with_requires_grad_() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    model[0].requires_grad_(False)
+    x = nnlab.randn(5, 4, requires_grad=True)
+    model(x).sum().backward()
+    assert model[0].weight.grad is None and model[0].bias.grad is None
+    assert model[2].weight.grad is not None and x.grad is not None
+    assert repr(model).splitlines()[-1] == "# 23 parameters, 15 frozen"
+    assert model.num_parameters(trainable_only=True) == 8
+
+
+def test_linear_repr_and_count() -> None:
+    assert repr(nn.Linear(20, 30, bias=False)) == (
+        "Linear(in_features=20, out_features=30, bias=False)\n# 600 parameters"
+    )
+    assert repr(nn.ReLU()) == "ReLU()"
+
+
+def test_linear_dtype_argument() -> None:
+    layer = nn.Linear(3, 2, dtype=nnlab.float64)
+    assert layer.weight.dtype == np.float64 and layer.bias.dtype == np.float64
+    assert layer(nnlab.zeros(1, 3, dtype=nnlab.float64)).dtype == np.float64
+    with pytest.raises(TypeError, match="dtype"):
+        layer(nnlab.zeros(1, 3))
+
+
+def test_softmax_without_dim_warns_like_torch() -> None:
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = nn.Softmax()(nnlab.zeros(2, 3))
+    np.testing.assert_allclose(y.data, np.full((2, 3), 1 / 3), rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nn.Softmax(dim=0)(nnlab.zeros(2, 3))
+
+
+def test_activation_arguments_are_validated() -> None:
+    with pytest.raises(ValueError, match="approximate"):
+        nn.GELU("fast")
+    assert repr(nn.LeakyReLU(0.2, inplace=True)) == repr(T.LeakyReLU(0.2, inplace=True))
+    assert repr(nn.ELU(inplace=True)) == repr(T.ELU(inplace=True))
+
+
+# -- containers ---------------------------------------------------------------------------
+
+
+def test_sequential_indexing_slicing_and_editing() -> None:
+    a, b, c = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)
+    seq = nn.Sequential(a, b, c)
+    assert len(seq) == 3 and seq[0] is a and seq[-1] is c
+    head = seq[:2]
+    assert isinstance(head, nn.Sequential) and list(head) == [a, b]
+    assert list(seq[1:].state_dict()) == ["2.weight", "2.bias"]  # slices keep their keys
+    with pytest.raises(IndexError):
+        seq[3]
+    seq.append(nn.Sigmoid())
+    assert list(seq._modules) == ["0", "1", "2", "3"] and seq(nnlab.zeros(4, 2)).shape == (4, 1)
+    del seq[1]
+    assert list(seq._modules) == ["0", "1", "2"] and seq[1] is c
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    seq.insert(1, nn.Tanh())
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh", "Linear", "Sigmoid"]
+    assert seq[2].path() == "model.2"
+    seq[1] = nn.ReLU()
+    assert isinstance(seq[1], nn.ReLU) and seq.pop(-1).__class__ is nn.Sigmoid
+    assert len(seq) == 3
+
+
+def test_sequential_ordered_dict_names_match_torch() -> None:
+    ours = nn.Sequential(OrderedDict([("conv", nn.Linear(2, 2)), ("act", nn.ReLU())]))
+    theirs = T.Sequential(OrderedDict([("conv", T.Linear(2, 2)), ("act", T.ReLU())]))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert ours.conv is ours[0]
+
+
+def test_module_list_registers_its_items() -> None:
+    ours = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 3)])
+    theirs = T.ModuleList([T.Linear(2, 2), T.Linear(2, 3)])
+    ours += [nn.Linear(3, 1)]
+    theirs += [T.Linear(3, 1)]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert len(ours) == 3 and isinstance(ours[1:], nn.ModuleList) and len(ours[1:]) == 2
+    del ours[0]
+    assert list(ours.state_dict())[0] == "0.weight" and ours[0].out_features == 3
+    ours.insert(0, nn.ReLU())
+    assert isinstance(ours[0], nn.ReLU) and len(list(ours.parameters())) == 4
+    with pytest.raises(TypeError, match="iterable"):
+        ours.extend(nn.ReLU())
+
+
+def test_module_dict_registers_its_items() -> None:
+    ours = nn.ModuleDict({"b": nn.Linear(2, 2), "a": nn.Linear(2, 1)})
+    theirs = T.ModuleDict({"b": T.Linear(2, 2), "a": T.Linear(2, 1)})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours) == ["b", "a"] and "a" in ours and len(ours) == 2
+    ours["c"] = nn.ReLU()
+    assert ours.keys() == ["b", "a", "c"] and ours.pop("b").out_features == 2
+    assert [k for k, _ in ours.items()] == ["a", "c"]
+    ours.update([("d", nn.Tanh())])
+    assert isinstance(ours["d"], nn.Tanh) and ours["d"].path() == "model.d"
+
+
+# -- dropout ------------------------------------------------------------------------------
+
+
+def test_dropout_train_zeroes_and_rescales() -> None:
+    nnlab.manual_seed(0)
+    drop = nn.Dropout(0.25)
+    y = drop(nnlab.ones(200, 100))
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.75) < 0.01
+    np.testing.assert_allclose(y.data[kept], 1 / 0.75, rtol=1e-6)
+
+
+def test_dropout_eval_is_identity_and_gradient_uses_mask() -> None:
+    drop = nn.Dropout(0.5)
+    x = nnlab.randn(10, 10, requires_grad=True)
+    y = drop(x)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, (y.data != 0) * 2.0)
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_dropout_same_seed_same_mask() -> None:
+    drop = nn.Dropout(0.5)
+    nnlab.manual_seed(7)
+    a = drop(nnlab.ones(50)).data
+    nnlab.manual_seed(7)
+    b = drop(nnlab.ones(50)).data
+    c = drop(nnlab.ones(50)).data
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(b, c)
+
+
+def test_dropout_edge_probabilities_and_errors() -> None:
+    x = nnlab.randn(4, 4)
+    np.testing.assert_array_equal(nn.Dropout(0.0)(x).data, x.data)
+    np.testing.assert_array_equal(nn.Dropout(1.0)(x).data, np.zeros((4, 4)))
+    for p in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            T.Dropout(p)
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            nn.Dropout(p)
+    assert repr(nn.Dropout(0.2, inplace=True)) == repr(T.Dropout(0.2, inplace=True))

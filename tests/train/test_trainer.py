@@ -1,0 +1,198 @@
+"""The training loop: results, resume equality, accumulation, callbacks, NaN guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import nn, optim
+from nnlab.data import DataLoader, TensorDataset
+from nnlab.optim import lr_scheduler
+from nnlab.train import (
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    LambdaCallback,
+    ModelCheckpoint,
+    NonFiniteLossError,
+    Trainer,
+    fit,
+)
+
+
+def blobs(n=240, d=6, classes=3, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (classes, d))
+    y = rng.integers(0, classes, n)
+    x = centres[y] + rng.normal(0, 1, (n, d))
+    return x.astype(dtype), y.astype(np.int64)
+
+
+def loaders(x, y, batch=32, shuffle=True):
+    ds = TensorDataset(nnlab.from_numpy(x), nnlab.from_numpy(y))
+    return DataLoader(ds, batch_size=batch, shuffle=shuffle)
+
+
+def make_model(d=6, classes=3, dropout=0.2):
+    return nn.Sequential(nn.Linear(d, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, classes))
+
+
+def weights(model):
+    return {k: v.data.copy() for k, v in model.state_dict().items()}
+
+
+def test_fit_learns_and_logs_history():
+    nnlab.manual_seed(0)
+    x, y = blobs()
+    model = make_model()
+    hist = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2),
+               loaders(x, y), loaders(x, y, shuffle=False), epochs=8, metrics=["accuracy"],
+               verbose=False)  # fmt: skip
+    assert len(hist) == 8
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert hist["val_accuracy"][-1] > 0.9
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "time"} <= set(
+        hist.keys()
+    )
+    assert len(hist.steps) == 8 * 8 and {"lr", "grad_norm"} <= set(hist.steps[0])
+
+
+def _run(epochs, resume_at=None, tmp_path=None):
+    """Train with dropout, shuffling and a schedule; optionally stop, rebuild and resume."""
+    x, y = blobs()
+
+    def build():
+        model = make_model()
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        loader = loaders(x, y)
+        trainer = Trainer(model, nn.CrossEntropyLoss(), opt, scheduler=sched, verbose=False)
+        return trainer, loader
+
+    nnlab.manual_seed(1)
+    trainer, loader = build()
+    if resume_at is None:
+        trainer.fit(loader, epochs=epochs)
+        return weights(trainer.model), trainer
+    trainer.fit(loader, epochs=resume_at)
+    path = trainer.save(tmp_path / "ckpt.safetensors")
+    nnlab.manual_seed(12345)  # a fresh process would start from some other state
+    trainer2, loader2 = build()
+    trainer2.load(path, train_loader=loader2)
+    trainer2.fit(loader2, epochs=epochs)
+    return weights(trainer2.model), trainer2
+
+
+def test_resume_gives_bit_identical_weights(tmp_path):
+    full, t_full = _run(6)
+    resumed, t_res = _run(6, resume_at=3, tmp_path=tmp_path)
+    for k in full:
+        np.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+    assert t_res.optimizer.param_groups[0]["lr"] == t_full.optimizer.param_groups[0]["lr"]
+    assert len(t_res.history) == 6
+
+
+def test_gradient_accumulation_equals_a_larger_batch():
+    x, y = blobs(n=64, dtype=np.float64)
+    results = []
+    for batch, k in ((32, 1), (8, 4)):
+        nnlab.manual_seed(3)
+        model = make_model(dropout=0.0).double()
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        Trainer(model, nn.CrossEntropyLoss(), opt, accumulate_steps=k, verbose=False).fit(
+            loaders(x, y, batch=batch, shuffle=False), epochs=3
+        )
+        results.append(weights(model))
+    for key in results[0]:
+        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-10, atol=1e-12)
+
+
+def test_early_stopping_restores_best_weights():
+    nnlab.manual_seed(0)
+    x, y = blobs()
+    model = make_model()
+    seen = {}
+
+    def remember(epoch, logs):
+        seen[epoch] = (logs["val_loss"], weights(model))
+
+    es = EarlyStopping(monitor="val_loss", patience=2)
+    # A huge learning rate after a few epochs makes validation worse, triggering the stop.
+    opt = optim.SGD(model.parameters(), lr=0.05)
+    boost = LambdaCallback(on_epoch_end=lambda e, logs: opt.param_groups[0].update(lr=5.0)
+                           if e == 3 else None)  # fmt: skip
+    trainer = Trainer(model, nn.CrossEntropyLoss(), opt,
+                      callbacks=[LambdaCallback(on_epoch_end=remember), boost, es],
+                      verbose=False)  # fmt: skip
+    trainer.fit(loaders(x, y), loaders(x, y, shuffle=False), epochs=30)
+    assert es.stopped_epoch is not None and trainer.epoch < 30
+    assert "early stopping" in trainer.history.stop_reason
+    best_loss, best_weights = seen[es.best_epoch]
+    assert best_loss == min(v[0] for v in seen.values())
+    for k, v in weights(model).items():
+        np.testing.assert_array_equal(v, best_weights[k])
+
+
+def test_nan_loss_is_caught_with_the_step_and_best_weights_restored():
+    nnlab.manual_seed(0)
+    x, y = blobs()
+    x_bad = x.copy()
+    x_bad[100] = np.nan
+    model = make_model()
+    es = EarlyStopping(patience=5)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
+                      callbacks=[es], verbose=False)  # fmt: skip
+    trainer.fit(loaders(x, y, shuffle=False), loaders(x, y, shuffle=False), epochs=2)
+    good = weights(model)
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 3, step \d+ \(batch 4\)"):
+        trainer.fit(loaders(x_bad, y, shuffle=False), loaders(x, y, shuffle=False), epochs=4)
+    for k, v in weights(model).items():
+        np.testing.assert_array_equal(v, good[k])
+
+
+def test_checkpoints_and_loggers_write_files(tmp_path):
+    nnlab.manual_seed(0)
+    x, y = blobs()
+    model = make_model()
+    cbs = [ModelCheckpoint(tmp_path / "ckpt"), CSVLogger(tmp_path / "log.csv"),
+           JSONLogger(tmp_path / "log.json")]  # fmt: skip
+    fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()), loaders(x, y),
+        loaders(x, y, shuffle=False), epochs=3, callbacks=cbs, verbose=False)  # fmt: skip
+    assert (tmp_path / "ckpt" / "best.safetensors").is_file()
+    assert (tmp_path / "ckpt" / "last.safetensors").is_file()
+    assert len((tmp_path / "log.csv").read_text().strip().splitlines()) == 4
+    assert (tmp_path / "log.json").read_text().count('"epoch"') == 3
+
+
+def test_same_seed_same_run_bit_for_bit():
+    runs = [_run(3)[0] for _ in range(2)]
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])
+
+
+def test_onecycle_steps_every_batch():
+    nnlab.manual_seed(0)
+    x, y = blobs()
+    model = make_model()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loader = loaders(x, y)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=3 * len(loader))
+    hist = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=3, scheduler=sched,
+               scheduler_interval="step", verbose=False)  # fmt: skip
+    lrs = [s["lr"] for s in hist.steps]
+    assert max(lrs) == pytest.approx(0.1, rel=0.05) and lrs[-1] < 1e-3
+
+
+def test_bad_batches_and_options_raise_clear_errors():
+    model = make_model()
+    with pytest.raises(ValueError, match="accumulate_steps"):
+        Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                accumulate_steps=0)  # fmt: skip
+    with pytest.raises(ValueError, match="unknown metric 'acuracy'"):
+        Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                metrics=["acuracy"])  # fmt: skip
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                      verbose=False)  # fmt: skip
+    with pytest.raises(TypeError, match="inputs, targets"):
+        trainer.fit([nnlab.ones(2, 6)], epochs=1)
