@@ -96,6 +96,19 @@ def _binary_clf_curve(
     return fps, tps, ys[last]
 
 
+def _roc_rate(counts: np.ndarray, samples: str, rate: str) -> np.ndarray:
+    """Cumulative counts over their total (the last one); NaN with a warning when ``y_true``
+    holds no ``samples`` at all."""
+    if counts[-1] <= 0:
+        warnings.warn(
+            f"roc_curve: no {samples} samples in y_true, the {rate} rate is undefined",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+        return np.full(counts.shape, np.nan)
+    return counts / counts[-1]
+
+
 def roc_curve(
     y_true: Any, y_score: Any, *, pos_label: Any = None, drop_intermediate: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,24 +142,8 @@ def roc_curve(
         fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
     fps, tps = np.r_[0.0, fps], np.r_[0.0, tps]
     thresholds = np.r_[np.inf, thresholds]
-    if fps[-1] <= 0:
-        warnings.warn(
-            "roc_curve: no negative samples in y_true, the false positive rate is undefined",
-            UndefinedMetricWarning,
-            stacklevel=2,
-        )
-        fpr = np.full(fps.shape, np.nan)
-    else:
-        fpr = fps / fps[-1]
-    if tps[-1] <= 0:
-        warnings.warn(
-            "roc_curve: no positive samples in y_true, the true positive rate is undefined",
-            UndefinedMetricWarning,
-            stacklevel=2,
-        )
-        tpr = np.full(tps.shape, np.nan)
-    else:
-        tpr = tps / tps[-1]
+    fpr = _roc_rate(fps, "negative", "false positive")
+    tpr = _roc_rate(tps, "positive", "true positive")
     return fpr, tpr, thresholds
 
 

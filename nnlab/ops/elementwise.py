@@ -7,6 +7,7 @@ NumPy ufuncs only, so it also runs on tensors for higher-order gradients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -534,28 +535,24 @@ def sign(x: Any) -> Tensor:
     return _no_grad(np.sign(_raw(x)))
 
 
-def lt(a: Any, b: Any) -> Tensor:
-    return _no_grad(_compare("lt", _raw(a), _raw(b), np.less))
+def _comparison(name: str, ufunc: np.ufunc, symbol: str) -> Callable[[Any, Any], Tensor]:
+    """The public comparison ``name``: ``ufunc`` on the raw values in torch's promoted dtype
+    (see :func:`_compare`), a boolean tensor that needs no gradient."""
+
+    def compare(a: Any, b: Any) -> Tensor:
+        return _no_grad(_compare(name, _raw(a), _raw(b), ufunc))
+
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"a {symbol} b elementwise (broadcasting): a boolean tensor, no gradient."
+    return compare
 
 
-def le(a: Any, b: Any) -> Tensor:
-    return _no_grad(_compare("le", _raw(a), _raw(b), np.less_equal))
-
-
-def gt(a: Any, b: Any) -> Tensor:
-    return _no_grad(_compare("gt", _raw(a), _raw(b), np.greater))
-
-
-def ge(a: Any, b: Any) -> Tensor:
-    return _no_grad(_compare("ge", _raw(a), _raw(b), np.greater_equal))
-
-
-def eq(a: Any, b: Any) -> Tensor:
-    return _no_grad(_compare("eq", _raw(a), _raw(b), np.equal))
-
-
-def ne(a: Any, b: Any) -> Tensor:
-    return _no_grad(_compare("ne", _raw(a), _raw(b), np.not_equal))
+lt = _comparison("lt", np.less, "<")
+le = _comparison("le", np.less_equal, "<=")
+gt = _comparison("gt", np.greater, ">")
+ge = _comparison("ge", np.greater_equal, ">=")
+eq = _comparison("eq", np.equal, "==")
+ne = _comparison("ne", np.not_equal, "!=")
 
 
 def logical_not(x: Any) -> Tensor:

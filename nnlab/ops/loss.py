@@ -121,8 +121,11 @@ def _pair(op: str, input: Any, target: Any, warn: bool) -> tuple[Tensor, Tensor]
 
 
 def _weighted(op: str, loss: Tensor, weight: Any, reduction: str, mean_by_weight: bool):
-    """``loss * weight`` reduced; torch's weighted MSE/L1 mean is Σ w·l / Σ w, while its
-    weighted Huber mean is the plain mean of w·l (``mean_by_weight`` False)."""
+    """``loss * weight`` reduced (``loss`` alone without a weight); torch's weighted MSE/L1
+    mean is Σ w·l / Σ w, while its weighted Huber mean is the plain mean of w·l
+    (``mean_by_weight`` False)."""
+    if weight is None:
+        return _reduce(loss, reduction)
     weight = _tensor(weight)
     if weight.shape != loss.shape:
         raise ValueError(
@@ -227,9 +230,7 @@ def mse_loss(
     reduction = resolve_reduction("mse_loss", size_average, reduce, reduction)
     input, target = _pair("mse_loss", input, target, warn=True)
     loss = SquaredError.apply(input, target)
-    if weight is not None:
-        return _weighted("mse_loss", loss, weight, reduction, mean_by_weight=True)
-    return _reduce(loss, reduction)
+    return _weighted("mse_loss", loss, weight, reduction, mean_by_weight=True)
 
 
 def l1_loss(
@@ -251,9 +252,7 @@ def l1_loss(
     reduction = resolve_reduction("l1_loss", size_average, reduce, reduction)
     input, target = _pair("l1_loss", input, target, warn=True)
     loss = AbsoluteError.apply(input, target)
-    if weight is not None:
-        return _weighted("l1_loss", loss, weight, reduction, mean_by_weight=True)
-    return _reduce(loss, reduction)
+    return _weighted("l1_loss", loss, weight, reduction, mean_by_weight=True)
 
 
 def smooth_l1_loss(
@@ -297,9 +296,7 @@ def huber_loss(
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     input, target = _pair("huber_loss", input, target, warn=True)
     loss = Huber.apply(input, target, float(delta))
-    if weight is not None:
-        return _weighted("huber_loss", loss, weight, reduction, mean_by_weight=False)
-    return _reduce(loss, reduction)
+    return _weighted("huber_loss", loss, weight, reduction, mean_by_weight=False)
 
 
 # -- binary classification ---------------------------------------------------------------

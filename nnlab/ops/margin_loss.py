@@ -96,6 +96,18 @@ class MultiMargin(Function):
         return gx.reshape(x.shape), None, None, None, None
 
 
+def _same_ndim(op: str, names: tuple[str, str, str], *tensors: Tensor) -> None:
+    """torch's checks for the three inputs of the ranking and triplet losses: the same number
+    of dimensions, then shapes that broadcast together."""
+    if len({t.ndim for t in tensors}) > 1:
+        a, b, c = (t.shape for t in tensors)
+        raise ValueError(
+            f"{op}: {names[0]}, {names[1]} and {names[2]} should have the same number of "
+            f"dimensions, got shapes {a}, {b} and {c}"
+        )
+    _broadcast(op, *tensors, names=names)
+
+
 def hinge_embedding_loss(
     input: Tensor,
     target: Any,
@@ -239,13 +251,7 @@ def margin_ranking_loss(
     op = "margin_ranking_loss"
     reduction = resolve_reduction(op, size_average, reduce, reduction)
     x1, x2, target = _tensor(input1), _tensor(input2), _tensor(target)
-    names = ("input1", "input2", "target")
-    if not x1.ndim == x2.ndim == target.ndim:
-        raise ValueError(
-            f"{op}: input1, input2 and target should have the same number of dimensions, got "
-            f"shapes {x1.shape}, {x2.shape} and {target.shape}"
-        )
-    _broadcast(op, x1, x2, target, names=names)
+    _same_ndim(op, ("input1", "input2", "target"), x1, x2, target)
     if target.dtype.kind not in "fc":
         target = target.to(x1.dtype)
     return _reduce((-target * (x1 - x2) + margin).clamp(min=0), reduction)
@@ -292,12 +298,7 @@ def triplet_margin_loss(
     if margin <= 0:
         raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
     a, pos, neg = _tensor(anchor), _tensor(positive), _tensor(negative)
-    if not a.ndim == pos.ndim == neg.ndim:
-        raise ValueError(
-            f"{op}: anchor, positive and negative should have the same number of dimensions, "
-            f"got shapes {a.shape}, {pos.shape} and {neg.shape}"
-        )
-    _broadcast(op, a, pos, neg, names=("anchor", "positive", "negative"))
+    _same_ndim(op, ("anchor", "positive", "negative"), a, pos, neg)
     d_pos = _pairwise_distance(a, pos, p, eps)
     d_neg = _pairwise_distance(a, neg, p, eps)
     if swap:  # the harder of the two negatives' distances: to the anchor or to the positive

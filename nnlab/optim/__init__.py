@@ -27,7 +27,7 @@ from nnlab.optim.adam import Adam
 from nnlab.optim.adamw import AdamW
 from nnlab.optim.lr_finder import LRFinderResult, lr_range_test
 from nnlab.optim.nadam import NAdam
-from nnlab.optim.optimizer import Optimizer, flatten_state_dict, unflatten_state_dict
+from nnlab.optim.optimizer import Optimizer
 from nnlab.optim.rmsprop import RMSprop
 from nnlab.optim.sgd import SGD
 
@@ -41,8 +41,6 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "SGD",
-    "flatten_state_dict",
     "lr_range_test",
     "lr_scheduler",
-    "unflatten_state_dict",
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _zero_step
+from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad, _zero_step
 from nnlab.tensor import Tensor
 
 __all__ = ["Adadelta"]
@@ -58,14 +58,10 @@ class Adadelta(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_non_negative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(eps=eps, weight_decay=weight_decay)
         defaults = {
             "lr": lr,
             "rho": rho,
@@ -81,15 +77,11 @@ class Adadelta(Optimizer):
             state["step"] = _zero_step()
             state["square_avg"] = Tensor(np.zeros_like(p.data))
             state["acc_delta"] = Tensor(np.zeros_like(p.data))
-        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        lr, rho, eps = group["lr"], group["rho"], group["eps"]
         param, square_avg, acc_delta = p.data, state["square_avg"].data, state["acc_delta"].data
         g_buf, work, delta = self._scratch(p, 3)
         state["step"].data += 1
-        if group["maximize"]:
-            grad = np.negative(grad, out=g_buf)
-        if weight_decay != 0:
-            np.multiply(param, weight_decay, out=work)
-            grad = np.add(grad, work, out=g_buf)
+        grad = _effective_grad(param, grad, group, g_buf, work)
 
         square_avg *= rho
         np.multiply(grad, grad, out=work)

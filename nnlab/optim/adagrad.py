@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _zero_step
+from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad, _zero_step
 from nnlab.tensor import Tensor
 
 __all__ = ["Adagrad"]
@@ -60,18 +60,13 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
-            )
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_non_negative(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        )
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
@@ -96,16 +91,12 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             self._init_state(p)
-        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
         param, acc = p.data, state["sum"].data
         g_buf, work = self._scratch(p, 2)
         state["step"].data += 1
         step = float(state["step"].data)
-        if group["maximize"]:
-            grad = np.negative(grad, out=g_buf)
-        if weight_decay != 0:
-            np.multiply(param, weight_decay, out=work)
-            grad = np.add(grad, work, out=g_buf)
+        grad = _effective_grad(param, grad, group, g_buf, work)
         clr = lr / (1 + (step - 1) * group["lr_decay"])
         np.multiply(grad, grad, out=work)
         acc += work

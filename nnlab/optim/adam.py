@@ -6,25 +6,27 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _lerp_, _zero_step
+from nnlab.optim.optimizer import (
+    Optimizer,
+    _check_non_negative,
+    _effective_grad,
+    _lerp_,
+    _zero_step,
+)
 from nnlab.tensor import Tensor
 
 __all__ = ["Adam"]
 
 
 def _check_adam_args(lr: float, betas: Any, eps: float, weight_decay: float) -> None:
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
+    _check_non_negative(lr=lr, eps=eps)
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"betas must be a pair of floats, got {betas!r}")
     if not 0.0 <= betas[0] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
     if not 0.0 <= betas[1] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    _check_non_negative(weight_decay=weight_decay)
 
 
 class Adam(Optimizer):
@@ -101,20 +103,14 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = Tensor(np.zeros_like(p.data))
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.data))
-        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         param, m, v = p.data, state["exp_avg"].data, state["exp_avg_sq"].data
         g_buf, work = self._scratch(p, 2)
-        if group["maximize"]:
-            grad = np.negative(grad, out=g_buf)
+        decoupled = group["weight_decay"] != 0 and group["decoupled_weight_decay"]
+        grad = _effective_grad(param, grad, group, g_buf, work, decoupled)
         state["step"].data += 1
         step = float(state["step"].data)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                np.multiply(param, weight_decay, out=work)
-                grad = np.add(grad, work, out=g_buf)
 
         _lerp_(m, grad, 1 - beta1, work)
         # v ← β₂v + (1-β₂)g², written as v += (1-β₂)(g² - v): one pass fewer.

@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 
 from nnlab.optim.adam import _check_adam_args
-from nnlab.optim.optimizer import Optimizer, _lerp_, _scalar_dtype, _zero_step
+from nnlab.optim.optimizer import (
+    Optimizer,
+    _check_non_negative,
+    _effective_grad,
+    _lerp_,
+    _scalar_dtype,
+    _zero_step,
+)
 from nnlab.tensor import Tensor
 
 __all__ = ["NAdam"]
@@ -72,8 +79,7 @@ class NAdam(Optimizer):
         maximize: bool = False,
     ) -> None:
         _check_adam_args(lr, betas, eps, weight_decay)
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_non_negative(momentum_decay=momentum_decay)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -92,22 +98,16 @@ class NAdam(Optimizer):
             state["mu_product"] = Tensor(np.ones((), dtype=_scalar_dtype()))
             state["exp_avg"] = Tensor(np.zeros_like(p.data))
             state["exp_avg_sq"] = Tensor(np.zeros_like(p.data))
-        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]
         param, m, v = p.data, state["exp_avg"].data, state["exp_avg_sq"].data
         g_buf, work, denom = self._scratch(p, 3)
-        if group["maximize"]:
-            grad = np.negative(grad, out=g_buf)
+        decoupled = group["weight_decay"] != 0 and group["decoupled_weight_decay"]
+        grad = _effective_grad(param, grad, group, g_buf, work, decoupled)
         state["step"].data += 1
         step = float(state["step"].data)
         bias_correction2 = 1 - beta2**step
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                np.multiply(param, weight_decay, out=work)
-                grad = np.add(grad, work, out=g_buf)
 
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))

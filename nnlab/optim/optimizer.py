@@ -26,8 +26,9 @@ The convention, stated once (every optimizer file relies on it):
 Parameters are replaced by their position in ``param_groups`` (counted across groups). The
 values are the live state Tensors (not copies, as in PyTorch); ``copy.deepcopy`` it to keep a
 snapshot in memory. Arrays are Tensors, everything else plain Python (numbers, bools, tuples,
-lists, None), so :func:`flatten_state_dict` splits it into a flat ``{name: ndarray}`` table
-(for safetensors) and a JSON-able skeleton; :func:`unflatten_state_dict` reverses it.
+lists, None), so :func:`nnlab.train.checkpoint.pack_state` splits it into a flat
+``{name: ndarray}`` table (for safetensors) and a JSON-able skeleton, and
+:func:`~nnlab.train.checkpoint.unpack_state` reverses it.
 ``load_state_dict`` accepts Tensors or NumPy arrays, string or int indices, and lists for
 tuples, so a dict that went through JSON loads as is; it always copies the arrays.
 """
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ from nnlab import dtypes
 from nnlab.autograd.grad_mode import enable_grad, no_grad
 from nnlab.tensor import Tensor
 
-__all__ = ["Optimizer", "required", "flatten_state_dict", "unflatten_state_dict"]
+__all__ = ["Optimizer", "required"]
 
 
 class _RequiredParameter:
@@ -78,6 +79,47 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) 
     else:
         work *= 1.0 - weight
         np.subtract(end, work, out=start)
+
+
+def _check_non_negative(**values: float) -> None:
+    """Raise PyTorch's ``ValueError`` for the first negative hyper-parameter, in the order
+    given: "Invalid learning rate: -1", "Invalid epsilon value: ...", "Invalid <name> value:
+    ..." for the others."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(name, f"{name} value")
+            raise ValueError(f"Invalid {label}: {value}")
+
+
+def _effective_grad(
+    param: np.ndarray,
+    grad: np.ndarray,
+    group: dict[str, Any],
+    g_buf: np.ndarray,
+    work: np.ndarray,
+    decoupled: bool = False,
+) -> np.ndarray:
+    """The first lines of every algorithm in this package::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:
+            if decoupled_weight_decay:  theta = theta * (1 - lr * weight_decay)   # AdamW
+            else:                       g = g + weight_decay * theta              # L2
+
+    with ``decoupled`` standing for ``decoupled_weight_decay`` (Adam and NAdam pass the
+    group's; the other optimizers only know the L2 form). ``g`` is written into ``g_buf``
+    (the parameter's ``.grad`` is never modified), ``work`` is scratch, and ``theta``
+    (``param``) shrinks in place."""
+    if group["maximize"]:
+        grad = np.negative(grad, out=g_buf)
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - group["lr"] * weight_decay
+        else:
+            np.multiply(param, weight_decay, out=work)
+            grad = np.add(grad, work, out=g_buf)
+    return grad
 
 
 class Optimizer:
@@ -321,76 +363,3 @@ def _cast_state(p: Tensor, key: str, value: Any) -> Any:
             arr = arr.astype(p.data.dtype, copy=False)
         return Tensor(arr)
     return copy.deepcopy(value)
-
-
-# -- flattening for safetensors ------------------------------------------------------------
-
-
-def flatten_state_dict(state_dict: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict]:
-    """Split an optimizer ``state_dict`` into ``(arrays, meta)``: a flat table of contiguous
-    NumPy arrays named ``"state.<index>.<name>"`` (what safetensors stores) and a JSON-able
-    skeleton in which each array is replaced by ``{"@array": name}`` and tuples by
-    ``{"@tuple": [...]}``.
-
-    Example:
-        >>> import json, nnlab
-        >>> from nnlab.optim import SGD
-        >>> w = nnlab.ones(2, requires_grad=True)
-        >>> opt = SGD([w], lr=0.1, momentum=0.9)
-        >>> (w * w).sum().backward()
-        >>> opt.step()
-        >>> arrays, meta = flatten_state_dict(opt.state_dict())
-        >>> sorted(arrays)
-        ['state.0.momentum_buffer']
-        >>> meta["state"]
-        {'0': {'momentum_buffer': {'@array': 'state.0.momentum_buffer'}}}
-        >>> opt.load_state_dict(unflatten_state_dict(arrays, json.loads(json.dumps(meta))))
-    """
-    arrays: dict[str, np.ndarray] = {}
-    state = {}
-    for index, values in state_dict["state"].items():
-        entry = {}
-        for key, value in values.items():
-            if isinstance(value, (Tensor, np.ndarray)):
-                name = f"state.{index}.{key}"
-                data = value.data if isinstance(value, Tensor) else value
-                arrays[name] = np.asarray(data, order="C")  # (ascontiguousarray makes 0-d 1-d)
-                entry[key] = {"@array": name}
-            else:
-                entry[key] = _to_json(value)
-        state[str(index)] = entry
-    groups = [{k: _to_json(v) for k, v in g.items()} for g in state_dict["param_groups"]]
-    return arrays, {"state": state, "param_groups": groups}
-
-
-def unflatten_state_dict(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> dict:
-    """Inverse of :func:`flatten_state_dict`: rebuild a ``state_dict`` to load."""
-    state = {}
-    for index, values in meta["state"].items():
-        state[int(index)] = {k: _from_json(v, arrays) for k, v in values.items()}
-    groups = [{k: _from_json(v, arrays) for k, v in g.items()} for g in meta["param_groups"]]
-    return {"state": state, "param_groups": groups}
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return {"@tuple": [_to_json(v) for v in value]}
-    if isinstance(value, list):
-        return [_to_json(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Iterable) and not isinstance(value, (str, dict)):
-        return [_to_json(v) for v in value]
-    return value
-
-
-def _from_json(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
-    if isinstance(value, dict):
-        if "@array" in value:
-            return arrays[value["@array"]]
-        if "@tuple" in value:
-            return tuple(_from_json(v, arrays) for v in value["@tuple"])
-        return {k: _from_json(v, arrays) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_json(v, arrays) for v in value]
-    return value

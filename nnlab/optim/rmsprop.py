@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _lerp_, _zero_step
+from nnlab.optim.optimizer import (
+    Optimizer,
+    _check_non_negative,
+    _effective_grad,
+    _lerp_,
+    _zero_step,
+)
 from nnlab.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -68,16 +74,9 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_non_negative(
+            lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha
+        )
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -98,16 +97,11 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = Tensor(np.zeros_like(p.data))
             if group["centered"]:
                 state["grad_avg"] = Tensor(np.zeros_like(p.data))
-        lr, alpha, weight_decay = group["lr"], group["alpha"], group["weight_decay"]
-        momentum = group["momentum"]
+        lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
         param, square_avg = p.data, state["square_avg"].data
         g_buf, work, avg = self._scratch(p, 3)
-        if group["maximize"]:
-            grad = np.negative(grad, out=g_buf)
+        grad = _effective_grad(param, grad, group, g_buf, work)
         state["step"].data += 1
-        if weight_decay != 0:
-            np.multiply(param, weight_decay, out=work)
-            grad = np.add(grad, work, out=g_buf)
 
         square_avg *= alpha
         np.multiply(grad, grad, out=work)

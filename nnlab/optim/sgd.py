@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer
+from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad
 from nnlab.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -65,12 +65,7 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {
@@ -84,14 +79,10 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        lr, momentum = group["lr"], group["momentum"]
         param = p.data
         g_buf, work = self._scratch(p, 2)
-        if group["maximize"]:
-            grad = np.negative(grad, out=g_buf)
-        if weight_decay != 0:
-            np.multiply(param, weight_decay, out=work)
-            grad = np.add(grad, work, out=g_buf)
+        grad = _effective_grad(param, grad, group, g_buf, work)
         if momentum != 0:
             state = self.state[p]
             buf = state.get("momentum_buffer")

@@ -157,7 +157,7 @@ class Trainer:
         self.model.train()
         start = time.perf_counter()
         params = [p for p in self.model.parameters() if p.requires_grad]
-        total_loss, seen, norms = 0.0, 0, []
+        total_loss, seen, norms, step_loss = 0.0, 0, [], 0.0
         outputs_seen, targets_seen = [], []
         k = self.accumulate_steps
         batches = list(train_loader) if k > 1 else train_loader
@@ -187,8 +187,10 @@ class Trainer:
                 outputs_seen.append(out.data.copy())
                 targets_seen.append(np.asarray(getattr(y, "data", y)))
             last = n_batches is not None and i + 1 == n_batches
+            step_loss += value / k
             if (i + 1) % k == 0 or last:
-                norms.append(self._step(params))
+                norms.append(self._step(params, step_loss))
+                step_loss = 0.0
                 self.callbacks.on_batch_end(
                     self.global_step - 1, {"loss": value, "grad_norm": norms[-1]}
                 )
@@ -207,7 +209,7 @@ class Trainer:
         self.callbacks.on_epoch_end(epoch, logs)
         return logs
 
-    def _step(self, params: Sequence[Tensor]) -> float:
+    def _step(self, params: Sequence[Tensor], loss: float) -> float:
         """Clip, step, clear gradients, apply constraints; returns the gradient norm."""
         if self.grad_clip is not None:
             from nnlab.nn.utils.clip_grad import clip_grad_norm_
@@ -219,13 +221,8 @@ class Trainer:
         self.optimizer.zero_grad()
         for constrain in self.constraints:
             constrain(self.model)
-        self.history.log_step(
-            {
-                "step": self.global_step,
-                "lr": float(self.optimizer.param_groups[0]["lr"]),
-                "grad_norm": norm,
-            }  # fmt: skip
-        )
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        self.history.log_step({"step": self.global_step, "loss": loss, "lr": lr, "grad_norm": norm})
         self.global_step += 1
         return norm
 

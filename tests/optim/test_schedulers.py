@@ -20,6 +20,7 @@ import torch
 import nnlab
 from nnlab import optim
 from nnlab.optim import lr_scheduler as nn_sched
+from nnlab.train.checkpoint import pack_state, unpack_state
 
 STEPS = 60
 LRS = (0.1, 0.01)
@@ -250,8 +251,9 @@ def _through_json(state):
 
 
 def _roundtrip_opt(opt):
-    arrays, meta = optim.flatten_state_dict(opt.state_dict())
-    return optim.unflatten_state_dict(arrays, _through_json(meta))
+    arrays = {}
+    meta = pack_state(opt.state_dict(), arrays, "optimizer")
+    return unpack_state(_through_json(meta), arrays)
 
 
 @pytest.mark.parametrize("name", [*SCHEDULERS, *[f"plateau-{k}" for k in PLATEAU]])

@@ -55,7 +55,7 @@ def test_fit_learns_and_logs_history():
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "time"} <= set(
         hist.keys()
     )
-    assert len(hist.steps) == 8 * 8 and {"lr", "grad_norm"} <= set(hist.steps[0])
+    assert len(hist.steps) == 8 * 8 and {"loss", "lr", "grad_norm"} <= set(hist.steps[0])
 
 
 def _run(epochs, resume_at=None, tmp_path=None):

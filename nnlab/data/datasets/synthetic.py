@@ -54,6 +54,17 @@ def _shuffled(
     return x[perm].astype(np.float32), y[perm].astype(y_dtype)
 
 
+def _two_classes(
+    rng: np.random.Generator, class0: np.ndarray, class1: np.ndarray, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points of class 0 then class 1, shuffled, then blurred by Gaussian ``noise``
+    (scikit-learn's order: the shuffle draws from ``rng`` before the noise)."""
+    x = np.concatenate([class0, class1])
+    y = np.concatenate([np.zeros(len(class0)), np.ones(len(class1))])
+    x, y = _shuffled(rng, x, y)
+    return (x + noise * rng.standard_normal(x.shape)).astype(np.float32), y
+
+
 def make_xor(
     n_samples: int = 200,
     noise: float = 0.2,
@@ -123,10 +134,7 @@ def make_moons(
     t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
     outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
     inner = np.stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5], axis=1)
-    x = np.concatenate([outer, inner])
-    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    x, y = _shuffled(rng, x, y)
-    return (x + noise * rng.standard_normal(x.shape)).astype(np.float32), y
+    return _two_classes(rng, outer, inner, noise)
 
 
 def make_circles(
@@ -166,10 +174,7 @@ def make_circles(
     t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
     outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
     inner = factor * np.stack([np.cos(t_in), np.sin(t_in)], axis=1)
-    x = np.concatenate([outer, inner])
-    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    x, y = _shuffled(rng, x, y)
-    return (x + noise * rng.standard_normal(x.shape)).astype(np.float32), y
+    return _two_classes(rng, outer, inner, noise)
 
 
 def make_spirals(

@@ -57,6 +57,25 @@ class _WeightedLoss(_Loss):
         self.register_buffer("weight", weight)
 
 
+class _MarginLoss(_Loss):
+    """A loss with a ``margin`` before the deprecated arguments (torch's order and default
+    for the embedding and ranking losses; a subclass with another default overrides
+    ``__init__``)."""
+
+    def __init__(
+        self,
+        margin: float = 0.0,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}, reduction={self.reduction!r}"
+
+
 # -- regression --------------------------------------------------------------------------
 
 
@@ -424,7 +443,7 @@ class KLDivLoss(_Loss):
 # -- margins and embeddings --------------------------------------------------------------
 
 
-class HingeEmbeddingLoss(_Loss):
+class HingeEmbeddingLoss(_MarginLoss):
     """For distances x between pairs and labels y ∈ {1, -1} (similar / dissimilar):
 
         lₙ = xₙ where yₙ = 1,   max(0, margin - xₙ) where yₙ = -1
@@ -452,17 +471,13 @@ class HingeEmbeddingLoss(_Loss):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
+        super().__init__(margin, size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, reduction={self.reduction!r}"
 
-
-class HingeLoss(_Loss):
+class HingeLoss(_MarginLoss):
     """Binary hinge loss, the linear SVM's, for labels y ∈ {-1, +1} (nnlab only):
 
         lₙ = max(0, margin - yₙ·xₙ)
@@ -486,14 +501,10 @@ class HingeLoss(_Loss):
     """
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-        self.margin = margin
+        super().__init__(margin, reduction=reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.hinge_loss(input, target, margin=self.margin, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, reduction={self.reduction!r}"
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -572,7 +583,7 @@ class SoftMarginLoss(_Loss):
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_MarginLoss):
     """Learns embeddings whose cosine similarity says whether two inputs match:
 
         lₙ = 1 - cos(x₁ₙ, x₂ₙ) where yₙ = 1,   max(0, cos(x₁ₙ, x₂ₙ) - margin) where yₙ = -1
@@ -595,26 +606,13 @@ class CosineEmbeddingLoss(_Loss):
         tensor(1.)
     """
 
-    def __init__(
-        self,
-        margin: float = 0.0,
-        size_average: Any = None,
-        reduce: Any = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         return F.cosine_embedding_loss(
             input1, input2, target, margin=self.margin, reduction=self.reduction
         )
 
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, reduction={self.reduction!r}"
 
-
-class MarginRankingLoss(_Loss):
+class MarginRankingLoss(_MarginLoss):
     """Ranks two inputs: y = 1 says x₁ should be the larger by ``margin``, y = -1 the smaller:
 
         lₙ = max(0, -yₙ·(x₁ₙ - x₂ₙ) + margin)
@@ -635,23 +633,10 @@ class MarginRankingLoss(_Loss):
         tensor(0.15)
     """
 
-    def __init__(
-        self,
-        margin: float = 0.0,
-        size_average: Any = None,
-        reduce: Any = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         return F.margin_ranking_loss(
             input1, input2, target, margin=self.margin, reduction=self.reduction
         )
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, reduction={self.reduction!r}"
 
 
 class TripletMarginLoss(_Loss):
