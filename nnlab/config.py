@@ -27,7 +27,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 __all__ = ["RunConfig", "ConfigError", "load_config", "parse_config"]
 
@@ -61,16 +61,31 @@ class ModelConfig(_Section):
     """The network: an MLP (with hidden layer sizes), a linear model, or a perceptron."""
 
     type: Literal["mlp", "linear", "perceptron"] = "mlp"
-    hidden_sizes: list[int] = Field(default_factory=lambda: [128])
+    hidden_sizes: list[PositiveInt] = Field(default_factory=lambda: [128])
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
     norm: Literal["none", "batch", "layer"] = "none"
 
 
+LOSSES_BY_TASK = {
+    "classification": ("cross_entropy", "multi_margin"),
+    "binary": ("bce_with_logits",),
+    "regression": ("mse", "l1", "huber"),
+}
+METRICS_BY_TASK = {
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "top5_accuracy"),
+    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"),
+    "regression": ("mse", "rmse", "mae", "r2"),
+}
+
+
 class LossConfig(_Section):
-    name: Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber", "multi_margin"] = (
-        "cross_entropy"
-    )
+    """The loss; left out, it is the usual one for the task (cross-entropy, binary
+    cross-entropy on logits, or mean squared error)."""
+
+    name: (
+        Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber", "multi_margin"] | None
+    ) = None
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     pos_weight: float | None = Field(None, gt=0)
     class_weight: Literal["none", "balanced"] = "none"
@@ -139,7 +154,7 @@ class TrainingConfig(_Section):
     epochs: int = Field(20, ge=1)
     grad_clip: float | None = Field(None, gt=0)
     accumulate_steps: int = Field(1, ge=1)
-    metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
+    metrics: list[str] | None = None  # left out: the usual ones for the task
     monitor: str = "val_loss"
     early_stopping: EarlyStoppingConfig | None = None
 
@@ -158,6 +173,32 @@ class RunConfig(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> RunConfig:
+        """Loss and metrics must suit the task; checked before anything is trained."""
+        problems = []
+        losses = LOSSES_BY_TASK[self.task]
+        if self.loss.name is None:
+            self.loss.name = losses[0]
+        elif self.loss.name not in losses:
+            problems.append(
+                f"loss.name: {self.loss.name!r} does not fit task {self.task!r}; allowed: "
+                + ", ".join(losses)
+            )
+        allowed = METRICS_BY_TASK[self.task]
+        if self.training.metrics is None:
+            defaults = {"classification": 1, "binary": 5, "regression": 4}[self.task]
+            self.training.metrics = [m for m in allowed[:defaults] if m != "rmse"]
+        for metric in self.training.metrics:
+            if metric not in allowed:
+                problems.append(
+                    f"training.metrics: {metric!r} is not a metric for task {self.task!r}; "
+                    "allowed: " + ", ".join(allowed)
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
 
 def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -180,6 +221,8 @@ def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     key = ".".join(str(p) for p in loc)
+    if not loc and error["type"] == "value_error":  # whole-config checks name their keys
+        return error["msg"].removeprefix("Value error, ").replace("\n", "\n  ")
     if error["type"] == "extra_forbidden":
         owner = _section_at(loc)
         allowed = ", ".join(owner.model_fields) if owner else "?"

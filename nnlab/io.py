@@ -43,6 +43,15 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")
     try:
+        from safetensors import safe_open
+
+        with safe_open(path, framework="numpy") as f:
+            kind = (f.metadata() or {}).get("format")
+        if kind == "nnlab-checkpoint-1":
+            raise CheckpointError(
+                f"{path} is a training checkpoint, not a weights file: load it with "
+                "nnlab.train.load_checkpoint(path)['model'] (or Trainer.load to resume)"
+            )
         return dict(load_file(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(

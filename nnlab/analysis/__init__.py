@@ -4,8 +4,12 @@ from nnlab.analysis.plots import (
     plot_confusion_matrix,
     plot_history,
     plot_lr,
+    plot_perceptron_errors,
     plot_regression,
     plot_roc,
-)  # fmt: skip
+)
 
-__all__ = ["plot_confusion_matrix", "plot_history", "plot_lr", "plot_regression", "plot_roc"]
+__all__ = [
+    "plot_confusion_matrix", "plot_history", "plot_lr", "plot_perceptron_errors",
+    "plot_regression", "plot_roc",
+]  # fmt: skip

@@ -12,7 +12,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_history", "plot_lr", "plot_confusion_matrix", "plot_roc", "plot_regression"]
+__all__ = [
+    "plot_history", "plot_lr", "plot_confusion_matrix", "plot_roc", "plot_regression",
+    "plot_perceptron_errors",
+]  # fmt: skip
 
 
 def _save(fig: Any, path: str | Path) -> Path:
@@ -25,13 +28,15 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def plot_history(epochs: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Loss (train and validation) and every other logged metric, one panel each."""
-    keys = [
-        k for k in epochs[0] if not k.startswith("val_") and k not in ("lr", "time", "grad_norm")
-    ]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.4), squeeze=False)
+    """Loss (train and validation) and every other logged metric, one panel each, at most
+    three panels a row."""
+    skip = ("lr", "time", "grad_norm")
+    keys = [k for k in epochs[0] if not k.startswith("val_") and k not in skip]
+    cols = min(len(keys), 3)
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
     x = np.arange(1, len(epochs) + 1)
-    for ax, key in zip(axes[0], keys):
+    for ax, key in zip(axes.flat, keys):
         ax.plot(x, [e.get(key) for e in epochs], label=f"train {key}")
         if f"val_{key}" in epochs[0]:
             ax.plot(x, [e.get(f"val_{key}") for e in epochs], label=f"validation {key}")
@@ -39,6 +44,8 @@ def plot_history(epochs: Sequence[dict[str, Any]], path: str | Path, title: str 
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
@@ -93,20 +100,39 @@ def plot_roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: str | Path) -> 
 
 
 def plot_regression(
-    x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, path: str | Path
+    x: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    path: str | Path,
+    curve: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
-    """Targets and predictions against a 1-D input (or against each other otherwise)."""
+    """Data and the fitted function for a 1-D input (``curve``: the model evaluated on a
+    fine grid), or predicted against true values otherwise."""
     fig, ax = plt.subplots(figsize=(5, 3.6))
     x = np.asarray(x)
     if x.ndim == 2 and x.shape[1] == 1:
-        order = np.argsort(x[:, 0])
-        ax.scatter(x[:, 0], y_true, s=8, alpha=0.5, label="data")
-        ax.plot(x[order, 0], np.asarray(y_pred).reshape(-1)[order], color="C1", label="model")
+        ax.scatter(x[:, 0], np.asarray(y_true).reshape(-1), s=8, alpha=0.5, label="test data")
+        if curve is not None:
+            gx, gy = curve
+            ax.plot(np.asarray(gx)[:, 0], np.asarray(gy).reshape(-1), color="C1", label="model")
         ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.legend()
     else:
         ax.scatter(y_true, y_pred, s=8, alpha=0.6)
         ax.set_xlabel("true")
         ax.set_ylabel("predicted")
-    ax.legend() if x.ndim == 2 and x.shape[1] == 1 else None
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_perceptron_errors(errors: Sequence[int], path: str | Path) -> Path:
+    """Misclassified training samples per epoch of the perceptron learning rule: it reaches
+    zero and stays there on separable data, and never does otherwise."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot(np.arange(1, len(errors) + 1), errors, marker="o", ms=3)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training errors")
+    ax.set_title("perceptron learning rule")
     ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -38,6 +38,16 @@ class History:
             raise KeyError(f"{key!r} was not logged; available: {available}")
         return [e.get(key) for e in self.epochs]
 
+    @property
+    def history(self) -> dict[str, list[Any]]:
+        """Keras' form: ``{"loss": [...], "val_loss": [...], ...}``, one value per epoch."""
+        return {k: self[k] for k in self.keys()}
+
+    def __repr__(self) -> str:
+        last = self.epochs[-1] if self.epochs else {}
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
+        return f"History({len(self.epochs)} epochs, {len(self.steps)} steps; last: {shown})"
+
     def keys(self) -> list[str]:
         return list(self.epochs[-1]) if self.epochs else []
 

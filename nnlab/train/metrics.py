@@ -50,7 +50,11 @@ def _classification(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
             score = {"precision": m.precision, "recall": m.recall, "f1": m.f1_score}[name]
             return float(score(y, _labels(outputs), average=_average(outputs), zero_division=0))
         if name == "roc_auc":
-            return float(m.roc_auc_score(y, _scores(outputs)))
+            scores = _scores(outputs)
+            if scores.ndim == 2:  # several classes: one-vs-rest, macro-averaged
+                labels = np.arange(scores.shape[1])
+                return float(m.roc_auc_score(y, scores, multi_class="ovr", labels=labels))
+            return float(m.roc_auc_score(y, scores))
         if name == "average_precision":
             return float(m.average_precision_score(y, _scores(outputs)))
         if name == "top5_accuracy":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,36 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
         "each batch must be (inputs, targets) or a dict with 'x' and 'y'; got "
         f"{type(batch).__name__}"
     )
+
+
+_LOSSES = {
+    "cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss", "mse": "MSELoss", "l1": "L1Loss",
+    "huber": "HuberLoss", "smooth_l1": "SmoothL1Loss", "bce": "BCELoss",
+    "bce_with_logits": "BCEWithLogitsLoss", "kl_div": "KLDivLoss",
+}  # fmt: skip
+
+
+def _resolve_loss(loss_fn: Any) -> Any:
+    """Accept a loss by name, as Keras does (``"cross_entropy"``, ``"mse"``...)."""
+    if not isinstance(loss_fn, str):
+        return loss_fn
+    if loss_fn not in _LOSSES:
+        raise ValueError(f"unknown loss {loss_fn!r}; allowed: {', '.join(_LOSSES)}")
+    from nnlab import nn
+
+    return getattr(nn, _LOSSES[loss_fn])()
+
+
+def _as_loader(data: Any, batch_size: int, shuffle: bool) -> Any:
+    """A Keras-style ``(x, y)`` pair of arrays or tensors becomes a DataLoader."""
+    if not (isinstance(data, tuple) and len(data) == 2):
+        return data
+    if not all(isinstance(a, (np.ndarray, Tensor)) for a in data):
+        return data
+    from nnlab.data import DataLoader, TensorDataset
+
+    x, y = (a if isinstance(a, Tensor) else Tensor(a) for a in data)
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle)
 
 
 def _grad_norm(params: Sequence[Tensor]) -> float:
@@ -99,7 +130,7 @@ class Trainer:
         if accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be ≥ 1, got {accumulate_steps}")
         self.model = model
-        self.loss_fn = loss_fn
+        self.loss_fn = _resolve_loss(loss_fn)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.metrics = resolve_metrics(metrics)
@@ -124,13 +155,34 @@ class Trainer:
         self.stop_training = False
         self.stop_reason: str | None = None
         self.train_loader: Any = None
+        self.has_validation = False
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def fit(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None = None,
-            epochs: int = 1) -> History:  # fmt: skip
-        """Train until ``epochs`` epochs in total have run (a resumed trainer continues
-        from the epoch it reached). Returns the :class:`History`."""
+    def fit(
+        self,
+        train_loader: Any,
+        val_loader: Any = None,
+        epochs: int = 1,
+        batch_size: int = 32,
+    ) -> History:
+        """Train until ``epochs`` epochs *in total* have run, so a resumed trainer continues
+        from the epoch it reached (call ``fit(..., epochs=20)`` again after 10 to train 10
+        more). Returns the :class:`History`.
+
+        ``train_loader``/``val_loader`` are iterables of (inputs, targets) batches, or
+        Keras-style ``(x, y)`` pairs of arrays, batched here with ``batch_size``
+        (shuffled for training).
+        """
+        train_loader = _as_loader(train_loader, batch_size, shuffle=True)
+        val_loader = _as_loader(val_loader, batch_size, shuffle=False)
+        if self.epoch >= epochs:
+            warnings.warn(
+                f"fit(epochs={epochs}): this trainer has already run {self.epoch} epochs and "
+                "epochs counts the total, so nothing was trained; pass a larger number",
+                stacklevel=2,
+            )
+        self.has_validation = val_loader is not None
         self.train_loader = train_loader
         self.epochs = epochs
         try:
@@ -150,6 +202,12 @@ class Trainer:
             self.history.stop_reason = self.stop_reason
             self.callbacks.on_train_end(logs)
         return self.history
+
+    def logged_keys(self) -> set[str]:
+        """The names every epoch's logs will hold (for checking a monitor before training)."""
+        base = {"loss", *self.metrics}
+        keys = base | {"lr", "grad_norm", "time"}
+        return keys | {f"val_{k}" for k in base} if self.has_validation else keys
 
     def _run_epoch(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None) -> dict:
         epoch = self.epoch
@@ -315,13 +373,30 @@ class Trainer:
 
 def fit(
     model: Any,
-    loss_fn: Callable[[Any, Any], Tensor],
+    loss_fn: Any,
     optimizer: Any,
-    train_loader: Iterable[Any],
-    val_loader: Iterable[Any] | None = None,
+    train_loader: Any,
+    val_loader: Any = None,
     epochs: int = 1,
+    batch_size: int = 32,
     **options: Any,
 ) -> History:
-    """Train ``model`` for ``epochs`` epochs (Keras-style one call); see :class:`Trainer`
-    for ``options`` (callbacks, metrics, scheduler, grad_clip, accumulate_steps, ...)."""
-    return Trainer(model, loss_fn, optimizer, **options).fit(train_loader, val_loader, epochs)
+    """Train ``model`` for ``epochs`` epochs in one call, Keras-style.
+
+    ``loss_fn`` may be a name (``"cross_entropy"``, ``"mse"``...); the data may be loaders
+    or ``(x, y)`` pairs of arrays (batched with ``batch_size``). ``options`` go to
+    :class:`Trainer` (callbacks, metrics, scheduler, grad_clip, accumulate_steps...).
+
+    Example:
+        >>> import numpy as np, nnlab
+        >>> from nnlab import nn, optim
+        >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+        >>> y = (x[:, 0] > 0).astype(np.int64)
+        >>> model = nn.Linear(2, 2)
+        >>> history = fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.5),
+        ...               (x, y), epochs=20, metrics=["accuracy"], verbose=False)
+        >>> history["accuracy"][-1] > 0.9
+        True
+    """
+    trainer = Trainer(model, loss_fn, optimizer, **options)
+    return trainer.fit(train_loader, val_loader, epochs, batch_size=batch_size)

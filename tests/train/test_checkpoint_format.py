@@ -104,3 +104,9 @@ def test_weights_round_trip_and_renaming(tmp_path):
 def test_zero_dimensional_arrays_keep_their_shape(tmp_path):
     path = save_checkpoint(tmp_path / "c.safetensors", {"step": np.array(5.0, np.float32)})
     assert load_checkpoint(path)["step"].shape == ()
+
+
+def test_loading_a_checkpoint_as_weights_says_what_to_do(tmp_path):
+    path = save_checkpoint(tmp_path / "c.safetensors", _state())
+    with pytest.raises(CheckpointError, match=r"training checkpoint.*load_checkpoint"):
+        load_weights(path)

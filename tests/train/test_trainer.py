@@ -196,3 +196,41 @@ def test_bad_batches_and_options_raise_clear_errors():
                       verbose=False)  # fmt: skip
     with pytest.raises(TypeError, match="inputs, targets"):
         trainer.fit([nnlab.ones(2, 6)], epochs=1)
+
+
+def test_keras_style_arrays_loss_names_and_history_dict():
+    nnlab.manual_seed(0)
+    x, y = blobs()
+    model = make_model()
+    hist = fit(model, "cross_entropy", optim.Adam(model.parameters(), lr=1e-2), (x, y),
+               val_loader=(x, y), epochs=3, batch_size=16, metrics=["accuracy"],
+               verbose=False)  # fmt: skip
+    assert set(hist.history) >= {"loss", "val_loss", "accuracy", "val_accuracy"}
+    assert len(hist.history["loss"]) == 3 and "3 epochs" in repr(hist)
+    with pytest.raises(ValueError, match="unknown loss 'crossentropy'"):
+        Trainer(model, "crossentropy", optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_fit_counts_total_epochs_and_warns_when_there_is_nothing_to_do():
+    x, y = blobs(n=32)
+    model = make_model()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                      verbose=False)  # fmt: skip
+    trainer.fit(loaders(x, y), epochs=2)
+    with pytest.warns(UserWarning, match="counts the total"):
+        trainer.fit(loaders(x, y), epochs=2)
+    trainer.fit(loaders(x, y), epochs=3)
+    assert trainer.epoch == 3
+
+
+def test_a_monitor_that_is_never_logged_fails_before_training():
+    x, y = blobs(n=32)
+    model = make_model()
+    before = weights(model)
+    for cb in (EarlyStopping(monitor="val_acc"), ModelCheckpoint("/nonexistent", monitor="acc")):
+        trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                          callbacks=[cb], metrics=["accuracy"], verbose=False)  # fmt: skip
+        with pytest.raises(ValueError, match="is never logged; logged: accuracy, grad_norm"):
+            trainer.fit(loaders(x, y), loaders(x, y, shuffle=False), epochs=1)
+    for k, v in weights(model).items():
+        np.testing.assert_array_equal(v, before[k])

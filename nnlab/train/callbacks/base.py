@@ -119,6 +119,15 @@ class MonitorCallback(Callback):
         self.best = math.inf if mode == "min" else -math.inf
         self.best_epoch = -1
 
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Fail before the first epoch, not after it, when ``monitor`` is never logged."""
+        logged = self.trainer.logged_keys() if self.trainer is not None else None
+        if logged is not None and self.monitor not in logged:
+            raise ValueError(
+                f"{type(self).__name__}: monitor {self.monitor!r} is never logged; "
+                f"logged: {', '.join(sorted(logged))}"
+            )
+
     def current(self, logs: dict[str, Any] | None) -> float | None:
         if not logs or self.monitor not in logs:
             return None

@@ -49,12 +49,7 @@ class EarlyStopping(MonitorCallback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = self.current(logs)
-        if value is None:
-            available = ", ".join(sorted(logs or {}))
-            raise KeyError(
-                f"EarlyStopping: monitor {self.monitor!r} is not logged; have: {available}"
-            )
-        if epoch < self.start_from_epoch:
+        if value is None or epoch < self.start_from_epoch:
             return
         if self.improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0

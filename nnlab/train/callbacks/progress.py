@@ -21,13 +21,14 @@ from nnlab.train.callbacks.base import Callback
 __all__ = ["ProgressBar"]
 
 
+def _number(v: float) -> str:
+    return f"{v:.4f}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.3e}"
+
+
 def format_logs(logs: dict[str, Any], keys: list[str] | None = None) -> str:
-    parts = []
-    for k in keys or sorted(logs):
-        v = logs.get(k)
-        if isinstance(v, float):
-            parts.append(f"{k} {v:.4g}")
-    return "  ".join(parts)
+    return "  ".join(
+        f"{k} {_number(logs[k])}" for k in keys or sorted(logs) if isinstance(logs.get(k), float)
+    )
 
 
 class ProgressBar(Callback):

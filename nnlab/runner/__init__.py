@@ -1,0 +1,15 @@
+"""Config-driven runs: a TOML :class:`~nnlab.config.RunConfig` in, a run folder out.
+
+``builders`` turns a config into data splits, a model, a loss, an optimizer and a
+schedule; ``training`` trains (or resumes) with the one training loop and writes the run
+folder; ``inference`` evaluates and predicts with a finished run.
+"""
+
+from nnlab.runner.builders import build_model, make_splits
+from nnlab.runner.inference import evaluate_run, predict_run
+from nnlab.runner.training import RunResult, resume_from_run, train_from_config
+
+__all__ = [
+    "RunResult", "build_model", "evaluate_run", "make_splits", "predict_run", "resume_from_run",
+    "train_from_config",
+]  # fmt: skip

@@ -1,0 +1,259 @@
+"""From a :class:`RunConfig` to the objects of a run: data splits (scaled with statistics
+of the training split only), model, loss, optimizer, schedule and regularizers.
+
+Everything here raises :class:`~nnlab.config.ConfigError` naming the key at fault, and
+runs before a run folder is created, so a bad config never leaves a half-written run.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import nnlab
+from nnlab import nn, optim
+from nnlab.config import ConfigError, RunConfig
+from nnlab.tensor import Tensor
+
+__all__ = [
+    "Splits", "make_splits", "make_loader", "build_model", "build_loss", "build_optimizer",
+    "build_scheduler", "build_regularizers", "output_size",
+]  # fmt: skip
+
+
+@dataclass
+class Splits:
+    """Features (float32, scaled) and targets of the train, validation and test splits."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray
+    scaler: Any = None
+    n_classes: int = 0
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def load_arrays(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+    """(X, y, given_test) for the configured dataset; given_test is a fixed test split
+    when the dataset defines one (MNIST-1D), else None."""
+    from nnlab.data import datasets
+
+    name, params = cfg.data.dataset, dict(cfg.data.params)
+    tabular = {
+        "digits": datasets.load_digits,
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+    }
+    makers = {
+        "xor": datasets.make_xor, "moons": datasets.make_moons, "circles": datasets.make_circles,
+        "spirals": datasets.make_spirals, "linearly_separable": datasets.make_linearly_separable,
+        "noisy_sine": datasets.make_noisy_sine, "imbalanced": datasets.make_imbalanced,
+        "mnist1d": datasets.load_mnist1d,
+    }  # fmt: skip
+    fn = tabular.get(name) or makers[name]
+    _check_options("data.params", name, fn, params, skip=("seed", "generator"))
+    try:
+        if name in tabular:
+            x, y = fn(**params)
+            return x, y, None
+        if name == "mnist1d":
+            d = fn(seed=cfg.seed, **params)
+            return d["x"], d["y"], (d["x_test"], d["y_test"])
+        x, y = fn(seed=cfg.seed, **params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"data.params for {name}: {exc}") from None
+    return x, y, None
+
+
+def _check_options(
+    kind: str, name: str, fn: Any, options: dict[str, Any], skip: tuple[str, ...] = ()
+) -> None:
+    """Raise ConfigError for an option ``fn`` does not take, listing the ones it does."""
+    accepted = set(inspect.signature(fn).parameters) - {"self", "params", "optimizer"}
+    accepted -= set(skip)
+    for key in options:
+        if key not in accepted:
+            allowed = ", ".join(sorted(accepted)) or "none"
+            raise ConfigError(f"{kind}.{key} is not an option of {name}; allowed: {allowed}")
+
+
+def make_splits(cfg: RunConfig) -> Splits:
+    from nnlab.data import MinMaxScaler, StandardScaler, train_test_split
+
+    x, y, given_test = load_arrays(cfg)
+    classify = cfg.task != "regression"
+    if given_test is None:
+        x, x_test, y, y_test = train_test_split(
+            x, y, test_size=cfg.data.test_size, seed=cfg.seed, stratify=y if classify else None
+        )
+    else:
+        x_test, y_test = given_test
+    x_val = y_val = None
+    if cfg.data.val_size > 0:
+        x, x_val, y, y_val = train_test_split(
+            x, y, test_size=cfg.data.val_size, seed=cfg.seed + 1, stratify=y if classify else None
+        )
+    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(cfg.data.scale)
+    if scaler is not None:
+        scaler = scaler().fit(x)  # statistics from the training split only
+        x, x_test = scaler.transform(x), scaler.transform(x_test)
+        x_val = scaler.transform(x_val) if x_val is not None else None
+    n_classes = int(np.max(y)) + 1 if classify else 0
+    f32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)  # noqa: E731
+    return Splits(f32(x), y, f32(x_val), y_val, f32(x_test), y_test, scaler, n_classes)
+
+
+def _targets(cfg: RunConfig, y: np.ndarray) -> np.ndarray:
+    if cfg.task == "classification":
+        return np.asarray(y, dtype=np.int64)
+    return np.asarray(y, dtype=np.float32).reshape(-1)
+
+
+def make_loader(cfg: RunConfig, x: np.ndarray, y: np.ndarray, shuffle: bool) -> Any:
+    from nnlab.data import DataLoader, TensorDataset
+
+    """Training loaders shuffle (seeded by the run's seed); evaluation ones use big batches."""
+    ds = TensorDataset(nnlab.from_numpy(x), nnlab.from_numpy(_targets(cfg, y)))
+    batch = cfg.data.batch_size if shuffle else max(cfg.data.batch_size, 512)
+    return DataLoader(ds, batch_size=batch, shuffle=shuffle)
+
+
+# -- model, loss, optimizer, schedule ----------------------------------------------------------
+
+
+def output_size(cfg: RunConfig, n_classes: int) -> int:
+    return n_classes if cfg.task == "classification" else 1
+
+
+def build_model(cfg: RunConfig, in_features: int, out_features: int) -> nn.Module:
+    m = cfg.model
+    if m.type == "linear" or (m.type == "mlp" and not m.hidden_sizes):
+        return nn.Linear(in_features, out_features)
+    if m.type == "perceptron":
+        return nn.Perceptron(in_features)
+    return nn.MLP(
+        in_features, list(m.hidden_sizes), out_features, activation=m.activation,
+        dropout=m.dropout, norm=None if m.norm == "none" else m.norm,
+    )  # fmt: skip
+
+
+class _FlatTargetLoss(nn.Module):
+    """Binary and regression models output (N, 1); their losses compare with (N,)."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return self.loss(outputs.reshape(-1), targets)
+
+
+def build_loss(cfg: RunConfig, y_train: np.ndarray, n_classes: int) -> nn.Module:
+    """The configured loss; ``class_weight="balanced"`` weighs classes by inverse frequency."""
+    c = cfg.loss
+    y_train = np.asarray(y_train)
+    if c.name == "cross_entropy":
+        weight = None
+        if c.class_weight == "balanced":
+            counts = np.bincount(y_train, minlength=n_classes).astype(np.float32)
+            weight = nnlab.tensor(len(y_train) / (n_classes * np.maximum(counts, 1)))
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=c.label_smoothing)
+    if c.name == "multi_margin":
+        return nn.MultiMarginLoss()
+    if c.name == "bce_with_logits":
+        pos_weight = c.pos_weight
+        if c.class_weight == "balanced":
+            pos_weight = float((y_train == 0).sum() / max((y_train == 1).sum(), 1))
+        pw = nnlab.tensor([pos_weight]) if pos_weight is not None else None
+        return _FlatTargetLoss(nn.BCEWithLogitsLoss(pos_weight=pw))
+    return _FlatTargetLoss({"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}[c.name]())
+
+
+_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+               "adagrad": "Adagrad", "adadelta": "Adadelta", "nadam": "NAdam"}  # fmt: skip
+
+
+def _options(section: Any, skip: tuple[str, ...]) -> dict[str, Any]:
+    """The options the config actually gives (None means "the class's default")."""
+    values = {k: getattr(section, k) for k in section.model_fields_set if k not in skip}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _construct(kind: str, name: str, cls: Any, args: tuple, options: dict[str, Any]) -> Any:
+    _check_options(kind, name, cls, options)
+    try:
+        return cls(*args, **options)
+    except ValueError as exc:  # e.g. "Invalid momentum value: -1"
+        raise ConfigError(f"{kind} ({name}): {exc}") from None
+
+
+def build_optimizer(cfg: RunConfig, model: nn.Module) -> Any:
+    options = _options(cfg.optimizer, ("name",))
+    options["lr"] = cfg.optimizer.lr
+    cls = getattr(optim, _OPTIMIZERS[cfg.optimizer.name])
+    return _construct("optimizer", cfg.optimizer.name, cls, (model.parameters(),), options)
+
+
+def build_scheduler(cfg: RunConfig, optimizer: Any, steps_per_epoch: int) -> tuple[Any, str]:
+    from nnlab.optim import lr_scheduler as S
+
+    s = cfg.scheduler
+    if s.name == "none":
+        return None, "epoch"
+    options = _options(s, ("name",))
+    epochs = cfg.training.epochs
+    classes = {
+        "step": S.StepLR,
+        "multistep": S.MultiStepLR,
+        "exponential": S.ExponentialLR,
+        "cosine": S.CosineAnnealingLR,
+        "cosine_warm_restarts": S.CosineAnnealingWarmRestarts,
+        "onecycle": S.OneCycleLR,
+        "linear": S.LinearLR,
+        "plateau": S.ReduceLROnPlateau,
+    }
+    defaults: dict[str, dict[str, Any]] = {
+        "step": {"step_size": max(epochs // 3, 1)},
+        "multistep": {"milestones": [epochs // 2, 3 * epochs // 4]},
+        "exponential": {"gamma": 0.95},
+        "cosine": {"T_max": epochs},
+        "cosine_warm_restarts": {"T_0": max(epochs // 4, 1)},
+        "onecycle": {"max_lr": cfg.optimizer.lr * 10, "total_steps": epochs * steps_per_epoch},
+        "linear": {"start_factor": 0.1, "total_iters": max(epochs // 10, 1)},
+        "plateau": {},
+    }
+    kwargs = {**defaults[s.name], **options}
+    sched = _construct("scheduler", s.name, classes[s.name], (optimizer,), kwargs)
+    return sched, "step" if s.name == "onecycle" else "epoch"
+
+
+def build_regularizers(cfg: RunConfig) -> tuple[Any, list[Any]]:
+    """(penalty(model) added to the loss or None, constraints applied after each step)."""
+    from nnlab.nn.utils import regularization as R
+
+    r = cfg.regularization
+    penalty = None
+    if r.l1 or r.l2:
+
+        def penalty(model: nn.Module) -> Tensor:
+            """λ₁·Σ|w| + λ₂·Σw² over the weights (biases and norm parameters excluded)."""
+            terms = []
+            if r.l1:
+                terms.append(r.l1 * R.l1_penalty(model))
+            if r.l2:
+                terms.append(r.l2 * R.l2_penalty(model))
+            return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+    constraints = []
+    if r.max_norm is not None:
+        constraints.append(lambda model: R.max_norm_(model, r.max_norm))
+    return penalty, constraints

@@ -1,0 +1,83 @@
+"""Use a finished run: re-evaluate its kept model, or predict for new feature rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nnlab
+import nnlab.io
+from nnlab import nn
+from nnlab.config import RunConfig, parse_config
+from nnlab.runner import builders as B
+
+__all__ = ["evaluate_run", "predict_run"]
+
+
+def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]]:
+    run_dir = Path(run_dir)
+    for name in ("config.json", "preprocessing.json", "model.safetensors"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{run_dir} is not a finished run folder (no {name}); train it with "
+                "`nnlab train CONFIG` or resume it with `nnlab train --resume RUN_DIR`"
+            )
+    cfg = parse_config(json.loads((run_dir / "config.json").read_text()), str(run_dir))
+    prep = json.loads((run_dir / "preprocessing.json").read_text())
+    model = B.build_model(cfg, prep["n_features"], B.output_size(cfg, prep["n_classes"]))
+    nnlab.io.load_into(model, run_dir / "model.safetensors")
+    model.eval()
+    return cfg, model, prep
+
+
+def evaluate_run(run_dir: str | Path) -> dict[str, float]:
+    """Loss and metrics of a finished run's kept model on its test split."""
+    from nnlab import optim
+    from nnlab.train import Trainer
+
+    cfg, model, _ = _load_run(run_dir)
+    s = B.make_splits(cfg)
+    if cfg.model.type == "perceptron":
+        return {"accuracy": float((model.predict(s.x_test).data == s.y_test).mean())}
+    loss_fn = B.build_loss(cfg, s.y_train, s.n_classes)
+    trainer = Trainer(model, loss_fn, optim.SGD(model.parameters(), lr=0.0),
+                      metrics=cfg.training.metrics, verbose=False)  # fmt: skip
+    return trainer.evaluate(B.make_loader(cfg, s.x_test, s.y_test, False))
+
+
+def _scale(prep: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    stats = prep.get("statistics")
+    if not stats:
+        return x
+    if prep["scaler"] == "StandardScaler":
+        return (x - np.asarray(stats["mean_"])) / np.asarray(stats["scale_"])
+    return x * np.asarray(stats["scale_"]) + np.asarray(stats["min_"])
+
+
+def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Predictions of a finished run for raw (unscaled) feature rows: the predicted class
+    and the model's confidence in it (classification), or the predicted value."""
+    cfg, model, prep = _load_run(run_dir)
+    x = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
+    if x.size == 0 or x.shape[1] != prep["n_features"]:
+        got = 0 if x.size == 0 else x.shape[1]
+        raise ValueError(
+            f"inputs have {got} features per row; the model expects {prep['n_features']}"
+        )
+    xt = nnlab.tensor(_scale(prep, x).astype(np.float32))
+    if cfg.model.type == "perceptron":
+        return {"prediction": model.predict(xt).data}
+    with nnlab.no_grad():
+        out = model(xt).data.astype(np.float64)
+    if cfg.task == "classification":
+        e = np.exp(out - out.max(1, keepdims=True))
+        probs = e / e.sum(1, keepdims=True)
+        return {"prediction": out.argmax(1), "confidence": probs.max(1), "probabilities": probs}
+    if cfg.task == "binary":
+        p = 1 / (1 + np.exp(-out.reshape(-1)))
+        pred = (p >= 0.5).astype(np.int64)
+        return {"prediction": pred, "confidence": np.where(pred == 1, p, 1 - p), "probability": p}
+    return {"prediction": out.reshape(-1)}

@@ -1,0 +1,301 @@
+"""Train (or resume) a configured run with the one training loop and write its run folder.
+
+A run folder holds::
+
+    config.toml         the configuration as given      config.json   as validated
+    preprocessing.json  scaler statistics (fitted on the training split only)
+    history.json/.csv   per-epoch and per-step logs     metrics.json  final metrics
+    run.json            epochs trained, which epoch's weights were kept, why training stopped
+    checkpoints/        best.safetensors, last.safetensors (full training state)
+    model.safetensors   the kept weights                plots/        PNG figures
+
+The kept weights are those of the best epoch by ``training.monitor`` (validation loss by
+default), as early stopping would keep; ``run.json`` says which epoch that was.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nnlab
+import nnlab.io
+from nnlab.config import ConfigError, RunConfig, load_config, parse_config
+from nnlab.runner import builders as B
+
+__all__ = ["RunResult", "train_from_config", "resume_from_run"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, final metrics per split, and its history."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, float]]
+    history: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Parts:
+    """Everything a run trains with, built (and so validated) before any file is written."""
+
+    cfg: RunConfig
+    splits: B.Splits
+    model: Any
+    train_loader: Any = None
+    val_loader: Any = None
+    loss_fn: Any = None
+    optimizer: Any = None
+    scheduler: Any = None
+    interval: str = "epoch"
+    penalty: Any = None
+    constraints: list[Any] = field(default_factory=list)
+
+
+def _logged_keys(cfg: RunConfig, has_val: bool) -> set[str]:
+    base = {"loss", *cfg.training.metrics}
+    keys = base | {"lr", "grad_norm", "time"}
+    return keys | {f"val_{k}" for k in base} if has_val else keys
+
+
+def _prepare(cfg: RunConfig) -> _Parts:
+    nnlab.manual_seed(cfg.seed)
+    splits = B.make_splits(cfg)
+    model = B.build_model(cfg, splits.x_train.shape[1], B.output_size(cfg, splits.n_classes))
+    parts = _Parts(cfg, splits, model)
+    if cfg.model.type == "perceptron":
+        return parts
+    parts.train_loader = B.make_loader(cfg, splits.x_train, splits.y_train, shuffle=True)
+    if splits.x_val is not None:
+        parts.val_loader = B.make_loader(cfg, splits.x_val, splits.y_val, shuffle=False)
+    parts.loss_fn = B.build_loss(cfg, splits.y_train, splits.n_classes)
+    parts.optimizer = B.build_optimizer(cfg, model)
+    parts.scheduler, parts.interval = B.build_scheduler(
+        cfg, parts.optimizer, len(parts.train_loader)
+    )
+    parts.penalty, parts.constraints = B.build_regularizers(cfg)
+    logged = _logged_keys(cfg, parts.val_loader is not None)
+    monitors = {"training.monitor": _monitor(cfg.training.monitor, parts)}
+    if cfg.training.early_stopping is not None:
+        monitors["training.early_stopping.monitor"] = _monitor(
+            cfg.training.early_stopping.monitor, parts
+        )
+    for key, name in monitors.items():
+        if name not in logged:
+            raise ConfigError(
+                f"{key}: {name!r} is never logged; logged: {', '.join(sorted(logged))}"
+            )
+    return parts
+
+
+def _monitor(name: str, parts: _Parts) -> str:
+    """Without a validation split, ``val_x`` falls back to the training ``x``."""
+    if parts.val_loader is None and name.startswith("val_"):
+        return name[4:]
+    return name
+
+
+def _new_run_dir(cfg: RunConfig, output_dir: str | None) -> Path:
+    root = Path(output_dir or cfg.output_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = root / f"{cfg.name}-{stamp}"
+    k = 1
+    while run_dir.exists():
+        k += 1
+        run_dir = root / f"{cfg.name}-{stamp}-{k}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _save_preprocessing(run_dir: Path, splits: B.Splits) -> None:
+    state: dict[str, Any] = {
+        "n_classes": splits.n_classes,
+        "n_features": int(splits.x_train.shape[1]),
+    }
+    if splits.scaler is not None:
+        state["scaler"] = type(splits.scaler).__name__
+        state["statistics"] = {
+            k: np.asarray(v).tolist()
+            for k, v in vars(splits.scaler).items()
+            if isinstance(v, np.ndarray)
+        }
+    (run_dir / "preprocessing.json").write_text(json.dumps(state, indent=1))
+
+
+def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
+    from nnlab.train import EarlyStopping, ModelCheckpoint, Trainer
+
+    cfg = parts.cfg
+    monitor = _monitor(cfg.training.monitor, parts)
+    callbacks: list[Any] = [ModelCheckpoint(run_dir / "checkpoints", monitor=monitor)]
+    if cfg.training.early_stopping is not None:
+        es = cfg.training.early_stopping.model_dump()
+        es["monitor"] = _monitor(es["monitor"], parts)
+        callbacks.append(EarlyStopping(**es))
+    return Trainer(
+        parts.model, parts.loss_fn, parts.optimizer, scheduler=parts.scheduler,
+        scheduler_interval=parts.interval, callbacks=callbacks, metrics=cfg.training.metrics,
+        grad_clip=cfg.training.grad_clip, accumulate_steps=cfg.training.accumulate_steps,
+        penalty=parts.penalty, constraints=parts.constraints, verbose=verbose,
+    )  # fmt: skip
+
+
+def _with_epochs(cfg: RunConfig, epochs: int | None, seed: int | None) -> RunConfig:
+    update: dict[str, Any] = {}
+    if epochs is not None:
+        update["training"] = cfg.training.model_copy(update={"epochs": epochs})
+    if seed is not None:
+        update["seed"] = seed
+    return cfg.model_copy(update=update) if update else cfg
+
+
+def train_from_config(
+    config: RunConfig | str | Path,
+    output_dir: str | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    verbose: bool = True,
+) -> RunResult:
+    """Train the run described by ``config`` (a RunConfig or a TOML path) and write its
+    run folder. Returns the folder, the final metrics per split and the history."""
+    source_text = None
+    if not isinstance(config, RunConfig):
+        cfg = load_config(config)
+        source_text = Path(config).read_text()
+    else:
+        cfg = config
+    cfg = _with_epochs(cfg, epochs, seed)
+    parts = _prepare(cfg)
+    run_dir = _new_run_dir(cfg, output_dir)
+    (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+    if source_text is not None:
+        (run_dir / "config.toml").write_text(source_text)
+    _save_preprocessing(run_dir, parts.splits)
+    if cfg.model.type == "perceptron":
+        return _train_perceptron(parts, run_dir)
+    trainer = _trainer(parts, run_dir, verbose)
+    trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
+    return _finish(parts, trainer, run_dir)
+
+
+def resume_from_run(
+    run_dir: str | Path, epochs: int | None = None, verbose: bool = True
+) -> RunResult:
+    """Continue an interrupted (or finished) run from its last checkpoint, in place, up to
+    ``training.epochs`` (or ``epochs``). The result equals an uninterrupted run's."""
+    run_dir = Path(run_dir)
+    last = run_dir / "checkpoints" / "last.safetensors"
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
+    if not last.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from ({last})")
+    cfg = parse_config(json.loads((run_dir / "config.json").read_text()), str(run_dir))
+    cfg = _with_epochs(cfg, epochs, None)
+    parts = _prepare(cfg)
+    if cfg.model.type == "perceptron":
+        raise ConfigError("a perceptron run trains in one go and cannot be resumed")
+    trainer = _trainer(parts, run_dir, verbose)
+    trainer.load(last, train_loader=parts.train_loader)
+    trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
+    (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+    return _finish(parts, trainer, run_dir)
+
+
+def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:
+    """Keep the best epoch's weights, evaluate every split, write files and plots."""
+    from nnlab.train import load_checkpoint
+
+    best = run_dir / "checkpoints" / "best.safetensors"
+    info: dict[str, Any] = {
+        "epochs_trained": trainer.epoch,
+        "stop_reason": trainer.history.stop_reason,
+        "selected_epoch": trainer.epoch,
+        "selected_by": "last epoch",
+    }
+    if best.is_file():
+        state = load_checkpoint(best)
+        parts.model.load_state_dict(state["model"])
+        info["selected_epoch"] = int(state["epoch"])
+        info["selected_by"] = f"best {_monitor(parts.cfg.training.monitor, parts)}"
+    nnlab.io.save_weights(parts.model, run_dir / "model.safetensors")
+    metrics = _final_metrics(parts, trainer)
+    _write_outputs(parts, run_dir, trainer, metrics, info)
+    return RunResult(run_dir, metrics, trainer.history, info)
+
+
+def _final_metrics(parts: _Parts, trainer: Any) -> dict[str, dict[str, float]]:
+    cfg, s = parts.cfg, parts.splits
+    out = {"train": trainer.evaluate(B.make_loader(cfg, s.x_train, s.y_train, False))}
+    if s.x_val is not None:
+        out["validation"] = trainer.evaluate(B.make_loader(cfg, s.x_val, s.y_val, False))
+    out["test"] = trainer.evaluate(B.make_loader(cfg, s.x_test, s.y_test, False))
+    return out
+
+
+def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
+                   metrics: dict[str, dict[str, float]], info: dict[str, Any]) -> None:  # fmt: skip
+    from nnlab import analysis
+    from nnlab import metrics as M
+
+    cfg, s = parts.cfg, parts.splits
+    trainer.history.to_json(run_dir / "history.json")
+    trainer.history.to_csv(run_dir / "history.csv")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    plots = run_dir / "plots"
+    analysis.plot_history(trainer.history.epochs, plots / "history.png", title=cfg.name)
+    analysis.plot_lr(trainer.history.steps, plots / "lr.png")
+    outputs = trainer.predict(s.x_test)
+    if cfg.task == "classification":
+        cm = M.confusion_matrix(s.y_test, outputs.argmax(1), num_classes=s.n_classes)
+        analysis.plot_confusion_matrix(cm, plots / "confusion_matrix.png")
+    elif cfg.task == "binary":
+        scores = 1 / (1 + np.exp(-outputs.reshape(-1).astype(np.float64)))
+        fpr, tpr, _ = M.roc_curve(s.y_test, scores)
+        analysis.plot_roc(fpr, tpr, M.roc_auc_score(s.y_test, scores), plots / "roc.png")
+        cm = M.confusion_matrix(s.y_test, (scores >= 0.5).astype(np.int64), num_classes=2)
+        analysis.plot_confusion_matrix(cm, plots / "confusion_matrix.png")
+    else:
+        x_raw = _unscale(s.scaler, s.x_test)
+        curve = None
+        if s.x_test.shape[1] == 1:  # the fitted function itself, on a fine grid
+            grid = np.linspace(s.x_test.min(), s.x_test.max(), 400, dtype=np.float32)[:, None]
+            curve = (_unscale(s.scaler, grid), trainer.predict(grid))
+        analysis.plot_regression(x_raw, s.y_test, outputs, plots / "predictions.png", curve=curve)
+
+
+def _unscale(scaler: Any, x: np.ndarray) -> np.ndarray:
+    return x if scaler is None else np.asarray(scaler.inverse_transform(x))
+
+
+def _train_perceptron(parts: _Parts, run_dir: Path) -> RunResult:
+    """Rosenblatt's rule needs no gradients: it runs its own loop (``Perceptron.fit``)."""
+    from nnlab import analysis
+
+    cfg, s, model = parts.cfg, parts.splits, parts.model
+    model.fit(s.x_train, s.y_train, epochs=cfg.training.epochs, lr=cfg.optimizer.lr)
+    errors = [int(e) for e in model.errors_]
+    splits = {"train": (s.x_train, s.y_train), "test": (s.x_test, s.y_test)}
+    if s.x_val is not None:
+        splits["validation"] = (s.x_val, s.y_val)
+    metrics = {
+        name: {"accuracy": float((model.predict(x).data == np.asarray(y)).mean())}
+        for name, (x, y) in splits.items()
+    }
+    nnlab.io.save_weights(model, run_dir / "model.safetensors")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    rows = [{"epoch": i + 1, "errors": e} for i, e in enumerate(errors)]
+    (run_dir / "history.json").write_text(json.dumps({"epochs": rows}, indent=1))
+    (run_dir / "history.csv").write_text(
+        "epoch,errors\n" + "".join(f"{r['epoch']},{r['errors']}\n" for r in rows)
+    )
+    info = {"epochs_trained": len(errors), "converged": bool(errors and errors[-1] == 0)}
+    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    analysis.plot_perceptron_errors(errors, run_dir / "plots" / "errors.png")
+    return RunResult(run_dir, metrics, {"errors_per_epoch": errors}, info)
