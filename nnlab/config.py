@@ -42,40 +42,67 @@ class _Section(BaseModel):
 
 DatasetName = Literal[
     "digits", "iris", "wine", "breast_cancer", "mnist1d", "xor", "moons", "circles", "spirals",
-    "linearly_separable", "noisy_sine", "imbalanced",
+    "linearly_separable", "noisy_sine", "imbalanced", "shapes",
 ]  # fmt: skip
 
 
+class AugmentConfig(_Section):
+    """One training-time augmentation (``nnlab.data.transforms``) and its options."""
+
+    name: Literal[
+        "horizontal_flip", "vertical_flip", "rotation", "translation", "scale", "crop",
+        "resized_crop", "noise", "erasing", "color_jitter",
+    ]  # fmt: skip
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class DataConfig(_Section):
-    """Which data, how it is split (test and validation fractions) and scaled."""
+    """Which data, how it is split (test and validation fractions), scaled and shaped.
+
+    ``layout`` gives feature rows their shape for convolutions: ``"image"`` makes the 64
+    digits pixels a 1×8×8 image (resized to ``image_size`` if given), ``"sequence"`` makes
+    MNIST-1D's 40 values a 1×40 signal. ``augment`` lists training-only augmentations.
+    """
 
     dataset: DatasetName = "digits"
     test_size: float = Field(0.2, gt=0, lt=1)
     val_size: float = Field(0.1, ge=0, lt=1)
     batch_size: int = Field(64, ge=1)
     scale: Literal["standard", "minmax", "none"] = "standard"
+    layout: Literal["flat", "image", "sequence"] = "flat"
+    image_size: PositiveInt | None = None
+    augment: list[AugmentConfig] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ModelConfig(_Section):
-    """The network: an MLP (with hidden layer sizes), a linear model, or a perceptron."""
+MLP_MODELS = ("mlp", "linear", "perceptron")
+IMAGE_MODELS = ("lenet5", "vgg", "resnet", "unet")
+SEQUENCE_MODELS = ("cnn1d",)
 
-    type: Literal["mlp", "linear", "perceptron"] = "mlp"
+
+class ModelConfig(_Section):
+    """The network: an MLP (hidden layer sizes...), a linear model, a perceptron, or a
+    convolutional architecture of ``nnlab.models`` whose options go in ``params``."""
+
+    type: Literal["mlp", "linear", "perceptron", "lenet5", "vgg", "resnet", "unet", "cnn1d"] = "mlp"
     hidden_sizes: list[PositiveInt] = Field(default_factory=lambda: [128])
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
     norm: Literal["none", "batch", "layer"] = "none"
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 LOSSES_BY_TASK = {
     "classification": ("cross_entropy", "multi_margin"),
     "binary": ("bce_with_logits",),
     "regression": ("mse", "l1", "huber"),
+    "segmentation": ("cross_entropy", "dice", "cross_entropy+dice"),
 }
 METRICS_BY_TASK = {
     "classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "top5_accuracy"),
     "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"),
     "regression": ("mse", "rmse", "mae", "r2"),
+    "segmentation": ("pixel_accuracy", "mean_iou", "mean_dice"),
 }
 
 
@@ -164,7 +191,7 @@ class RunConfig(_Section):
 
     name: str = "run"
     seed: int = 0
-    task: Literal["classification", "binary", "regression"] = "classification"
+    task: Literal["classification", "binary", "regression", "segmentation"] = "classification"
     output_dir: str = "runs"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -188,17 +215,42 @@ class RunConfig(_Section):
             )
         allowed = METRICS_BY_TASK[self.task]
         if self.training.metrics is None:
-            defaults = {"classification": 1, "binary": 5, "regression": 4}[self.task]
-            self.training.metrics = [m for m in allowed[:defaults] if m != "rmse"]
+            defaults = {"classification": 1, "binary": 5, "regression": 4, "segmentation": 2}
+            self.training.metrics = [m for m in allowed[: defaults[self.task]] if m != "rmse"]
         for metric in self.training.metrics:
             if metric not in allowed:
                 problems.append(
                     f"training.metrics: {metric!r} is not a metric for task {self.task!r}; "
                     "allowed: " + ", ".join(allowed)
                 )
+        problems += self._shape_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _shape_problems(self) -> list[str]:
+        """Data layout, model type and task must agree (a CNN needs images...)."""
+        problems = []
+        images = self.data.layout == "image" or self.data.dataset == "shapes"
+        kind = self.model.type
+        if kind in IMAGE_MODELS and not images:
+            problems.append(
+                f'model.type: {kind!r} needs images; set data.layout = "image" '
+                f"(got {self.data.layout!r})"
+            )
+        if kind in SEQUENCE_MODELS and self.data.layout != "sequence":
+            problems.append(f'model.type: {kind!r} needs data.layout = "sequence"')
+        segmentation = self.task == "segmentation"
+        if segmentation != (self.data.dataset == "shapes"):
+            problems.append(
+                'task: "segmentation" goes with data.dataset = "shapes" (per-pixel masks), '
+                f"got task {self.task!r} with dataset {self.data.dataset!r}"
+            )
+        if segmentation and kind != "unet":
+            problems.append(f'model.type: segmentation needs "unet", got {kind!r}')
+        if self.data.augment and not images:
+            problems.append('data.augment: augmentations apply to images (data.layout = "image")')
+        return problems
 
 
 def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

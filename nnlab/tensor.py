@@ -19,7 +19,130 @@ import numpy as np
 
 from nnlab import dtypes as _dtypes
 
-__all__ = ["Tensor", "RemovableHandle"]
+__all__ = ["Tensor", "RemovableHandle", "device", "is_tensor", "numel"]
+
+# Device types PyTorch knows; only "cpu" can hold an nnlab tensor.
+_DEVICE_TYPES = (
+    "cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "hpu", "ipu", "mtia", "vulkan",
+    "privateuseone",
+)  # fmt: skip
+
+
+class device:
+    """Where a tensor's memory lives. nnlab computes with NumPy, on the CPU only; the class
+    exists so code written for PyTorch (``x.device``, ``x.to(device)``) runs unchanged.
+
+    Any device PyTorch names can be described (``device("cuda")``), but moving a tensor or
+    a module to anything other than the CPU raises a RuntimeError. Unlike torch, a device
+    also compares equal to its string (``x.device == "cpu"``).
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.tensor([1.0]).device
+        device(type='cpu')
+        >>> print(nnlab.tensor([1.0]).device)
+        cpu
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: Any = "cpu", index: int | None = None) -> None:
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string such as 'cpu', got {type!r}")
+        name, _, number = type.partition(":")
+        if name not in _DEVICE_TYPES or (number and not number.isdigit()):
+            raise RuntimeError(
+                f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
+                f"string: {type}"
+            )
+        if number:
+            if index is not None:
+                raise RuntimeError(f"device: index given twice, in {type!r} and as {index}")
+            index = int(number)
+        self.type: str = name
+        self.index: int | None = index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except RuntimeError:
+                return False
+        if not isinstance(other, device):
+            return NotImplemented
+        return (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+_CPU = device("cpu")
+
+
+def _is_device(value: Any) -> bool:
+    if isinstance(value, device):
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True  # torch reads a bare int as a CUDA device index
+    return isinstance(value, str) and value.partition(":")[0] in _DEVICE_TYPES
+
+
+def _check_cpu(value: Any, what: str) -> None:
+    """Refuse any device but the CPU, clearly."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"cuda:{value}"
+    target = device(value)
+    if target.type != "cpu":
+        raise RuntimeError(
+            f"{what}: nnlab runs on the CPU only (it computes with NumPy), so it cannot move "
+            f"to device '{target}'. Use 'cpu' or drop the .to(device) call."
+        )
+
+
+def _to_args(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
+    """Read torch's three spellings of ``to``: ``to(dtype)``, ``to(device=None, dtype=None)``
+    and ``to(other_tensor)``, each followed by ``non_blocking`` and ``copy``. Returns
+    (dtype or None, copy) after checking that any device named is the CPU."""
+    kwargs = dict(kwargs)
+    target = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    flags = [kwargs.pop("non_blocking", False), kwargs.pop("copy", False)]
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"{what}() got unexpected keyword arguments {sorted(kwargs)}")
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        dtype = rest.pop(0).dtype
+    else:
+        if rest and (rest[0] is None or _is_device(rest[0])):
+            target = rest.pop(0)
+        if rest and not isinstance(rest[0], bool) and rest[0] is not None:
+            dtype = rest.pop(0)
+    if len(rest) > 2:
+        raise TypeError(f"{what}() takes at most (device, dtype, non_blocking, copy)")
+    flags[: len(rest)] = rest
+    if target is not None:
+        _check_cpu(target, what)
+    return (None if dtype is None else _dtypes.to_dtype(dtype)), bool(flags[1])
+
+
+def is_tensor(obj: Any) -> bool:
+    """True when ``obj`` is an nnlab Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    """The number of elements of ``x`` (``torch.numel``)."""
+    return x.numel()
 
 
 def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
@@ -112,6 +235,19 @@ class Tensor:
     @property
     def dtype(self) -> np.dtype:
         return self.data.dtype
+
+    @property
+    def device(self) -> device:
+        """Always the CPU: nnlab computes with NumPy (``device(type='cpu')``)."""
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        return True
 
     @property
     def grad_fn(self) -> Any:
@@ -305,30 +441,50 @@ class Tensor:
     def clone(self) -> Tensor:
         return _ops.clone(self)
 
-    def to(self, dtype: Any) -> Tensor:
-        """Convert to ``dtype`` (differentiable between floating dtypes)."""
-        return _ops.cast(self, _dtypes.to_dtype(dtype))
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert to a dtype (differentiable between floating dtypes), with torch's
+        signatures: ``to(dtype)``, ``to(device, dtype)``, ``to(device=..., dtype=...)``,
+        ``to(other)`` (other's dtype), each with ``non_blocking`` and ``copy``. The device
+        must be the CPU (anything else raises); without a new dtype or ``copy=True`` the
+        tensor itself is returned, as in torch.
+
+        Example:
+            >>> import nnlab
+            >>> nnlab.tensor([1.0, 2.0]).to("cpu", nnlab.float64).dtype
+            dtype('float64')
+        """
+        dtype, copy = _to_args("Tensor.to", args, kwargs)
+        out = self if dtype is None else _ops.cast(self, dtype)
+        return _ops.clone(out) if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it already lives on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        _check_cpu("cuda", "Tensor.cuda")
+        return self
 
     def type(self, dtype: Any) -> Tensor:
-        return self.to(dtype)
+        return _ops.cast(self, _dtypes.to_dtype(dtype))
 
     def type_as(self, other: Tensor) -> Tensor:
-        return self.to(other.dtype)
+        return self.type(other.dtype)
 
     def float(self) -> Tensor:
-        return self.to(np.float32)
+        return self.type(np.float32)
 
     def double(self) -> Tensor:
-        return self.to(np.float64)
+        return self.type(np.float64)
 
     def long(self) -> Tensor:
-        return self.to(np.int64)
+        return self.type(np.int64)
 
     def int(self) -> Tensor:
-        return self.to(np.int32)
+        return self.type(np.int32)
 
     def bool(self) -> Tensor:
-        return self.to(np.bool_)
+        return self.type(np.bool_)
 
     def contiguous(self) -> Tensor:
         return self
@@ -456,6 +612,18 @@ class Tensor:
 
     def __abs__(self) -> Tensor:
         return _ops.abs(self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder(other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return _ops.matmul(self, other)
@@ -653,11 +821,58 @@ class Tensor:
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return _ops.argmin(self, dim, keepdim)
 
-    def all(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all()), False, None, 0)
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.all(self, dim, keepdim)
 
-    def any(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any()), False, None, 0)
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.any(self, dim, keepdim)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim: int, dtype: Any = None) -> Tensor:
+        return _ops.cumsum(self, dim, dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return _ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _ops.round(self, decimals)
+
+    def floor(self) -> Tensor:
+        return _ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _ops.ceil(self)
+
+    def trunc(self) -> Tensor:
+        return _ops.trunc(self)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _ops.floor_divide(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _ops.remainder(self, other)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:  # fmt: skip
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:  # fmt: skip
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
 
     def reshape(self, *shape: Any) -> Tensor:
         return _ops.reshape(self, _shape_arg(shape))

@@ -1092,6 +1092,493 @@ LINALG = [
     ),
 ]
 
+# -- torch-surface additions: maximum/minimum, rounding, norms, running sums, sorting ------
+
+
+def _scalar_as_tensor(fn: Any) -> Any:
+    """torch.maximum/minimum take tensors only; a Python number becomes a 0-d tensor, which
+    has the same (lowest) priority in type promotion as the number has in nnlab."""
+    return lambda a, b: fn(*(x if isinstance(x, torch.Tensor) else torch.tensor(x) for x in (a, b)))
+
+
+def _torch_mod(a: Any, b: Any) -> Any:
+    """``a % b``; torch has no derivative for a Python number % tensor (nnlab gives
+    -⌊a/b⌋, as for two tensors), so a number on the left becomes a 0-d tensor, whose type
+    promotion is the same."""
+    return (a if isinstance(a, torch.Tensor) else torch.tensor(a)) % b
+
+
+def _torch_all(x: torch.Tensor, dim: Any = None, keepdim: bool = False) -> torch.Tensor:
+    return torch.all(x) if dim is None else torch.all(x, dim, keepdim)
+
+
+def _torch_any(x: torch.Tensor, dim: Any = None, keepdim: bool = False) -> torch.Tensor:
+    return torch.any(x) if dim is None else torch.any(x, dim, keepdim)
+
+
+def _ties_and_nan() -> Any:
+    """Ties split the gradient equally (½ each); NaN wins and sends the gradient to both."""
+    return join(
+        fixed("ties", [1.0, -2.0, 0.5, 3.0], [1.0, 0.0, 0.5, 3.0], gradcheck=False),
+        fixed("ties_broadcast", [[1.0], [2.0]], [1.0, 2.0, 3.0], gradcheck=False),
+        fixed("nan", [np.nan, 1.0, 2.0], [0.0, np.nan, 1.0], gradcheck=False),
+        fixed("signed_zeros", [0.0, -0.0], [-0.0, 0.0], gradcheck=False),
+    )
+
+
+HALVES = [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, -1e4 - 0.5, 2.0]
+
+BINARY_EXTRA = [
+    OpInfo(
+        "maximum",
+        nnlab.maximum,
+        _scalar_as_tensor(torch.maximum),
+        join(binary(distinct, real), _ties_and_nan()),
+        errors=_broadcast_error("maximum"),
+    ),
+    OpInfo(
+        "minimum",
+        nnlab.minimum,
+        _scalar_as_tensor(torch.minimum),
+        join(binary(distinct, real), _ties_and_nan()),
+        errors=_broadcast_error("minimum"),
+    ),
+    OpInfo(
+        "max.binary",
+        nnlab.max,
+        torch.max,
+        cases(real, ("same_shape", (A(3, 4), A(3, 4))), ("broadcast", (A(3, 1), A(4)))),
+    ),
+    OpInfo(
+        "floor_divide",
+        operator.floordiv,
+        operator.floordiv,
+        join(
+            binary(real, nonzero),
+            fixed("exact_and_negative", [7.0, -7.0, 6.0, -6.0, 0.5], [2.0, 2.0, -3.0, -3.0, -1.0]),
+            fixed("by_zero", [1.0, -1.0, 0.0], [0.0, 0.0, 0.0]),
+            lambda rng: [
+                Sample("ints_negative", (np.array([7, -7, 7, -7]), np.array([2, 2, -2, -2])))
+            ],
+        ),
+        # nnlab's result never requires grad; torch's does but refuses to backpropagate.
+        grad=False,
+        errors=[
+            ErrorCase(
+                "int_by_zero",
+                (np.array([1, 2]), np.array([0, 1])),
+                mentions=("floor_divide", "ZeroDivisionError"),
+            )
+        ],
+    ),
+    OpInfo(
+        "remainder",
+        operator.mod,
+        _torch_mod,
+        join(
+            binary(real, nonzero),
+            # the sign of the divisor, as Python (torch.fmod would keep the dividend's)
+            fixed("signs", [5.0, -5.0, 5.0, -5.0, 0.5], [3.0, 3.0, -3.0, -3.0, -2.0]),
+            fixed("by_zero", [1.0, -1.0, 2.0], [0.0, 0.0, 0.5], gradcheck=False),
+            lambda rng: [
+                Sample("ints_negative", (np.array([7, -7, 7, -7]), np.array([3, 3, -3, -3])))
+            ],
+        ),
+        errors=[
+            ErrorCase(
+                "int_by_zero",
+                (np.array([1, 2]), np.array([0, 1])),
+                mentions=("remainder", "ZeroDivisionError"),
+            )
+        ],
+    ),
+    OpInfo(
+        "isclose",
+        nnlab.isclose,
+        torch.isclose,
+        lambda rng: [
+            Sample(
+                "near",
+                (np.array([1.0, 1.0, 100.0, 0.0]), Const(np.array([1.0, 1.1, 100.001, 1e-9]))),
+            ),
+            Sample(
+                "tolerances",
+                (np.array([1.0, 2.0]), Const(np.array([1.01, 2.5]))),
+                {"rtol": 0.0, "atol": 0.05},
+            ),
+            Sample(
+                "inf", (np.array([np.inf, -np.inf, np.inf]), Const(np.array([np.inf, np.inf, 1.0])))
+            ),
+            Sample("nan", (np.array([np.nan, 1.0]), Const(np.array([np.nan, 1.0])))),
+            Sample(
+                "equal_nan",
+                (np.array([np.nan, 1.0]), Const(np.array([np.nan, 1.0]))),
+                {"equal_nan": True},
+            ),
+            Sample("broadcast", (real(rng, (3, 4)), Const(real(rng, (4,))))),
+        ],
+        grad=False,
+        errors=[
+            ErrorCase(
+                "dtype_mismatch",
+                (np.ones(2), Const(np.ones(2), dtype=np.float64)),
+                mentions=("isclose", "float32", "float64"),
+            )
+        ],
+    ),
+    OpInfo(
+        "all",
+        lambda x, **kw: x.all(**kw),
+        _torch_all,
+        cases(
+            lambda rng, shape: np.asarray(mask(rng, *shape) | (rng.random(shape) < 0.5)),
+            ("everything", (A(3, 4),)),
+            ("dim1", (A(3, 4),), {"dim": 1}),
+            ("dim0_keepdim", (A(3, 4),), {"dim": 0, "keepdim": True}),
+            ("dims_tuple", (A(2, 3, 4),), {"dim": (0, 2)}),
+            ("0d", (A(),)),
+            ("all_true", (np.ones((2, 3), dtype=bool),), {"dim": 1}),
+            ("float_input", (Const(np.array([[1.5, 0.0], [2.0, -1.0]])),), {"dim": 1}),
+        ),
+        grad=False,
+        errors=_dim_error("all"),
+    ),
+    OpInfo(
+        "any",
+        lambda x, **kw: x.any(**kw),
+        _torch_any,
+        cases(
+            lambda rng, shape: np.asarray(mask(rng, *shape) & (rng.random(shape) < 0.5)),
+            ("everything", (A(3, 4),)),
+            ("dim1", (A(3, 4),), {"dim": 1}),
+            ("dim0_keepdim", (A(3, 4),), {"dim": 0, "keepdim": True}),
+            ("dims_tuple", (A(2, 3, 4),), {"dim": (0, 2)}),
+            ("all_false", (np.zeros((2, 3), dtype=bool),), {"dim": 1}),
+            ("float_input", (Const(np.array([[1.5, 0.0], [0.0, 0.0]])),), {"dim": 1}),
+        ),
+        grad=False,
+        errors=_dim_error("any"),
+    ),
+]
+
+ROUNDING = [
+    OpInfo(
+        name,
+        fn,
+        tfn,
+        # zero gradient everywhere the derivative exists; halves and integers sit on the
+        # jumps, so finite differences skip them
+        join(unary(real), int_input, fixed("halves_and_integers", HALVES, gradcheck=False)),
+    )
+    for name, fn, tfn in [
+        ("floor", nnlab.floor, torch.floor),
+        ("ceil", nnlab.ceil, torch.ceil),
+        ("trunc", nnlab.trunc, torch.trunc),
+        ("round", nnlab.round, torch.round),
+    ]
+] + [
+    OpInfo(
+        "round.decimals",
+        nnlab.round,
+        torch.round,
+        cases(
+            real,
+            ("decimals2", (A(3, 4),), {"decimals": 2}),
+            ("decimals1_0d", (A(),), {"decimals": 1}),
+            ("negative_decimals", (A(2, 5, domain=large_normal),), {"decimals": -2}),
+        ),
+    ),
+]
+
+NORM_CASES = [
+    ("all", (A(3, 4),)),
+    ("all_keepdim", (A(3, 4),), {"dim": None, "keepdim": True}),
+    ("0d", (A(),)),
+    ("dim1", (A(3, 4),), {"dim": 1}),
+    ("dim_neg_keepdim", (A(2, 3, 4),), {"dim": -1, "keepdim": True}),
+    ("dims_tuple", (A(2, 3, 4),), {"dim": (0, 2)}),
+    ("vector_odd", (A(7),), {"dim": 0}),
+    ("size1_dim", (A(3, 1),), {"dim": 1}),
+    ("transposed", (A.t(5, 3),), {"dim": 1}),
+    ("strided", (A.s(6, 7),), {"dim": 0}),
+    ("large_magnitude", (A(3, 4, domain=large_normal),), {"dim": 1}),
+]
+
+
+def _norm_p(p: Any, *specs: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    return [(f"p{p}_{name}", args, {**kw, "p": p}, *flags) for name, args, kw, *flags in specs]
+
+
+def _no_torch_dtype(fn: Any) -> Any:
+    """nnlab's dtype arguments are NumPy dtypes: map the torch one of a shared sample."""
+    table = {torch.float64: np.float64, torch.float32: np.float32}
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if "dtype" in kwargs:
+            kwargs["dtype"] = table[kwargs["dtype"]]
+        return fn(*args, **kwargs)
+
+    return call
+
+
+NORMS = [
+    OpInfo(
+        "norm",
+        nnlab.norm,
+        torch.norm,
+        join(
+            cases(nonzero, *NORM_CASES),
+            cases(
+                nonzero,
+                ("fro_explicit", (A(3, 4),), {"p": "fro", "dim": (0, 1)}),
+                *_norm_p(1, ("all", (A(3, 4),), {}), ("dim0", (A(3, 4),), {"dim": 0})),
+                *_norm_p(3, ("all", (A(3, 4),), {}), ("dim1", (A(3, 4),), {"dim": 1})),
+                *_norm_p(1.5, ("dim1", (A(3, 4),), {"dim": 1}), ("0d", (A(),), {})),
+                *_norm_p(0.5, ("dim1", (A(3, 4),), {"dim": 1}), ("0d", (A(),), {})),
+                *_norm_p(
+                    -1,
+                    ("dim1", (A(3, 4),), {"dim": 1}),
+                ),
+                *_norm_p(np.inf, ("all", (A(3, 4),), {}), ("dim1", (A(3, 4),), {"dim": 1})),
+                *_norm_p(
+                    -np.inf,
+                    ("dim0", (A(3, 4),), {"dim": 0}),
+                ),
+                # p = 0 counts non-zeros: its gradient is 0 everywhere
+                *_norm_p(
+                    0,
+                    ("dim1", (A(3, 4),), {"dim": 1}),
+                ),
+                # |x| ties: the gradient is shared among the tied maxima, with their signs
+                *_norm_p(
+                    np.inf,
+                    ("ties", (A(3, 4, domain=small_ints),), {"dim": 1}, {"gradcheck": False}),
+                ),
+            ),
+            # a zero vector: torch defines the gradient as 0 (for p > 1) instead of 0/0
+            fixed(
+                "zero_row", [[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]], kwargs={"dim": 1}, gradcheck=False
+            ),
+            fixed(
+                "p3_zero_row", [[0.0, 0.0], [1.0, -2.0]], kwargs={"p": 3, "dim": 1}, gradcheck=False
+            ),
+            fixed(
+                "p0.5_zero_entry",
+                [[0.0, 1.5], [1.0, -2.0]],
+                kwargs={"p": 0.5, "dim": 1},
+                gradcheck=False,
+            ),
+            fixed("p1_zero_entry", [[0.0, 1.5], [1.0, -2.0]], kwargs={"p": 1}, gradcheck=False),
+            fixed(
+                "pinf_zero_row",
+                [[0.0, 0.0], [1.0, -2.0]],
+                kwargs={"p": np.inf, "dim": 1},
+                gradcheck=False,
+            ),
+        ),
+        errors=[
+            *_dim_error("norm"),
+            ErrorCase("int_input", (np.array([1, 2]),), mentions=("vector_norm", "int64")),
+        ],
+    ),
+    OpInfo(
+        "vector_norm",
+        nnlab.vector_norm,
+        torch.linalg.vector_norm,
+        cases(
+            nonzero,
+            ("default", (A(3, 4),)),
+            ("ord3_dim", (A(3, 4), 3, 1)),
+            ("ord_inf_keepdim", (A(3, 4),), {"ord": np.inf, "dim": 0, "keepdim": True}),
+            ("ord1_tuple", (A(2, 3, 4),), {"ord": 1, "dim": (1, 2)}),
+        ),
+    ),
+    OpInfo(
+        "cumsum",
+        _no_torch_dtype(nnlab.cumsum),
+        torch.cumsum,
+        join(
+            cases(
+                real,
+                ("dim0", (A(3, 4), 0)),
+                ("dim1", (A(3, 4), 1)),
+                ("negative_dim", (A(2, 3, 4), -1)),
+                ("middle", (A(2, 3, 4), 1)),
+                ("vector_odd", (A(7), 0)),
+                ("0d", (A(), 0)),
+                ("size1_dim", (A(3, 1), 1)),
+                ("batch_of_1", (A(1, 5), 0)),
+                ("transposed", (A.t(5, 3), 1)),
+                ("strided", (A.s(6, 7), 0)),
+                ("dtype_float64", (A(3, 4), 1), {"dtype": torch.float64}),
+            ),
+            lambda rng: [
+                Sample("int64_input", (rng.integers(-3, 4, (2, 5)), 1)),
+                Sample("bool_input", (mask(rng, 3, 4), 0)),
+            ],
+        ),
+        errors=_dim_error("cumsum"),
+    ),
+]
+
+
+# sort/argsort/topk: the values are differentiable through gather. Which of several tied
+# elements torch's unstable sort and topk return is unspecified, so tied cases compare the
+# values only, except under stable=True, where the order of ties is defined (kept).
+SORT_CASES = [
+    ("last_dim", (A(3, 4),)),
+    ("dim0", (A(3, 4),), {"dim": 0}),
+    ("descending", (A(3, 4),), {"descending": True}),
+    ("descending_dim0", (A(2, 3, 4),), {"dim": 0, "descending": True}),
+    ("middle_dim", (A(2, 3, 4),), {"dim": 1}),
+    ("vector_odd", (A(7),)),
+    ("0d", (A(),)),
+    ("size1_dim", (A(3, 1),), {"dim": 1}),
+    ("batch_of_1", (A(1, 5),)),
+    ("transposed", (A.t(5, 3),), {"dim": 1}),
+    ("strided", (A.s(6, 7),), {"dim": 0}),
+]
+STABLE_TIES = [
+    ("stable_ties", (A(3, 6, domain=small_ints),), {"stable": True}, {"gradcheck": False}),
+    (
+        "stable_ties_descending",
+        (A(4, 5, domain=small_ints),),
+        {"dim": 0, "descending": True, "stable": True},
+        {"gradcheck": False},
+    ),
+]
+UNSTABLE_TIES = [
+    (
+        "ties",
+        (A(3, 6, domain=small_ints),),
+        {},
+        {"outputs": (0,), "grad": False, "gradcheck": False},
+    ),
+]
+NAN_CASES = [
+    ("nan_ascending", ([[1.0, np.nan, -np.inf, 0.5, np.inf]],), {"stable": True}),
+    (
+        "nan_descending",
+        ([[1.0, np.nan, -np.inf, 0.5, np.inf]],),
+        {"descending": True, "stable": True},
+    ),
+]
+
+
+def _with_nan(specs: list[tuple[Any, ...]]) -> Any:
+    return lambda rng: [
+        Sample(name, (np.array(args[0]),), dict(kw), gradcheck=False) for name, args, kw in specs
+    ]
+
+
+TOPK_CASES = [
+    ("k2", (A(3, 5), 2)),
+    ("k1_dim0", (A(4, 3), 1), {"dim": 0}),
+    ("smallest", (A(3, 5), 3), {"largest": False}),
+    ("full", (A(2, 4), 4)),
+    ("k0", (A(3, 4), 0)),
+    ("0d", (A(), 1)),
+    ("middle_dim", (A(2, 5, 3), 2), {"dim": 1}),
+    ("vector_odd", (A(7), 3)),
+    ("transposed", (A.t(5, 3), 2), {"dim": 1}),
+    ("strided", (A.s(6, 7), 2), {"dim": 0, "largest": False}),
+    (
+        "ties",
+        (A(3, 6, domain=small_ints), 3),
+        {},
+        {"outputs": (0,), "grad": False, "gradcheck": False},
+    ),
+]
+
+SORTING = [
+    OpInfo(
+        "sort",
+        nnlab.sort,
+        torch.sort,
+        join(cases(distinct, *SORT_CASES, *STABLE_TIES, *UNSTABLE_TIES), _with_nan(NAN_CASES)),
+        errors=_dim_error("sort"),
+    ),
+    OpInfo(
+        "argsort",
+        nnlab.argsort,
+        torch.argsort,
+        join(cases(distinct, *SORT_CASES, *STABLE_TIES), _with_nan(NAN_CASES)),
+        grad=False,
+        errors=_dim_error("argsort"),
+    ),
+    OpInfo(
+        "topk",
+        nnlab.topk,
+        torch.topk,
+        cases(distinct, *TOPK_CASES),
+        errors=[
+            ErrorCase("k_too_large", (np.ones((2, 3)), 4), mentions=("topk", "4", "(2, 3)")),
+            ErrorCase("dim_out_of_range", (np.ones((2, 3)), 1), {"dim": 2}, mentions=("topk", "2")),
+        ],
+    ),
+]
+
+# F.normalize and F.cosine_similarity are composed (norm, clamp, division): the table checks
+# the composition against torch, tiny and zero vectors included.
+VECTOR = [
+    OpInfo(
+        "normalize",
+        F.normalize,
+        TF.normalize,
+        join(
+            cases(
+                real,
+                ("default", (A(3, 4),)),
+                ("dim0", (A(3, 4),), {"dim": 0}),
+                ("p1", (A(3, 4),), {"p": 1.0}),
+                ("p3_last", (A(2, 3, 4),), {"p": 3.0, "dim": -1}),
+                ("vector", (A(5),), {"dim": 0}),
+                ("batch_of_1", (A(1, 4),)),
+                ("transposed", (A.t(5, 3),)),
+            ),
+            fixed("zero_row", [[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]], gradcheck=False),
+            fixed("eps_clamps", [[1e-13, -2e-13], [1.0, 0.5]], gradcheck=False),
+        ),
+    ),
+    OpInfo(
+        "cosine_similarity",
+        F.cosine_similarity,
+        TF.cosine_similarity,
+        join(
+            cases(
+                real,
+                ("default", (A(3, 4), A(3, 4))),
+                ("dim0", (A(3, 4), A(3, 4)), {"dim": 0}),
+                ("broadcast", (A(1, 4), A(3, 4))),
+                ("broadcast_rank", (A(4), A(2, 4)), {"dim": -1}),
+                ("3d", (A(2, 3, 4), A(2, 3, 4)), {"dim": 2}),
+                ("const_other", (A(3, 4), Const(A(3, 4)))),
+                ("transposed", (A.t(5, 3), A(3, 5))),
+            ),
+            fixed(
+                "zero_row",
+                [[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]],
+                [[1.0, 2.0, 3.0], [0.5, 0.5, 1.0]],
+                gradcheck=False,
+            ),
+            # norms below eps: the value uses eps, the gradient passes through the norm
+            fixed(
+                "tiny_norm",
+                [[1e-9, -2e-9, 5e-10], [1.0, 0.5, 0.0]],
+                [[1.0, 2.0, 3.0], [0.5, 0.5, 1.0]],
+                gradcheck=False,
+            ),
+        ),
+        errors=[
+            ErrorCase(
+                "incompatible_broadcast",
+                (np.ones((2, 3)), np.ones((2, 4))),
+                mentions=("cosine_similarity", "(2, 3)", "(2, 4)"),
+            )
+        ],
+    ),
+]
+
 OPS: list[OpInfo] = [
     *ELEMENTWISE,
     *ACTIVATIONS,
@@ -1102,6 +1589,11 @@ OPS: list[OpInfo] = [
     *SHAPE,
     *INDEXING,
     *LINALG,
+    *BINARY_EXTRA,
+    *ROUNDING,
+    *NORMS,
+    *SORTING,
+    *VECTOR,
 ]
 OPS_BY_NAME = {op.name: op for op in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "op names must be unique"

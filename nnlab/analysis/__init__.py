@@ -7,9 +7,10 @@ from nnlab.analysis.plots import (
     plot_perceptron_errors,
     plot_regression,
     plot_roc,
+    plot_segmentation,
 )
 
 __all__ = [
     "plot_confusion_matrix", "plot_history", "plot_lr", "plot_perceptron_errors",
-    "plot_regression", "plot_roc",
+    "plot_regression", "plot_roc", "plot_segmentation",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 __all__ = [
     "plot_history", "plot_lr", "plot_confusion_matrix", "plot_roc", "plot_regression",
-    "plot_perceptron_errors",
+    "plot_perceptron_errors", "plot_segmentation",
 ]  # fmt: skip
 
 
@@ -135,4 +135,25 @@ def plot_perceptron_errors(errors: Sequence[int], path: str | Path) -> Path:
     ax.set_ylabel("training errors")
     ax.set_title("perceptron learning rule")
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_segmentation(
+    images: np.ndarray, masks: np.ndarray, predicted: np.ndarray, path: str | Path
+) -> Path:
+    """One row per sample: the image, its true mask and the predicted mask."""
+    n = len(images)
+    fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
+    for i in range(n):
+        image = np.asarray(images[i])
+        image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+        panels = ((image, "gray", "image"), (masks[i], "tab10", "true mask"),
+                  (predicted[i], "tab10", "predicted"))  # fmt: skip
+        for ax, (data, cmap, title) in zip(axes[i], panels):
+            limits = {} if cmap == "gray" else {"vmin": 0, "vmax": 9}
+            ax.imshow(data, cmap=cmap, interpolation="nearest", **limits)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(title)
     return _save(fig, path)

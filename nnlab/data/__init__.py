@@ -10,7 +10,7 @@
 ((32, 2), dtype('int64'))
 """
 
-from nnlab.data import datasets
+from nnlab.data import datasets, transforms
 from nnlab.data.dataloader import (
     DataLoader,
     RandomSampler,
@@ -29,8 +29,10 @@ from nnlab.data.preprocessing import (
     one_hot_encode,
     train_test_split,
 )
+from nnlab.data.transforms import Compose, TransformDataset
 
 __all__ = [
+    "Compose",
     "ConcatDataset",
     "DataLoader",
     "Dataset",
@@ -44,10 +46,12 @@ __all__ = [
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",
+    "TransformDataset",
     "WeightedRandomSampler",
     "datasets",
     "default_collate",
     "one_hot_encode",
     "random_split",
     "train_test_split",
+    "transforms",
 ]

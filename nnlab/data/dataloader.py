@@ -333,6 +333,14 @@ class DataLoader:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         collate_fn: turns a list of samples into a batch (default: :func:`default_collate`).
         generator: the source of the shuffling (default: the global generator).
+        num_workers, pin_memory, timeout, worker_init_fn, prefetch_factor,
+            persistent_workers: PyTorch's worker-process options, accepted (keyword only)
+            and kept as attributes so code written for torch runs unchanged. They change
+            nothing: nnlab always loads in the main process, as torch does with
+            ``num_workers=0`` (so ``worker_init_fn`` is never called), and there is no GPU
+            memory to pin. Values torch rejects (a negative ``num_workers`` or ``timeout``,
+            ``prefetch_factor`` or ``persistent_workers`` without workers) raise the same
+            ValueError.
 
     Example:
         >>> import nnlab
@@ -357,7 +365,36 @@ class DataLoader:
         drop_last: bool = False,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         generator: Generator | None = None,
+        *,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
     ) -> None:
+        if num_workers < 0:
+            raise ValueError(
+                "DataLoader: num_workers option should be non-negative; use num_workers=0 "
+                "to disable multiprocessing."
+            )
+        if timeout < 0:
+            raise ValueError("DataLoader: timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(
+                "DataLoader: prefetch_factor option could only be specified in "
+                "multiprocessing. Let num_workers > 0 to enable multiprocessing, otherwise "
+                "set prefetch_factor to None."
+            )
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        # torch's worker options, kept for compatibility: loading runs in this process
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.prefetch_factor = 2 if num_workers > 0 and prefetch_factor is None else prefetch_factor
+        self.persistent_workers = persistent_workers
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
         if batch_size <= 0:

@@ -31,6 +31,14 @@ from nnlab.metrics.regression import (
     r2_score,
     root_mean_squared_error,
 )
+from nnlab.metrics.segmentation import (
+    dice_per_class,
+    iou_per_class,
+    mean_dice,
+    mean_iou,
+    pixel_accuracy,
+    segmentation_confusion_matrix,
+)
 
 __all__ = [
     "UndefinedMetricWarning",
@@ -39,9 +47,14 @@ __all__ = [
     "average_precision_score",
     "classification_report",
     "confusion_matrix",
+    "dice_per_class",
     "f1_score",
+    "iou_per_class",
     "mean_absolute_error",
+    "mean_dice",
+    "mean_iou",
     "mean_squared_error",
+    "pixel_accuracy",
     "precision",
     "precision_recall_curve",
     "precision_recall_fscore_support",
@@ -50,5 +63,6 @@ __all__ = [
     "roc_auc_score",
     "roc_curve",
     "root_mean_squared_error",
+    "segmentation_confusion_matrix",
     "top_k_accuracy",
 ]

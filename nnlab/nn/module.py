@@ -15,9 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nnlab import dtypes
 from nnlab.nn.parameter import Buffer, Parameter
-from nnlab.tensor import Tensor
+from nnlab.tensor import Tensor, _to_args
 
 __all__ = ["Module", "ShapeError", "IncompatibleKeys"]
 
@@ -297,14 +296,35 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Convert floating parameters and buffers to ``dtype`` in place."""
-        target = dtypes.to_dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert floating parameters and buffers to a floating dtype in place; returns self.
+
+        Takes torch's signatures: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(device=..., dtype=...)`` and ``to(tensor)`` (its dtype). nnlab runs on the CPU
+        only: ``to("cpu")`` changes nothing, any other device raises a RuntimeError.
+
+        Example:
+            >>> import nnlab
+            >>> from nnlab import nn
+            >>> nn.Linear(2, 1).to("cpu", dtype=nnlab.float64).weight.dtype
+            dtype('float64')
+        """
+        target, _ = _to_args(f"{type(self).__name__}.to", args, kwargs)
+        if target is None:
+            return self
+        if target.kind not in "fc":
+            raise TypeError(
+                f"{type(self).__name__}.to only accepts floating point dtypes, got {target}"
+            )
         for t in [*self.parameters(), *self.buffers()]:
             if t.data.dtype.kind == "f":
                 t.data = t.data.astype(target)
                 if t.grad is not None:
                     t.grad = Tensor(t.grad.data.astype(target))
+        return self
+
+    def cpu(self) -> Module:
+        """The module itself: nnlab keeps every parameter on the CPU."""
         return self
 
     def float(self) -> Module:

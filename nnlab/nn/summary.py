@@ -46,7 +46,8 @@ class LayerRow:
 
 @dataclass
 class ModelSummary:
-    """What :func:`summary` found; ``print(s)`` shows it as a table."""
+    """What :func:`summary` found; ``print(s)``, and ``s`` alone at a prompt, show it as a
+    table."""
 
     model_type: str
     input_shape: tuple[int, ...]
@@ -85,6 +86,10 @@ class ModelSummary:
         Console(file=buffer, width=100, color_system=None).print(self.table())
         return buffer.getvalue()
 
+    def __repr__(self) -> str:
+        # the table, not the dataclass fields: a REPL would print every row's repr
+        return str(self).rstrip("\n")
+
 
 def _shape_text(shape: Any) -> str:
     if isinstance(shape, list):
@@ -107,6 +112,25 @@ def _trainable(module: Module) -> tuple[int, str]:
     flags = {p.requires_grad for p in params}
     label = "partial" if len(flags) == 2 else ("yes" if True in flags else "no")
     return sum(p.numel() for p in params), label
+
+
+def _explain_missing_batch(
+    model: Module, input_shape: tuple[int, ...], dtype: Any, exc: BaseException
+) -> None:
+    """When the model fails on ``input_shape`` but runs on ``(1, *input_shape)``, the batch
+    dimension was left out: add that to the error's message (in place, same class)."""
+    batched = (1, *input_shape)
+    try:
+        with no_grad():
+            model(Tensor(np.zeros(batched, dtype=dtypes.to_dtype(dtype))))
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        return
+    hint = (
+        f"summary: input_shape must include the batch dimension, e.g. {batched} "
+        f"instead of {input_shape}."
+    )
+    first = str(exc.args[0]) if exc.args else ""
+    exc.args = (f"{first}\n{hint}" if first else hint, *exc.args[1:])
 
 
 def summary(
@@ -166,6 +190,12 @@ def summary(
         model.eval()
         with no_grad():
             out = model(Tensor(np.zeros(tuple(input_shape), dtype=dtypes.to_dtype(dtype))))
+    except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+        for remove in removers:
+            remove()
+        removers = []
+        _explain_missing_batch(model, tuple(input_shape), dtype, exc)
+        raise
     finally:
         for remove in removers:
             remove()

@@ -11,6 +11,7 @@ from nnlab.ops.dropout import dropout
 from nnlab.ops.elementwise import (
     abs,
     add,
+    allclose,
     cast,
     clamp,
     clip,
@@ -22,12 +23,15 @@ from nnlab.ops.elementwise import (
     exp,
     ge,
     gt,
+    isclose,
     le,
     log,
     log1p,
     logical_not,
     lt,
     masked_fill,
+    maximum,
+    minimum,
     mul,
     ne,
     neg,
@@ -41,19 +45,25 @@ from nnlab.ops.elementwise import (
 from nnlab.ops.indexing import gather, getitem, index_select, one_hot, scatter_add
 from nnlab.ops.linalg import bmm, matmul, mm
 from nnlab.ops.reduction import (
+    all,
     amax,
     amin,
+    any,
     argmax,
     argmin,
+    cumsum,
     logsumexp,
     max,
     mean,
     min,
+    norm,
     prod,
     std,
     sum,
     var,
+    vector_norm,
 )  # fmt: skip
+from nnlab.ops.rounding import ceil, floor, floor_divide, remainder, round, trunc
 from nnlab.ops.shape import (
     cat,
     chunk,
@@ -71,6 +81,7 @@ from nnlab.ops.shape import (
     view,
 )  # fmt: skip
 from nnlab.ops.softmax import log_softmax, softmax
+from nnlab.ops.sorting import argsort, sort, topk
 
 __all__ = [
     "abs", "add", "amax", "amin", "argmax", "argmin", "bmm", "cast", "cat", "chunk", "clamp",
@@ -81,6 +92,9 @@ __all__ = [
     "permute", "pow", "prod", "relu", "reshape", "scatter_add", "sigmoid", "sign", "silu",
     "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
     "tanh", "transpose", "unsqueeze", "var", "view", "where", "UFUNCS",
+    # comparisons of whole tensors, sorting, rounding, norms, running sums
+    "all", "allclose", "any", "argsort", "ceil", "cumsum", "floor", "floor_divide", "isclose",
+    "maximum", "minimum", "norm", "remainder", "round", "sort", "topk", "trunc", "vector_norm",
 ]  # fmt: skip
 
 #: NumPy (and SciPy) ufuncs that a Tensor answers with its own differentiable op.
@@ -110,5 +124,13 @@ UFUNCS = {
     np.equal: eq,
     np.not_equal: ne,
     np.logical_not: logical_not,
+    np.maximum: maximum,
+    np.minimum: minimum,
+    np.floor: floor,
+    np.ceil: ceil,
+    np.trunc: trunc,
+    np.rint: round,
+    np.floor_divide: floor_divide,
+    np.remainder: remainder,
     scipy.special.erf: erf,
 }

@@ -22,6 +22,7 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs",
     "sin", "cos", "erf", "sign", "clamp", "where", "masked_fill", "cast", "clone",
     "lt", "le", "gt", "ge", "eq", "ne", "logical_not", "result_dtype", "floating",
+    "maximum", "minimum", "isclose", "allclose",
 ]  # fmt: skip
 
 
@@ -378,6 +379,33 @@ class Clamp(Function):
         return gx, glo, ghi
 
 
+class Maximum(Function):
+    """y = max(a, b) elementwise (``minimum=True``: min(a, b)), broadcasting, NaN winning.
+
+    dy/da = 1 where a is chosen, 0 where b is, ½ on ties a = b (torch splits the gradient
+    equally); dy/db likewise. Where a or b is NaN both receive the full gradient, as in torch.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, minimum):
+        ctx.shapes = (_shape(a), _shape(b))
+        op = "minimum" if minimum else "maximum"
+        y = _binary(op, a, b, np.minimum if minimum else np.maximum)
+        if any(ctx.needs_input_grad):
+            share = np.where(_compare(op, a, b, np.equal), 0.5, 1.0).astype(y.dtype)
+            a_loses = _compare(op, a, b, np.greater if minimum else np.less)
+            b_loses = _compare(op, a, b, np.less if minimum else np.greater)
+            ctx.weights = (share * ~a_loses, share * ~b_loses)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), (wa, wb) = ctx.shapes, ctx.weights
+        ga = unbroadcast(g * wa, sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * wb, sb) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+
 class Where(Function):
     """y = a where cond else b;  the gradient goes to whichever input was chosen."""
 
@@ -557,3 +585,49 @@ ne = _comparison("ne", np.not_equal, "!=")
 
 def logical_not(x: Any) -> Tensor:
     return _no_grad(np.logical_not(_raw(x)))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """The elementwise larger of ``a`` and ``b`` (broadcasting); ties share the gradient.
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.maximum(nnlab.tensor([1.0, 5.0]), nnlab.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+    """
+    return Maximum.apply(a, b, False)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """The elementwise smaller of ``a`` and ``b`` (broadcasting); ties share the gradient."""
+    return Maximum.apply(a, b, True)
+
+
+def isclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Tensor:
+    """|a - b| ≤ atol + rtol·|b| elementwise (equal infinities are close; NaN only with
+    ``equal_nan``). Both tensors must share a dtype, as in torch. A boolean tensor."""
+    ra, rb = _raw(a), _raw(b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and ra.dtype != rb.dtype:
+        raise RuntimeError(
+            f"isclose: both inputs must have the same dtype, got {ra.dtype} and {rb.dtype}"
+        )
+    try:
+        return _no_grad(np.isclose(ra, rb, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    except ValueError:
+        broadcast_shapes("isclose", _shape(ra), _shape(rb))
+        raise
+
+
+def allclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """True when every element of ``a`` is close to ``b`` (see :func:`isclose`): a bool.
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.allclose(nnlab.tensor([1.0, 2.0]), nnlab.tensor([1.0, 2.0 + 1e-7]))
+        True
+    """
+    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())

@@ -1,13 +1,17 @@
-"""Batch and layer normalization, fused: one op each with a hand-written backward.
+"""Batch and layer normalization, fused: one op each with a hand-written backward; group,
+instance and local response normalization composed from them.
 
-Both standardise x with a mean μ and a biased variance σ² taken over some axes, then
+All standardise x with a mean μ and a biased variance σ² taken over some axes, then
 apply a learned per-feature scale γ and shift β:
 
     x̂ = (x - μ) / √(σ² + ε),    y = γ x̂ + β
 
-Batch norm takes μ, σ² per channel over the batch (and length) axes; layer norm per
-sample over the trailing ``normalized_shape`` axes. With G = dL/dy, M the number of
-values each statistic averages over and ⟨·⟩ the mean over those values:
+Batch norm takes μ, σ² per channel over the batch and spatial axes of (N, C, *S); layer
+norm per sample over the trailing ``normalized_shape`` axes; group norm per sample over
+each group of channels (a layer norm of (N, G, C/G·S)); instance norm per sample and
+channel over the spatial axes (a batch norm of (1, N·C, *S), as torch computes it).
+With G = dL/dy, M the number of values each statistic averages over and ⟨·⟩ the mean
+over those values:
 
     dL/dβ = Σ G,    dL/dγ = Σ G x̂    (sums over everything but the feature axes)
     dL/dx = γ/√(σ² + ε) · (G - ⟨G⟩ - x̂ ⟨G x̂⟩)     when μ, σ² come from x itself
@@ -31,30 +35,35 @@ import numpy as np
 from nnlab.autograd.function import Function
 from nnlab.tensor import Tensor
 
-__all__ = ["batch_norm", "layer_norm", "batch_norm_composed", "layer_norm_composed"]
+__all__ = [
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
+    "batch_norm_composed", "layer_norm_composed",
+]  # fmt: skip
 
 
 def _channel_sum(a: np.ndarray) -> np.ndarray:
-    """Σ over every axis but 1 of an (N, C) or (N, C, L) array, as a GEMV over N."""
-    if a.ndim == 3:
-        a = a.sum(axis=2)
+    """Σ over every axis but 1 of an (N, C, *S) array: a GEMV over the flattened spatial
+    positions, then one over N (about 3× faster than ``a.sum(axis=(0, 2, 3))``)."""
+    if a.ndim > 2:
+        a = a.reshape(a.shape[0], a.shape[1], -1)
+        a = a @ np.ones(a.shape[2], dtype=a.dtype)
     return np.ones(a.shape[0], dtype=a.dtype) @ a
 
 
 class BatchNorm(Function):
-    """y = γ (x - μ) / √(σ² + ε) + β per channel (axis 1) of an (N, C) or (N, C, L) x.
+    """y = γ (x - μ) / √(σ² + ε) + β per channel (axis 1) of an (N, C, *S) x (S may be empty).
 
-    Training: μ, σ² are the batch statistics over the N·L values of each channel and
+    Training: μ, σ² are the batch statistics over the M = N·|S| values of each channel and
     dx = γ/√(σ² + ε) · (G - ⟨G⟩ - x̂ ⟨G x̂⟩), where ⟨G⟩ = dβ/M and ⟨G x̂⟩ = dγ/M.
     Evaluation: μ, σ² are the running estimates and dx = γ/√(σ² + ε) · G.
-    dγ = Σ G x̂ and dβ = Σ G over N and L in both cases.
+    dγ = Σ G x̂ and dβ = Σ G over N and S in both cases.
     """
 
     double_backward = False
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over N (and L)
+        shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over N and S
         count = x.size // x.shape[1]
         if training:
             mean = _channel_sum(x) / count
@@ -168,8 +177,8 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Batch normalization over axis 1 of an (N, C) or (N, C, L) input
-    (``torch.nn.functional.batch_norm``).
+    """Batch normalization over axis 1 of an (N, C) or (N, C, *S) input, e.g. (N, C, L)
+    or (N, C, H, W) (``torch.nn.functional.batch_norm``).
 
     y = γ (x - μ) / √(σ² + ε) + β. With ``training=True`` μ and σ² (biased) are the
     batch statistics of each channel, and the running estimates, when given, are
@@ -177,7 +186,7 @@ def batch_norm(
     variance for ``running_var``. With ``training=False`` the running estimates are used.
 
     Args:
-        input: (N, C) or (N, C, L).
+        input: (N, C) or (N, C, *S).
         running_mean, running_var: (C,) buffers, or None (only with ``training=True``).
         weight, bias: γ and β of shape (C,), or None.
         training: use batch statistics (default: False).
@@ -191,8 +200,11 @@ def batch_norm(
         tensor([[-1., -1.],
                 [ 1.,  1.]])
     """
-    if input.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: expected 2-D or 3-D input, got shape {input.shape}")
+    if input.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected an (N, C, *S) input with at least 2 dims, got shape "
+            f"{input.shape}"
+        )
     channels = input.shape[1]
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
@@ -258,6 +270,169 @@ def layer_norm(
     return out
 
 
+def _per_channel(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """γ and β of shape (C,) applied along axis 1 of an (N, C, *S) tensor."""
+    shape = (1, -1) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Group normalization (Wu & He, 2018; ``torch.nn.functional.group_norm``).
+
+    The C channels are split into ``num_groups`` groups of C/G consecutive channels; μ and
+    the biased σ² are taken per sample over each group's channels and spatial positions,
+    y = γ_c (x - μ) / √(σ² + ε) + β_c with γ, β per channel. It does not depend on the
+    batch size: G = 1 is a layer norm over (C, *S), G = C an instance norm.
+
+    Computed as :func:`layer_norm` of the (N, G, C/G·|S|) view, then the per-channel affine.
+
+    Args:
+        input: (N, C, *S).
+        num_groups: G, which must divide C.
+        weight, bias: γ and β of shape (C,), or None.
+        eps: added to σ² for numerical stability (default: 1e-5).
+
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.tensor([[[1.0, 3.0], [10.0, 30.0]]])
+        >>> group_norm(x, 2, eps=0.0)
+        tensor([[[-1.,  1.],
+                 [-1.,  1.]]])
+    """
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected an (N, C, *S) input, got shape {input.shape}")
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(
+            "group_norm: Expected number of channels in input to be divisible by num_groups, "
+            f"but got input of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(
+                f"group_norm: Expected {name} to be a vector of size equal to the number of "
+                f"channels in input ({c},), but got {name} of shape {tuple(t.shape)}"
+            )
+    size = input.numel() // max(n * num_groups, 1)
+    groups = input.reshape(n, num_groups, size)
+    y = layer_norm(groups, size, None, None, eps).reshape(input.shape)
+    return _per_channel(y, weight, bias)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Instance normalization (Ulyanov et al., 2016; ``torch.nn.functional.instance_norm``).
+
+    μ and the biased σ² are taken per sample and channel over the spatial positions,
+    y = γ_c (x - μ) / √(σ² + ε) + β_c: each feature map is standardised on its own (style
+    transfer removes per-image contrast this way).
+
+    Computed as torch does: a training-mode :func:`batch_norm` of the (1, N·C, *S) view.
+    Running estimates, when given, are updated with the average over the batch of the
+    per-instance updates (the *unbiased* variance, as batch norm). With
+    ``use_input_stats=False`` the running estimates normalise each channel instead.
+
+    Args:
+        input: (N, C, *S) with more than one spatial element.
+        running_mean, running_var: (C,) buffers, or None.
+        weight, bias: γ and β of shape (C,), or None.
+        use_input_stats: use each instance's statistics (default: True).
+        momentum: weight of the new statistics in the running estimates (default: 0.1).
+        eps: added to σ² for numerical stability (default: 1e-5).
+
+    Example:
+        >>> import nnlab
+        >>> instance_norm(nnlab.tensor([[[1.0, 3.0], [10.0, 30.0]]]), eps=0.0)
+        tensor([[[-1.,  1.],
+                 [-1.,  1.]]])
+    """
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if input.ndim < 2 or math.prod(input.shape[2:]) <= 1:
+        raise ValueError(
+            "instance_norm: Expected more than 1 spatial element when training, got input "
+            f"size {tuple(input.shape)}"
+        )
+    n, c = input.shape[:2]
+    stats = [None, None]
+    for k, t in enumerate((running_mean, running_var)):
+        if t is not None:
+            if tuple(t.shape) != (c,):
+                raise ValueError(
+                    f"instance_norm: running statistics must have shape ({c},), got "
+                    f"{tuple(t.shape)}"
+                )
+            stats[k] = Tensor(np.tile(t.data, n))
+    instances = input.reshape((1, n * c) + tuple(input.shape[2:]))
+    y = batch_norm(instances, stats[0], stats[1], None, None, True, momentum, eps)
+    for t, repeated in zip((running_mean, running_var), stats):
+        if t is not None:
+            t.data[...] = repeated.data.reshape(n, c).mean(axis=0)
+    return _per_channel(y.reshape(input.shape), weight, bias)
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Local response normalization across channels (Krizhevsky et al., 2012;
+    ``torch.nn.functional.local_response_norm``).
+
+    y_c = x_c / (k + α/n · Σ_{c'} x_{c'}²)^β, the sum over the n = ``size`` channels
+    c - ⌊n/2⌋ ≤ c' ≤ c + ⌊(n-1)/2⌋ (zero outside): a unit is damped by its neighbours.
+    Composed from a zero-padded average pooling over the channel axis, as torch.
+
+    Args:
+        input: (N, C, *S) with at least one spatial dim.
+        size: n, the number of neighbouring channels.
+        alpha, beta, k: α (default: 1e-4), β (default: 0.75) and k (default: 1.0).
+
+    Example:
+        >>> import nnlab
+        >>> local_response_norm(nnlab.ones(1, 3, 1), size=2, alpha=1.0, beta=1.0, k=0.0)
+        tensor([[[2.],
+                 [1.],
+                 [1.]]])
+    """
+    from nnlab.ops.pooling import avg_pool2d, avg_pool3d
+    from nnlab.ops.shape import pad
+
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: Expected 3D or higher dimensionality input (got "
+            f"{input.ndim} dimensions, shape {tuple(input.shape)})"
+        )
+    if input.numel() == 0:
+        return input
+    div = input * input
+    if input.ndim == 3:
+        div = pad(div.unsqueeze(1), (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        n, c = input.shape[:2]
+        div = div.reshape(n, 1, c, input.shape[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1).reshape(input.shape)
+    return input / (div * alpha + k) ** beta
+
+
 def batch_norm_composed(
     input: Tensor,
     running_mean: Tensor | None,
@@ -278,7 +453,7 @@ def batch_norm_composed(
         >>> bool(((a - b).abs() < 1e-5).all())
         True
     """
-    axes = (0,) if input.ndim == 2 else (0, 2)
+    axes = (0,) + tuple(range(2, input.ndim))
     shape = (1, -1) + (1,) * (input.ndim - 2)
     if training:
         mean = input.mean(dim=axes, keepdim=True)

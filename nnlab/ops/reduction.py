@@ -1,14 +1,18 @@
-"""Reductions: sum, mean, prod, var/std, max/min, logsumexp, argmax/argmin.
+"""Reductions: sum, mean, prod, var/std, max/min, logsumexp, argmax/argmin, all/any, the
+vector norm, and the running sum ``cumsum``.
 
 A reduction's backward spreads the incoming gradient back over the reduced axes:
 ``sum`` copies it to every element, ``mean`` divides by the count, ``max`` sends it to
 the maximal elements only. ``dim`` may be an int, a tuple or None (all axes); NumPy's
-names ``axis``/``keepdims`` are accepted too, as PyTorch does.
+names ``axis``/``keepdims`` are accepted too, as PyTorch does. ``max(x, dim)`` and
+``min(x, dim)`` return a named tuple ``(values, indices)``, as ``torch.return_types.max``.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -17,13 +21,19 @@ from nnlab.autograd.function import Function
 from nnlab.ops._broadcast import broadcast_to
 from nnlab.tensor import Tensor
 
-# This module defines sum/max/min, so Python's own are reached under other names.
+# This module defines sum/max/min/all/any, so Python's own are reached under other names.
 _max = builtins.max
 
 __all__ = [
     "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "logsumexp",
-    "argmax", "argmin",
+    "argmax", "argmin", "all", "any", "norm", "vector_norm", "cumsum", "MaxResult",
+    "MinResult",
 ]  # fmt: skip
+
+#: What ``max(x, dim)`` returns: unpacks as ``values, indices`` (``torch.return_types.max``).
+MaxResult = namedtuple("max", ("values", "indices"))
+#: What ``min(x, dim)`` returns (``torch.return_types.min``).
+MinResult = namedtuple("min", ("values", "indices"))
 
 
 def _axes(op: str, ndim: int, dim: Any) -> tuple[int, ...] | None:
@@ -201,6 +211,88 @@ class LogSumExp(Function):
         return g.reshape(ctx.keep) * np.exp(x - y.reshape(ctx.keep)), None, None
 
 
+class VectorNorm(Function):
+    """y = ‖x‖ₚ = (Σᵢ |xᵢ|ᵖ)^(1/p) over the axes; p = ∞: max |xᵢ|, p = -∞: min |xᵢ|,
+    p = 0: the number of non-zero xᵢ.
+
+    dy/dxᵢ = sign(xᵢ)·|xᵢ|^(p-1) / y^(p-1)  (p = 2: xᵢ / y;  p = 1: sign xᵢ);
+    p = ±∞: sign(xᵢ) shared equally among the xᵢ with |xᵢ| = y;  p = 0: 0.
+    As torch, the gradient is 0 where y = 0 (for p > 1) and where xᵢ = 0 (for p < 1),
+    instead of the 0/0 of the formula.
+    """
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        ctx.p, ctx.keep = p, _keep_shape(x.shape, axes)
+        a = np.abs(x)
+        with np.errstate(divide="ignore"):
+            if p == math.inf or p == -math.inf:
+                y = (a.max if p > 0 else a.min)(axis=axes, keepdims=True)
+                hits = a == y
+                ctx.share = (np.sign(x) * hits / hits.sum(axis=axes, keepdims=True)).astype(x.dtype)
+            elif p == 0:
+                y = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+            elif p == 1:
+                y = a.sum(axis=axes, keepdims=True)
+            elif p == 2:
+                y = np.sqrt((x * x).sum(axis=axes, keepdims=True))
+            else:
+                y = ((a**p).sum(axis=axes, keepdims=True)) ** (1 / p)
+        ctx.sign = np.sign(x)
+        if p > 1 and p != math.inf:
+            # 0 where the norm is 0, and y + 1 there so nothing divides by 0
+            ctx.y_zero = (y == 0).astype(x.dtype)
+        elif p < 1 and p != 0 and p != -math.inf:
+            ctx.x_zero = (x == 0).astype(x.dtype)
+        y = _drop(y, axes, keepdim)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        p, g = ctx.p, g.reshape(ctx.keep)
+        if p == math.inf or p == -math.inf:
+            return g * ctx.share, None, None, None
+        if p == 0:
+            return g * np.zeros(x.shape, dtype=x.dtype), None, None, None
+        if p == 1:
+            return g * ctx.sign, None, None, None
+        y = y.reshape(ctx.keep)
+        if p == 2:
+            return g * x / (y + ctx.y_zero) * (1 - ctx.y_zero), None, None, None
+        if p > 1:
+            scale = g / (y + ctx.y_zero) ** (p - 1) * (1 - ctx.y_zero)
+            return ctx.sign * np.abs(x) ** (p - 1) * scale, None, None, None
+        # p < 1: |x|^(p-1) is infinite at x = 0, where torch sets the gradient to 0
+        powered = (np.abs(x) + ctx.x_zero) ** (p - 1) * (1 - ctx.x_zero)
+        return ctx.sign * powered * g * y ** (1 - p), None, None, None
+
+
+class CumSum(Function):
+    """yᵢ = Σ_{j≤i} xⱼ along an axis;  dL/dxⱼ = Σ_{i≥j} gᵢ: the running sum of the gradient
+    taken from the far end (reverse, cumsum, reverse)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
+        if x.ndim == 0:
+            return x.astype(dtype, copy=True)
+        return np.cumsum(x, axis=axis, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if g.ndim == 0:
+            return g, None
+        reverse = (slice(None),) * ctx.axis + (slice(None, None, -1),)
+        flipped = g[reverse]
+        summed = CumSum.apply(flipped, ctx.axis) if isinstance(g, Tensor) else None
+        if summed is None:
+            summed = np.cumsum(flipped, axis=ctx.axis)
+        return summed[reverse], None
+
+
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     dim, keepdim = _dim_args(dim, keepdim, kw)
     return Sum.apply(x, _axes("sum", x.ndim, dim), keepdim)
@@ -263,22 +355,29 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 
 def _extreme(x: Tensor, dim: Any, keepdim: bool, minimum: bool) -> Any:
-    """``max(x)``: the largest value. ``max(x, dim)``: (values, indices) along ``dim``, the
-    gradient flowing to the returned index, as ``torch.max``."""
+    """``max(x)``: the largest value. ``max(x, dim)``: a named tuple (values, indices) along
+    ``dim``, the gradient flowing to the returned index. ``max(x, other)``: the elementwise
+    ``maximum``, as ``torch.max``."""
     if dim is None:
         return Amax.apply(x, None, False, minimum)
+    if isinstance(dim, Tensor):
+        from nnlab.ops import elementwise
+
+        return (elementwise.minimum if minimum else elementwise.maximum)(x, dim)
     from nnlab.ops.indexing import gather
+
+    result = MinResult if minimum else MaxResult
 
     (axis,) = _axes("min" if minimum else "max", x.ndim, dim) or (0,)
     pick = np.argmin if minimum else np.argmax
     idx = np.expand_dims(pick(x.data, axis=axis), axis) if x.ndim else np.zeros((), np.int64)
     if x.ndim == 0:
-        return x, Tensor._make(idx, False, None, 0)
+        return result(x, Tensor._make(idx, False, None, 0))
     values = gather(x, axis, idx)
     if not keepdim:
         values = values.squeeze(axis)
         idx = np.squeeze(idx, axis)
-    return values, Tensor._make(idx.astype(np.int64), False, None, 0)
+    return result(values, Tensor._make(idx.astype(np.int64), False, None, 0))
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
@@ -314,3 +413,74 @@ def argmax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
 def argmin(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest value (the first among ties); not differentiable."""
     return _arg("argmin", x, dim, keepdim, np.argmin)
+
+
+def _logical(op: str, x: Any, dim: Any, keepdim: bool, reduce: Any) -> Tensor:
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    axes = _axes(op, data.ndim, dim)
+    return Tensor._make(np.asarray(reduce(data, axis=axes, keepdims=keepdim)), False, None, 0)
+
+
+def all(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """True where every element (along ``dim``; everywhere when None) is non-zero. A
+    boolean tensor, not differentiable."""
+    return _logical("all", x, dim, keepdim, np.all)
+
+
+def any(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """True where some element (along ``dim``; anywhere when None) is non-zero."""
+    return _logical("any", x, dim, keepdim, np.any)
+
+
+def vector_norm(x: Tensor, ord: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The p-norm ‖x‖ₚ = (Σ|xᵢ|ᵖ)^(1/p) over ``dim`` (all elements when None), as
+    ``torch.linalg.vector_norm``; ``ord`` may be any number, ``inf`` (max |xᵢ|), ``-inf``
+    (min |xᵢ|) or 0 (the count of non-zeros).
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.ops.vector_norm(nnlab.tensor([3.0, -4.0]))
+        tensor(5.)
+    """
+    if isinstance(ord, str) or isinstance(ord, bool):
+        raise TypeError(f"vector_norm: ord must be a number, got {ord!r}")
+    if x.data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"linalg.vector_norm: expected a floating point tensor as input, got {x.dtype}; "
+            "convert first, e.g. x.float()"
+        )
+    return VectorNorm.apply(x, float(ord), _axes("vector_norm", x.ndim, dim), bool(keepdim))
+
+
+def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The norm of ``x`` over ``dim`` (all elements when None), as ``torch.norm``: ``p``
+    is ``"fro"`` (the 2-norm of the elements), a number, ``inf`` or ``-inf``; see
+    :func:`vector_norm`. The nuclear norm (``"nuc"``) is not implemented.
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.tensor([[3.0, 4.0], [0.0, 1.0]]).norm(dim=1)
+        tensor([5., 1.])
+    """
+    if isinstance(p, str):
+        if p != "fro":
+            raise ValueError(f"norm: p={p!r} is not supported; use 'fro' or a number")
+        if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) > 2:
+            raise RuntimeError(f"norm: p='fro' takes at most 2 dims, got dim={dim}")
+        p = 2
+    return vector_norm(x, 2.0 if p is None else p, dim, keepdim)
+
+
+def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """Running sum along ``dim``: yᵢ = x₀ + … + xᵢ. Integer and boolean input gives int64,
+    as torch; ``dtype`` converts the input first.
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.cumsum(nnlab.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([1., 3., 6.])
+    """
+    if dtype is not None:
+        x = x.to(dtype)
+    (axis,) = _axes("cumsum", x.ndim, dim) or (0,)
+    return CumSum.apply(x, axis)

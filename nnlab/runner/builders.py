@@ -20,7 +20,7 @@ from nnlab.tensor import Tensor
 
 __all__ = [
     "Splits", "make_splits", "make_loader", "build_model", "build_loss", "build_optimizer",
-    "build_scheduler", "build_regularizers", "output_size",
+    "build_scheduler", "build_regularizers", "build_augmentation", "output_size", "to_layout",
 ]  # fmt: skip
 
 
@@ -36,6 +36,7 @@ class Splits:
     y_test: np.ndarray
     scaler: Any = None
     n_classes: int = 0
+    n_features: int = 0  # width of a raw feature row (0 for datasets of images)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def load_arrays(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray, tuple | None]:
         "xor": datasets.make_xor, "moons": datasets.make_moons, "circles": datasets.make_circles,
         "spirals": datasets.make_spirals, "linearly_separable": datasets.make_linearly_separable,
         "noisy_sine": datasets.make_noisy_sine, "imbalanced": datasets.make_imbalanced,
-        "mnist1d": datasets.load_mnist1d,
+        "mnist1d": datasets.load_mnist1d, "shapes": datasets.make_shapes_segmentation,
     }  # fmt: skip
     fn = tabular.get(name) or makers[name]
     _check_options("data.params", name, fn, params, skip=("seed", "generator"))
@@ -87,43 +88,103 @@ def _check_options(
 
 
 def make_splits(cfg: RunConfig) -> Splits:
+    """Split (stratified for classes), scale with training statistics, then give the
+    features their layout (flat rows, images or sequences)."""
     from nnlab.data import MinMaxScaler, StandardScaler, train_test_split
 
     x, y, given_test = load_arrays(cfg)
-    classify = cfg.task != "regression"
+    labels = cfg.task in ("classification", "binary")
     if given_test is None:
         x, x_test, y, y_test = train_test_split(
-            x, y, test_size=cfg.data.test_size, seed=cfg.seed, stratify=y if classify else None
+            x, y, test_size=cfg.data.test_size, seed=cfg.seed, stratify=y if labels else None
         )
     else:
         x_test, y_test = given_test
     x_val = y_val = None
     if cfg.data.val_size > 0:
         x, x_val, y, y_val = train_test_split(
-            x, y, test_size=cfg.data.val_size, seed=cfg.seed + 1, stratify=y if classify else None
+            x, y, test_size=cfg.data.val_size, seed=cfg.seed + 1, stratify=y if labels else None
         )
     scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(cfg.data.scale)
-    if scaler is not None:
+    if scaler is not None and np.ndim(x) == 2:
         scaler = scaler().fit(x)  # statistics from the training split only
         x, x_test = scaler.transform(x), scaler.transform(x_test)
         x_val = scaler.transform(x_val) if x_val is not None else None
-    n_classes = int(np.max(y)) + 1 if classify else 0
-    f32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)  # noqa: E731
-    return Splits(f32(x), y, f32(x_val), y_val, f32(x_test), y_test, scaler, n_classes)
+    else:
+        scaler = None
+    n_classes = int(np.max(y)) + 1 if cfg.task != "regression" else 0
+
+    def shaped(a: Any) -> Any:
+        if a is None:
+            return None
+        return to_layout(np.asarray(a, dtype=np.float32), cfg.data.layout, cfg.data.image_size)
+
+    width = int(np.shape(x)[1]) if np.ndim(x) == 2 else 0
+    return Splits(
+        shaped(x), y, shaped(x_val), y_val, shaped(x_test), y_test, scaler, n_classes, width
+    )
+
+
+def to_layout(x: np.ndarray, layout: str, image_size: int | None = None) -> np.ndarray:
+    """Feature rows (N, F) as images (N, 1, √F, √F), resized to ``image_size`` by bilinear
+    interpolation, or as one-channel sequences (N, 1, F); arrays that already have a
+    channel axis (N, C, H, W) pass unchanged."""
+    if x.ndim > 2 or layout == "flat":
+        return x
+    if layout == "sequence":
+        return x[:, None, :]
+    side = int(round(np.sqrt(x.shape[1])))
+    if side * side != x.shape[1]:
+        raise ConfigError(
+            f'data.layout: "image" needs square images, but rows have {x.shape[1]} features'
+        )
+    images = x.reshape(-1, 1, side, side)
+    if image_size is not None and image_size != side:
+        import scipy.ndimage
+
+        zoom = image_size / side
+        images = scipy.ndimage.zoom(images, (1, 1, zoom, zoom), order=1, grid_mode=True,
+                                    mode="nearest").astype(np.float32)  # fmt: skip
+    return images
 
 
 def _targets(cfg: RunConfig, y: np.ndarray) -> np.ndarray:
-    if cfg.task == "classification":
+    """Class indices (int64, masks keep their shape) or float values of shape (N,)."""
+    if cfg.task in ("classification", "segmentation"):
         return np.asarray(y, dtype=np.int64)
     return np.asarray(y, dtype=np.float32).reshape(-1)
 
 
-def make_loader(cfg: RunConfig, x: np.ndarray, y: np.ndarray, shuffle: bool) -> Any:
-    from nnlab.data import DataLoader, TensorDataset
+_TRANSFORMS = {
+    "horizontal_flip": "RandomHorizontalFlip", "vertical_flip": "RandomVerticalFlip",
+    "rotation": "RandomRotation", "translation": "RandomTranslation", "scale": "RandomScale",
+    "crop": "RandomCrop", "resized_crop": "RandomResizedCrop", "noise": "GaussianNoise",
+    "erasing": "RandomErasing", "color_jitter": "ColorJitter",
+}  # fmt: skip
 
-    """Training loaders shuffle (seeded by the run's seed); evaluation ones use big batches."""
-    ds = TensorDataset(nnlab.from_numpy(x), nnlab.from_numpy(_targets(cfg, y)))
-    batch = cfg.data.batch_size if shuffle else max(cfg.data.batch_size, 512)
+
+def build_augmentation(cfg: RunConfig) -> Any:
+    """The configured training-time augmentations as one ``Compose`` (None if none)."""
+    from nnlab.data import transforms as T
+
+    steps = []
+    for k, aug in enumerate(cfg.data.augment):
+        cls = getattr(T, _TRANSFORMS[aug.name])
+        steps.append(_construct(f"data.augment.{k}", aug.name, cls, (), dict(aug.params)))
+    return T.Compose(steps) if steps else None
+
+
+def make_loader(
+    cfg: RunConfig, x: np.ndarray, y: np.ndarray, shuffle: bool, augment: Any = None
+) -> Any:
+    """Training loaders shuffle (seeded by the run's seed) and augment; evaluation ones
+    use big batches and never augment."""
+    from nnlab.data import DataLoader, TensorDataset, TransformDataset
+
+    ds: Any = TensorDataset(nnlab.from_numpy(x), nnlab.from_numpy(_targets(cfg, y)))
+    if augment is not None:
+        ds = TransformDataset(ds, augment)
+    batch = cfg.data.batch_size if shuffle else max(cfg.data.batch_size, 256)
     return DataLoader(ds, batch_size=batch, shuffle=shuffle)
 
 
@@ -131,19 +192,54 @@ def make_loader(cfg: RunConfig, x: np.ndarray, y: np.ndarray, shuffle: bool) -> 
 
 
 def output_size(cfg: RunConfig, n_classes: int) -> int:
-    return n_classes if cfg.task == "classification" else 1
+    return n_classes if cfg.task in ("classification", "segmentation") else 1
 
 
-def build_model(cfg: RunConfig, in_features: int, out_features: int) -> nn.Module:
+def build_model(cfg: RunConfig, input_shape: tuple[int, ...], out_features: int) -> nn.Module:
+    """The configured network for inputs of ``input_shape`` (without the batch axis)."""
     m = cfg.model
-    if m.type == "linear" or (m.type == "mlp" and not m.hidden_sizes):
-        return nn.Linear(in_features, out_features)
-    if m.type == "perceptron":
-        return nn.Perceptron(in_features)
-    return nn.MLP(
-        in_features, list(m.hidden_sizes), out_features, activation=m.activation,
-        dropout=m.dropout, norm=None if m.norm == "none" else m.norm,
-    )  # fmt: skip
+    if m.type in MLP_LIKE:
+        (in_features,) = input_shape
+        if m.type == "linear" or (m.type == "mlp" and not m.hidden_sizes):
+            return nn.Linear(in_features, out_features)
+        if m.type == "perceptron":
+            return nn.Perceptron(in_features)
+        return nn.MLP(
+            in_features, list(m.hidden_sizes), out_features, activation=m.activation,
+            dropout=m.dropout, norm=None if m.norm == "none" else m.norm,
+        )  # fmt: skip
+    from nnlab import models
+
+    cls, in_key, out_key = _CONV_MODELS[m.type]
+    builder = getattr(models, cls)
+    options = {in_key: input_shape[0], out_key: out_features, **m.params}
+    _check_options("model.params", m.type, builder, m.params)
+    try:
+        return builder(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model.params for {m.type}: {exc}") from None
+
+
+MLP_LIKE = ("mlp", "linear", "perceptron")
+#: model.type -> (nnlab.models name, its input-channels argument, its output argument)
+_CONV_MODELS = {
+    "lenet5": ("LeNet5", "in_channels", "num_classes"),
+    "vgg": ("SmallVGG", "in_channels", "num_classes"),
+    "resnet": ("resnet", "in_channels", "num_classes"),
+    "unet": ("UNet", "in_channels", "num_classes"),
+    "cnn1d": ("CNN1d", "in_channels", "num_classes"),
+}
+
+
+class _SumLoss(nn.Module):
+    """The sum of two losses (cross-entropy + Dice is common for segmentation)."""
+
+    def __init__(self, first: nn.Module, second: nn.Module) -> None:
+        super().__init__()
+        self.first, self.second = first, second
+
+    def forward(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return self.first(outputs, targets) + self.second(outputs, targets)
 
 
 class _FlatTargetLoss(nn.Module):
@@ -169,6 +265,10 @@ def build_loss(cfg: RunConfig, y_train: np.ndarray, n_classes: int) -> nn.Module
         return nn.CrossEntropyLoss(weight=weight, label_smoothing=c.label_smoothing)
     if c.name == "multi_margin":
         return nn.MultiMarginLoss()
+    if c.name == "dice":
+        return nn.DiceLoss()
+    if c.name == "cross_entropy+dice":
+        return _SumLoss(nn.CrossEntropyLoss(label_smoothing=c.label_smoothing), nn.DiceLoss())
     if c.name == "bce_with_logits":
         pos_weight = c.pos_weight
         if c.class_weight == "balanced":

@@ -27,7 +27,8 @@ def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]
             )
     cfg = parse_config(json.loads((run_dir / "config.json").read_text()), str(run_dir))
     prep = json.loads((run_dir / "preprocessing.json").read_text())
-    model = B.build_model(cfg, prep["n_features"], B.output_size(cfg, prep["n_classes"]))
+    shape = tuple(prep["input_shape"])
+    model = B.build_model(cfg, shape, B.output_size(cfg, prep["n_classes"]))
     nnlab.io.load_into(model, run_dir / "model.safetensors")
     model.eval()
     return cfg, model, prep
@@ -57,21 +58,36 @@ def _scale(prep: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return x * np.asarray(stats["scale_"]) + np.asarray(stats["min_"])
 
 
+def _prepare_inputs(prep: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
+    """Raw inputs as the model saw them in training: feature rows are scaled with the
+    training statistics and shaped by the run's layout; images (N, C, H, W) pass as is."""
+    shape = tuple(prep["input_shape"])
+    x = np.asarray(inputs, dtype=np.float64)
+    if x.ndim <= 2:
+        x = np.atleast_2d(x)
+        layout, width = prep.get("layout", "flat"), prep["n_features"]
+        if x.size == 0 or x.shape[1] != width:
+            got = 0 if x.size == 0 else x.shape[1]
+            raise ValueError(f"inputs have {got} features per row; the model expects {width}")
+        x = B.to_layout(_scale(prep, x).astype(np.float32), layout, prep.get("image_size"))
+    if tuple(x.shape[1:]) != shape:
+        raise ValueError(
+            f"inputs have shape {tuple(x.shape[1:])} per sample; the model expects {shape}"
+        )
+    return np.asarray(x, dtype=np.float32)
+
+
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Predictions of a finished run for raw (unscaled) feature rows: the predicted class
     and the model's confidence in it (classification), or the predicted value."""
     cfg, model, prep = _load_run(run_dir)
-    x = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
-    if x.size == 0 or x.shape[1] != prep["n_features"]:
-        got = 0 if x.size == 0 else x.shape[1]
-        raise ValueError(
-            f"inputs have {got} features per row; the model expects {prep['n_features']}"
-        )
-    xt = nnlab.tensor(_scale(prep, x).astype(np.float32))
+    xt = nnlab.tensor(_prepare_inputs(prep, inputs))
     if cfg.model.type == "perceptron":
         return {"prediction": model.predict(xt).data}
     with nnlab.no_grad():
         out = model(xt).data.astype(np.float64)
+    if cfg.task == "segmentation":
+        return {"prediction": out.argmax(1)}
     if cfg.task == "classification":
         e = np.exp(out - out.max(1, keepdims=True))
         probs = e / e.sum(1, keepdims=True)

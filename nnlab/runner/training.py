@@ -67,11 +67,12 @@ def _logged_keys(cfg: RunConfig, has_val: bool) -> set[str]:
 def _prepare(cfg: RunConfig) -> _Parts:
     nnlab.manual_seed(cfg.seed)
     splits = B.make_splits(cfg)
-    model = B.build_model(cfg, splits.x_train.shape[1], B.output_size(cfg, splits.n_classes))
+    model = B.build_model(cfg, splits.x_train.shape[1:], B.output_size(cfg, splits.n_classes))
     parts = _Parts(cfg, splits, model)
     if cfg.model.type == "perceptron":
         return parts
-    parts.train_loader = B.make_loader(cfg, splits.x_train, splits.y_train, shuffle=True)
+    augment = B.build_augmentation(cfg)
+    parts.train_loader = B.make_loader(cfg, splits.x_train, splits.y_train, True, augment)
     if splits.x_val is not None:
         parts.val_loader = B.make_loader(cfg, splits.x_val, splits.y_val, shuffle=False)
     parts.loss_fn = B.build_loss(cfg, splits.y_train, splits.n_classes)
@@ -113,10 +114,13 @@ def _new_run_dir(cfg: RunConfig, output_dir: str | None) -> Path:
     return run_dir
 
 
-def _save_preprocessing(run_dir: Path, splits: B.Splits) -> None:
+def _save_preprocessing(run_dir: Path, splits: B.Splits, cfg: RunConfig) -> None:
     state: dict[str, Any] = {
         "n_classes": splits.n_classes,
-        "n_features": int(splits.x_train.shape[1]),
+        "input_shape": list(splits.x_train.shape[1:]),
+        "n_features": splits.n_features,
+        "layout": cfg.data.layout,
+        "image_size": cfg.data.image_size,
     }
     if splits.scaler is not None:
         state["scaler"] = type(splits.scaler).__name__
@@ -176,7 +180,7 @@ def train_from_config(
     (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
     if source_text is not None:
         (run_dir / "config.toml").write_text(source_text)
-    _save_preprocessing(run_dir, parts.splits)
+    _save_preprocessing(run_dir, parts.splits, cfg)
     if cfg.model.type == "perceptron":
         return _train_perceptron(parts, run_dir)
     trainer = _trainer(parts, run_dir, verbose)
@@ -261,6 +265,9 @@ def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
         analysis.plot_roc(fpr, tpr, M.roc_auc_score(s.y_test, scores), plots / "roc.png")
         cm = M.confusion_matrix(s.y_test, (scores >= 0.5).astype(np.int64), num_classes=2)
         analysis.plot_confusion_matrix(cm, plots / "confusion_matrix.png")
+    elif cfg.task == "segmentation":
+        predicted = outputs[:6].argmax(1)
+        analysis.plot_segmentation(s.x_test[:6], s.y_test[:6], predicted, plots / "predictions.png")
     else:
         x_raw = _unscale(s.scaler, s.x_test)
         curve = None

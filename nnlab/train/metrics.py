@@ -79,7 +79,18 @@ def _regression(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
 _CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
                    "top5_accuracy")  # fmt: skip
 _REGRESSION = ("mse", "rmse", "mae", "r2")
-METRIC_NAMES = _CLASSIFICATION + _REGRESSION
+_SEGMENTATION = ("pixel_accuracy", "mean_iou", "mean_dice")
+
+
+def _segmentation(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Per-pixel scores from (N, C, H, W) logits and (N, H, W) masks."""
+    from nnlab import metrics as m
+
+    score = {"pixel_accuracy": m.pixel_accuracy, "mean_iou": m.mean_iou, "mean_dice": m.mean_dice}
+    return lambda outputs, targets: float(score[name](targets, outputs.argmax(1)))
+
+
+METRIC_NAMES = _CLASSIFICATION + _REGRESSION + _SEGMENTATION
 
 
 def resolve_metrics(metrics: Iterable[Any] | None) -> dict[str, Callable[..., float]]:
@@ -92,6 +103,8 @@ def resolve_metrics(metrics: Iterable[Any] | None) -> dict[str, Callable[..., fl
             out[metric] = _classification(metric)
         elif metric in _REGRESSION:
             out[metric] = _regression(metric)
+        elif metric in _SEGMENTATION:
+            out[metric] = _segmentation(metric)
         else:
             raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRIC_NAMES)}")
     return out

@@ -1,6 +1,8 @@
-"""Ready-made datasets: classic tabular sets, MNIST-1D and synthetic toys (all offline)."""
+"""Ready-made datasets: classic tabular sets, MNIST-1D, synthetic toys and a synthetic
+segmentation task (all offline)."""
 
 from nnlab.data.datasets.mnist1d import load_mnist1d
+from nnlab.data.datasets.shapes import SHAPE_CLASSES, make_shapes_segmentation
 from nnlab.data.datasets.synthetic import (
     make_circles,
     make_imbalanced,
@@ -20,6 +22,7 @@ from nnlab.data.datasets.tabular import (
 )
 
 __all__ = [
+    "SHAPE_CLASSES",
     "Split",
     "load_breast_cancer",
     "load_digits",
@@ -32,6 +35,7 @@ __all__ = [
     "make_linearly_separable",
     "make_moons",
     "make_noisy_sine",
+    "make_shapes_segmentation",
     "make_spirals",
     "make_xor",
 ]

@@ -3,6 +3,8 @@
 Each element is kept with probability 1 - p and scaled by 1/(1 - p) (inverted dropout),
 so the expected activation is the same in training and evaluation. The mask is drawn
 from the default generator: ``nnlab.manual_seed(s)`` makes it reproducible.
+
+Dropout1d/2d/3d zero whole channels of feature maps instead of single elements.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.tensor import Tensor
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 class Dropout(Module):
@@ -50,3 +52,98 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class _FeatureDropout(Dropout):
+    """Channel dropout over (N, C, *S) or unbatched (C, *S) with ``dims`` spatial dims."""
+
+    dims = 2
+
+    def forward(self, input: Tensor) -> Tensor:
+        n = self.dims
+        spatial = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
+        if input.ndim not in (n + 1, n + 2):
+            hint = f"{type(self).__name__} zeroes whole channels of {n}-D feature maps."
+            if 1 <= input.ndim - 2 <= 3:
+                hint += f" A {input.ndim}-D batch needs Dropout{input.ndim - 2}d."
+            elif input.ndim <= 2:
+                hint += " For a flat (N, features) batch use Dropout."
+            raise self.shape_error(f"(N, C, {spatial}) or (C, {spatial})", input.shape, hint)
+        drop = (F.dropout1d, F.dropout2d, F.dropout3d)[n - 1]
+        return drop(input, self.p, self.training)
+
+
+class Dropout1d(_FeatureDropout):
+    """Channel dropout for sequences: each channel x[n, c, :] is zeroed with probability
+    p, otherwise scaled by 1/(1 - p); the identity in evaluation.
+
+    Args:
+        p: probability of zeroing a channel (default: 0.5).
+        inplace: accepted for compatibility with PyTorch (default: False).
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: same as the input.
+
+    Example:
+        >>> import nnlab
+        >>> from nnlab import nn
+        >>> y = nn.Dropout1d(0.5)(nnlab.ones(4, 8, 5)).numpy()
+        >>> bool(((y == 0).all(-1) | (y == 2).all(-1)).all())  # whole channels
+        True
+    """
+
+    dims = 1
+
+
+class Dropout2d(_FeatureDropout):
+    """Channel dropout for images (Tompson et al., 2015): each feature map x[n, c] is zeroed
+    with probability p, otherwise scaled by 1/(1 - p); the identity in evaluation.
+
+    Neighbouring pixels of a feature map are strongly correlated, so dropping single
+    pixels (Dropout) hardly regularises a convolutional layer; dropping whole maps does.
+    The masks come from the default generator: ``nnlab.manual_seed(s)`` repeats them.
+
+    Args:
+        p: probability of zeroing a channel (default: 0.5).
+        inplace: accepted for compatibility with PyTorch (default: False).
+
+    Shape:
+        - Input: (N, C, H, W), or 3-D, which torch (and so nnlab) reads as (N, C, L)
+          with a warning: for a single image use ``x.unsqueeze(0)``.
+        - Output: same as the input.
+
+    Example:
+        >>> import nnlab
+        >>> from nnlab import nn
+        >>> drop = nn.Dropout2d(p=0.5)
+        >>> y = drop(nnlab.ones(2, 16, 3, 3))
+        >>> sorted(set(y.flatten().tolist()))
+        [0.0, 2.0]
+        >>> drop.eval()(nnlab.ones(1, 2, 1, 1)).flatten()
+        tensor([1., 1.])
+    """
+
+    dims = 2
+
+
+class Dropout3d(_FeatureDropout):
+    """Channel dropout for volumes: each x[n, c] is zeroed with probability p, otherwise
+    scaled by 1/(1 - p); the identity in evaluation.
+
+    Args:
+        p: probability of zeroing a channel (default: 0.5).
+        inplace: accepted for compatibility with PyTorch (default: False).
+
+    Shape:
+        - Input: (N, C, D, H, W) or (C, D, H, W).
+        - Output: same as the input.
+
+    Example:
+        >>> import nnlab
+        >>> from nnlab import nn
+        >>> nn.Dropout3d(0.2)(nnlab.ones(2, 4, 3, 3, 3)).shape
+        (2, 4, 3, 3, 3)
+    """
+
+    dims = 3

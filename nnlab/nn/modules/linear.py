@@ -30,8 +30,23 @@ def _param(*shape: int, dtype: Any) -> Parameter:
     return Parameter(np.empty(shape, dtype=d))
 
 
-def _features_hint(x: Tensor, in_features: int, layer: str) -> str:
-    """Explain the usual cause of a feature-size mismatch in front of a dense layer."""
+def _comes_first(module: Module) -> bool:
+    """True when no layer runs before ``module`` as far as the model's structure tells: it
+    has no parent, or it and each of its ancestors is the first child of its parent."""
+    node = module
+    while node._parent is not None:
+        parent = node._parent()
+        if parent is None:
+            break
+        if next(iter(parent._modules.values()), None) is not node:
+            return False
+        node = parent
+    return True
+
+
+def _features_hint(x: Tensor, in_features: int, layer: str, first: bool = False) -> str:
+    """Explain the usual cause of a feature-size mismatch in front of a dense layer;
+    ``first``: the layer is the model's first, so the features come from the data."""
     if x.ndim >= 3:
         flat = math.prod(x.shape[1:])
         verdict = ", which matches" if flat == in_features else ""
@@ -40,8 +55,14 @@ def _features_hint(x: Tensor, in_features: int, layer: str) -> str:
             f"missing Flatten? a {x.ndim}-D batch such as images (N, C, H, W) must be flattened "
             f"to (N, features) before a {layer}{match}."
         )
+    features = x.shape[-1] if x.ndim else 1
+    if first:
+        return (
+            f"the input has {features} features but this {layer} expects "
+            f"in_features={in_features}; change in_features or the input so they agree."
+        )
     return (
-        f"the previous layer produces {x.shape[-1] if x.ndim else 1} features but this {layer} "
+        f"the previous layer produces {features} features but this {layer} "
         f"expects in_features={in_features}; change one of them so they agree."
     )
 
@@ -123,7 +144,7 @@ class Linear(Module):
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise self.shape_error(
                 f"(*, {self.in_features})", input.shape,
-                _features_hint(input, self.in_features, "Linear"),
+                _features_hint(input, self.in_features, "Linear", _comes_first(self)),
             )  # fmt: skip
         return F.linear(input, self.weight, self.bias)
 

@@ -1,0 +1,629 @@
+"""Pooling over 1, 2 or 3 spatial dims: max, average and max-unpooling (adaptive pooling
+is in :mod:`nnlab.ops.adaptive_pooling`).
+
+Convention (stated once, used by every op here): inputs are (N, C, *S) with ``len(S)``
+spatial dims, or (C, *S) without a batch dim. A window of size k with stride s, zero-based
+padding p and dilation d gives, per spatial dim of length L, the output length
+
+    L_out = ⌊(L + 2p - d·(k - 1) - 1) / s⌋ + 1        (⌈·⌉ with ``ceil_mode=True``; a
+                                                       window that would start in the right
+                                                       padding is then dropped, as torch)
+
+Output position o reads the (padded) input at o·s + j·d for the kernel offsets j = 0..k-1.
+Every op runs one NumPy operation per kernel offset on strided views of the whole batch,
+never a Python loop over pixels:
+
+- max pooling:  y = max_j x[o·s + j·d] (padding is -inf). Backward routes g to the FIRST
+  maximum of each window in row-major order, as torch does when a window has ties, by
+  re-comparing the strided views with y; windows that overlap add their gradients.
+- average pooling:  y = Σ_j x[o·s + j] / D with zero padding, D the window size (padding
+  included, clipped to L + p), the number of real inputs (``count_include_pad=False``) or
+  ``divisor_override``. Backward spreads g/D back over each window.
+- ``return_indices`` gives torch's flat index into each channel's spatial block (for
+  2-d: h·W + w of the unpadded input), which :func:`max_unpool2d` inverts.
+
+The backwards write into NumPy scratch arrays (``double_backward = False``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from nnlab.autograd.function import Function
+from nnlab.tensor import Tensor
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d", "pool_output_size",
+]  # fmt: skip
+
+_WORDS = {1: "single int, or a tuple of one int", 2: "single int, or a tuple of two ints",
+          3: "single int, or a tuple of three ints"}  # fmt: skip
+
+
+# -- geometry ------------------------------------------------------------------------------
+
+
+def _tuple(op: str, name: str, value: Any, n: int) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    values = tuple(int(v) for v in value)
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise RuntimeError(f"{op}: {name} must either be a {_WORDS[n]}, got {tuple(value)}")
+    return values
+
+
+def pool_output_size(
+    length: int, kernel: int, stride: int, padding: int = 0, dilation: int = 1,
+    ceil_mode: bool = False,
+) -> int:  # fmt: skip
+    """Output length of a pooling window along one dim, torch's formula.
+
+    ⌊(L + 2p - d(k-1) - 1)/s⌋ + 1, rounded up instead with ``ceil_mode``; in ceil mode a
+    last window that would start inside the right padding is dropped.
+
+    Example:
+        >>> pool_output_size(28, 2, 2), pool_output_size(5, 2, 2, ceil_mode=True)
+        (14, 3)
+    """
+    span = dilation * (kernel - 1) + 1
+    out = (length + 2 * padding - span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= length + padding:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where each kernel offset of a pooling window reads a padded (N, C, *S) array."""
+
+    size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    out: tuple[int, ...]
+
+    @property
+    def offsets(self) -> list[tuple[int, ...]]:
+        """Kernel offsets in row-major order (the order that decides ties)."""
+        return list(itertools.product(*(range(k) for k in self.kernel)))
+
+    def view(self, offset: Sequence[int]) -> tuple[slice, ...]:
+        """Index of the strided view holding, for every output position o, the input at
+        o·s + j·d (in padded coordinates) for kernel offset j."""
+        return (slice(None), slice(None)) + tuple(
+            slice(j * d, j * d + (o - 1) * s + 1, s)
+            for j, d, o, s in zip(offset, self.dilation, self.out, self.stride)
+        )
+
+    @property
+    def widths(self) -> list[tuple[int, int]]:
+        """(before, after) padding per spatial dim; ceil mode may need more on the right."""
+        return [
+            (p, max(0, (o - 1) * s + d * (k - 1) + 1 - p - n))
+            for n, k, s, p, d, o in zip(
+                self.size, self.kernel, self.stride, self.padding, self.dilation, self.out
+            )
+        ]
+
+    @property
+    def disjoint(self) -> bool:
+        """No input element is read by two (position, offset) pairs."""
+        return all(s >= d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
+
+    def pad(self, x: np.ndarray, fill: float) -> np.ndarray:
+        widths = self.widths
+        if not any(lo or hi for lo, hi in widths):
+            return x
+        shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(self.size, widths))
+        xp = np.full(shape, fill, dtype=x.dtype)
+        xp[self.centre] = x
+        return xp
+
+    @property
+    def centre(self) -> tuple[slice, ...]:
+        return (slice(None), slice(None)) + tuple(
+            slice(lo, lo + n) for n, (lo, _) in zip(self.size, self.widths)
+        )
+
+    def padded_zeros(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return np.zeros(
+            shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(self.size, self.widths)), dtype
+        )
+
+    def unpad(self, xp: np.ndarray) -> np.ndarray:
+        return xp if xp.shape[2:] == self.size else xp[self.centre]
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _window(
+    op: str, x: Tensor, n: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+    ceil_mode: bool,
+) -> _Window:  # fmt: skip
+    kernel = _tuple(op, "kernel_size", kernel_size, n)
+    stride = kernel if stride is None or stride == [] or stride == () else stride
+    stride = _tuple(op, "stride", stride, n)
+    padding = _tuple(op, "padding", padding, n)
+    dilation = _tuple(op, "dilation", dilation, n)
+    if min(kernel) <= 0:
+        raise RuntimeError(f"{op}: kernel_size must be greater than zero, got {kernel}")
+    if min(stride) <= 0:
+        raise RuntimeError(f"{op}: stride must be greater than zero, got {stride}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"{op}: dilation must be greater than zero, got {dilation}")
+    if min(padding) < 0:
+        raise RuntimeError(f"{op}: pad must be non-negative, got padding={padding}")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise RuntimeError(
+            f"{op}: pad should be at most half of kernel size, but got padding={padding} and "
+            f"kernel_size={kernel}; each padding must be <= kernel_size // 2"
+        )
+    size = tuple(x.shape[-n:])
+    out = tuple(
+        pool_output_size(*a, ceil_mode) for a in zip(size, kernel, stride, padding, dilation)
+    )
+    if min(out) <= 0:
+        channels = x.shape[-n - 1]
+        raise RuntimeError(
+            f"{op}: Given input size: ({_fmt((channels,) + size)}). Calculated output size: "
+            f"({_fmt((channels,) + out)}). Output size is too small: the kernel {kernel} "
+            f"(dilation {dilation}) is larger than the input {size} plus padding {padding}"
+        )
+    return _Window(size, kernel, stride, padding, dilation, out)
+
+
+def _check_rank(op: str, x: Tensor, n: int) -> bool:
+    """True when x has a batch dim; raises for any rank other than n + 1 or n + 2."""
+    if x.ndim not in (n + 1, n + 2) or 0 in x.shape[1 - (x.ndim - n - 1) :]:
+        raise RuntimeError(
+            f"{op}: expected a non-empty {n + 1}-D (C, {_dims(n)}) or {n + 2}-D "
+            f"(N, C, {_dims(n)}) input, got shape {tuple(x.shape)}"
+        )
+    return x.ndim == n + 2
+
+
+def _dims(n: int) -> str:
+    return {1: "L", 2: "H, W", 3: "D, H, W"}[n]
+
+
+def _batched(op: str, x: Tensor, n: int) -> tuple[Tensor, bool]:
+    batched = _check_rank(op, x, n)
+    return (x if batched else x.reshape((1,) + x.shape)), batched
+
+
+def _unbatch(y: Tensor, batched: bool) -> Tensor:
+    return y if batched else y.reshape(y.shape[1:])
+
+
+# -- max pooling ---------------------------------------------------------------------------
+
+
+def _first_max_hits(xp: np.ndarray, y: np.ndarray, win: _Window):
+    """Yield (view index, mask) per kernel offset; the mask marks the windows whose FIRST
+    maximum (row-major over the offsets) sits at that offset."""
+    free = np.ones(y.shape, dtype=bool)
+    hit = np.empty(y.shape, dtype=bool)
+    for offset in win.offsets:
+        view = win.view(offset)
+        np.equal(xp[view], y, out=hit)
+        hit &= free
+        free ^= hit
+        yield offset, view, hit
+
+
+class MaxPool(Function):
+    """y[o] = max_j x[o·s + j·d] over the kernel offsets j (-inf padding).
+
+    dx[i] = Σ_o g[o] over the windows o whose first maximum is input i (strided compare
+    with y, one view per kernel offset; overlapping windows accumulate).
+    """
+
+    double_backward = False
+
+    @staticmethod
+    def forward(ctx, x, win):
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = win.pad(x, fill)
+        views = [xp[win.view(offset)] for offset in win.offsets]
+        y = views[0].copy()
+        for v in views[1:]:
+            np.maximum(y, v, out=y)
+        ctx.xp, ctx.y, ctx.win, ctx.shape = xp, y, win, x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        win = ctx.win
+        dxp = win.padded_zeros(ctx.shape, g.dtype)
+        for _, view, hit in _first_max_hits(ctx.xp, ctx.y, win):
+            if win.disjoint:
+                np.multiply(g, hit, out=dxp[view])
+            else:
+                dxp[view] += g * hit
+        return win.unpad(dxp), None
+
+
+def _max_indices(x: np.ndarray, y: np.ndarray, win: _Window) -> np.ndarray:
+    """torch's indices: the flat position, within each channel's unpadded spatial block,
+    of each window's first maximum."""
+    strides = np.cumprod((1,) + win.size[:0:-1])[::-1]  # row-major strides of S
+    base = np.zeros(win.out, dtype=np.int64)
+    for d, (o, s, p, st) in enumerate(zip(win.out, win.stride, win.padding, strides)):
+        shape = [1] * len(win.out)
+        shape[d] = o
+        base = base + ((np.arange(o) * s - p) * st).reshape(shape)
+    idx = np.broadcast_to(base, y.shape).copy()
+    for offset, _, hit in _first_max_hits(win.pad(x, -np.inf), y, win):
+        step = int(sum(j * dl * st for j, dl, st in zip(offset, win.dilation, strides)))
+        if step:
+            idx += hit * step
+    return idx
+
+
+def _max_pool(
+    op: str, n: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+    dilation: Any, ceil_mode: bool, return_indices: bool,
+) -> Any:  # fmt: skip
+    x, batched = _batched(op, input, n)
+    win = _window(op, x, n, kernel_size, stride, padding, dilation, ceil_mode)
+    y = MaxPool.apply(x, win)
+    if not return_indices:
+        return _unbatch(y, batched)
+    idx = Tensor._make(_max_indices(x.data, y.data, win), False, None, 0)
+    return _unbatch(y, batched), _unbatch(idx, batched)
+
+
+_MAX_DOC = """Max pooling over {n} spatial dim(s) (``torch.nn.functional.{op}``).
+
+    y[n, c, o] = max over the window of x[n, c, o·s - p + j·d], j = 0..k-1 per dim, with
+    -inf padding; per dim L_out = ⌊(L + 2p - d(k-1) - 1)/s⌋ + 1 (⌈·⌉ with ``ceil_mode``).
+    The gradient goes to the first maximum of each window (row-major), as torch.
+
+    Args:
+        input: {shape}, or the same without N.
+        kernel_size: window size k, an int or a tuple of {n}.
+        stride: step s between windows (default: ``kernel_size``).
+        padding: -inf padding p on both sides, at most k // 2 (default: 0).
+        dilation: spacing d between window elements (default: 1).
+        ceil_mode: round the output size up (default: False).
+        return_indices: also return the flat index of each maximum within its channel's
+            spatial block, as torch, for :func:`max_unpool{n}d` (default: False).
+"""
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)  # fmt: skip
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)  # fmt: skip
+
+
+def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)  # fmt: skip
+
+
+max_pool1d.__doc__ = (
+    _MAX_DOC.format(n=1, op="max_pool1d", shape="(N, C, L)")
+    + """
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.tensor([[[1.0, 5.0, 2.0, 4.0, 3.0]]])
+        >>> max_pool1d(x, 2)
+        tensor([[[5., 4.]]])
+        >>> max_pool1d(x, 2, ceil_mode=True, return_indices=True)[1]
+        tensor([[[1, 3, 4]]])
+"""
+)
+max_pool2d.__doc__ = (
+    _MAX_DOC.format(n=2, op="max_pool2d", shape="(N, C, H, W)")
+    + """
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.arange(16.0).reshape(1, 1, 4, 4)
+        >>> max_pool2d(x, 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+"""
+)
+max_pool3d.__doc__ = (
+    _MAX_DOC.format(n=3, op="max_pool3d", shape="(N, C, D, H, W)")
+    + """
+    Example:
+        >>> import nnlab
+        >>> max_pool3d(nnlab.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten()
+        tensor([7.])
+"""
+)
+
+
+# -- average pooling -----------------------------------------------------------------------
+
+
+def _divisor(win: _Window, count_include_pad: bool, dtype: np.dtype) -> np.ndarray:
+    """The number D each window sum is divided by, as an array of the output's spatial
+    shape: the product over dims of each window's length (padding included but clipped to
+    L + p), or of its number of real inputs."""
+    divisor = np.ones((1,) * len(win.out), dtype=dtype)
+    for d, (n, k, s, p, o) in enumerate(
+        zip(win.size, win.kernel, win.stride, win.padding, win.out)
+    ):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        shape = [1] * len(win.out)
+        shape[d] = o
+        divisor = divisor * (end - start).astype(dtype).reshape(shape)
+    return divisor
+
+
+class AvgPool(Function):
+    """y[o] = Σ_j x[o·s + j] / D[o] (zero padding);  dx[i] = Σ_{o ∋ i} g[o] / D[o]."""
+
+    double_backward = False
+
+    @staticmethod
+    def forward(ctx, x, win, divisor):
+        xp = win.pad(x, 0)
+        views = [xp[win.view(offset)] for offset in win.offsets]
+        total = views[0].copy()
+        for v in views[1:]:
+            total += v
+        total /= divisor
+        ctx.win, ctx.divisor, ctx.shape = win, divisor, x.shape
+        return total
+
+    @staticmethod
+    def backward(ctx, g):
+        win = ctx.win
+        share = g / ctx.divisor
+        dxp = win.padded_zeros(ctx.shape, g.dtype)
+        for offset in win.offsets:
+            view = dxp[win.view(offset)]
+            if win.disjoint:
+                view[...] = share
+            else:
+                view += share
+        return win.unpad(dxp), None, None
+
+
+def _avg_pool(
+    op: str, n: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+    ceil_mode: bool, count_include_pad: bool, divisor_override: int | None,
+) -> Tensor:  # fmt: skip
+    x, batched = _batched(op, input, n)
+    win = _window(op, x, n, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError(f"{op}: divisor_override must be non-zero, got 0")
+        divisor = np.asarray(divisor_override, dtype=x.dtype)
+    else:
+        divisor = _divisor(win, count_include_pad, x.dtype)
+    return _unbatch(AvgPool.apply(x, win, divisor), batched)
+
+
+_AVG_DOC = """Average pooling over {n} spatial dim(s) (``torch.nn.functional.{op}``).
+
+    y[n, c, o] = (1/D) Σ over the window of x[n, c, o·s - p + j], j = 0..k-1 per dim, with
+    zero padding; per dim L_out = ⌊(L + 2p - k)/s⌋ + 1 (⌈·⌉ with ``ceil_mode``). D is the
+    window size (padding included, but not the part past L + p that ``ceil_mode`` adds),
+    the number of real inputs when ``count_include_pad=False``, or ``divisor_override``.
+
+    Args:
+        input: {shape}, or the same without N.
+        kernel_size: window size k, an int or a tuple of {n}.
+        stride: step s between windows (default: ``kernel_size``).
+        padding: zero padding p on both sides, at most k // 2 (default: 0).
+        ceil_mode: round the output size up (default: False).
+        count_include_pad: count the zero padding in D (default: True).{extra}
+"""
+_OVERRIDE = "\n        divisor_override: a fixed D instead (default: None)."
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:  # fmt: skip
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, None)  # fmt: skip
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:  # fmt: skip
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)  # fmt: skip
+
+
+def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:  # fmt: skip
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)  # fmt: skip
+
+
+avg_pool1d.__doc__ = (
+    _AVG_DOC.format(n=1, op="avg_pool1d", shape="(N, C, L)", extra="")
+    + """
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+        >>> avg_pool1d(x, 2)
+        tensor([[[1.5, 3.5]]])
+        >>> avg_pool1d(x, 2, padding=1), avg_pool1d(x, 2, padding=1, count_include_pad=False)
+        (tensor([[[0.5, 2.5, 2. ]]]), tensor([[[1. , 2.5, 4. ]]]))
+"""
+)
+avg_pool2d.__doc__ = (
+    _AVG_DOC.format(n=2, op="avg_pool2d", shape="(N, C, H, W)", extra=_OVERRIDE)
+    + """
+    Example:
+        >>> import nnlab
+        >>> avg_pool2d(nnlab.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5,  4.5],
+                  [10.5, 12.5]]]])
+"""
+)
+avg_pool3d.__doc__ = (
+    _AVG_DOC.format(n=3, op="avg_pool3d", shape="(N, C, D, H, W)", extra=_OVERRIDE)
+    + """
+    Example:
+        >>> import nnlab
+        >>> avg_pool3d(nnlab.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten()
+        tensor([3.5])
+"""
+)
+
+
+# -- max unpooling -------------------------------------------------------------------------
+
+
+class SpatialScatter(Function):
+    """y = zeros of (N, C, *S_out) with y[n, c, index[n, c, i]] = x[n, c, i] (spatially
+    flattened); dx = g read back at ``index`` (the adjoint of :class:`SpatialGather`)."""
+
+    double_backward = False
+
+    @staticmethod
+    def forward(ctx, x, index, out_size):
+        n, c = x.shape[:2]
+        flat = index.reshape(n, c, -1)
+        y = np.zeros((n, c, math.prod(out_size)), dtype=x.dtype)
+        np.put_along_axis(y, flat, x.reshape(n, c, -1), axis=2)
+        ctx.flat, ctx.x_shape = flat, x.shape
+        return y.reshape((n, c) + tuple(out_size))
+
+    @staticmethod
+    def backward(ctx, g):
+        n, c = ctx.x_shape[:2]
+        dx = np.take_along_axis(g.reshape(n, c, -1), ctx.flat, axis=2)
+        return dx.reshape(ctx.x_shape), None, None
+
+
+def _max_unpool(
+    op: str, n: int, input: Tensor, indices: Tensor, kernel_size: Any, stride: Any,
+    padding: Any, output_size: Any,
+) -> Tensor:  # fmt: skip
+    kernel = _tuple(op, "kernel_size", kernel_size, n)
+    stride = _tuple(op, "stride", kernel if stride is None else stride, n)
+    padding = _tuple(op, "padding", padding, n)
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(
+            f"{op}: expected a {n + 1}-D (C, {_dims(n)}) or {n + 2}-D (N, C, {_dims(n)}) "
+            f"input, got a tensor with {input.ndim} dimensions, shape {tuple(input.shape)}"
+        )
+    index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if tuple(index.shape) != tuple(input.shape):
+        raise RuntimeError(
+            f"{op}: Expected shape of indices to be same as that of the input tensor "
+            f"({tuple(input.shape)}) but got indices tensor with shape: {tuple(index.shape)}"
+        )
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: indices must be an integer tensor, got {index.dtype}")
+    size = input.shape[-n:]
+    default = tuple((i - 1) * s - 2 * p + k for i, k, s, p in zip(size, kernel, stride, padding))
+    if output_size is None:
+        out = default
+    else:
+        out = tuple(int(v) for v in output_size)
+        if len(out) == n + 2 or (len(out) == n + 1 and input.ndim == n + 1):
+            out = out[-n:]
+        if len(out) != n:
+            raise ValueError(
+                f"{op}: output_size should be a sequence containing {n} or {n + 2} elements, "
+                f"but it has a length of '{len(out)}'"
+            )
+        for d, (o, base, s) in enumerate(zip(out, default, stride)):
+            if not base - s < o < base + s:
+                raise ValueError(
+                    f'{op}: invalid output_size "{out}" (dim {d} must be between {base - s} '
+                    f"and {base + s})"
+                )
+    block = math.prod(out)
+    if index.size and (index.min() < 0 or index.max() >= block):
+        bad = int(index.max() if index.max() >= block else index.min())
+        raise RuntimeError(
+            f"{op}: Found an invalid max index: {bad} (output volumes are of size {_fmt(out)})"
+        )
+    batched = input.ndim == n + 2
+    x = input if batched else input.reshape((1,) + input.shape)
+    y = SpatialScatter.apply(x, index.reshape(x.shape).astype(np.int64, copy=False), out)
+    return _unbatch(y, batched)
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:  # fmt: skip
+    """The partial inverse of :func:`max_pool1d` (``torch.nn.functional.max_unpool1d``):
+    see :func:`max_unpool2d`.
+
+    Example:
+        >>> import nnlab
+        >>> y, i = max_pool1d(nnlab.tensor([[[1.0, 5.0, 2.0, 4.0]]]), 2, return_indices=True)
+        >>> max_unpool1d(y, i, 2)
+        tensor([[[0., 5., 0., 4.]]])
+    """
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
+                       output_size)  # fmt: skip
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:  # fmt: skip
+    """The partial inverse of :func:`max_pool2d` (``torch.nn.functional.max_unpool2d``).
+
+    Puts each value back at the position ``indices`` says its maximum came from and zeros
+    everywhere else: y[n, c, idx[n, c, i]] = x[n, c, i] (spatially flattened). The default
+    output size is (H - 1)·s - 2p + k per dim; ``output_size`` picks another one within
+    one stride of it (pooling several sizes gives the same output size).
+
+    Args:
+        input: (N, C, H, W) or (C, H, W), e.g. max-pooled values.
+        indices: int tensor of the same shape, as returned by ``max_pool2d(...,
+            return_indices=True)``.
+        kernel_size, stride, padding: those of the max pooling (stride defaults to
+            ``kernel_size``).
+        output_size: (H_out, W_out), or the full (N, C, H_out, W_out) (default: None).
+
+    Example:
+        >>> import nnlab
+        >>> x = nnlab.tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
+        >>> y, i = max_pool2d(x, 2, return_indices=True)
+        >>> max_unpool2d(y, i, 2)
+        tensor([[[[0., 0.],
+                  [4., 0.]]]])
+    """
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                       output_size)  # fmt: skip
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:  # fmt: skip
+    """The partial inverse of :func:`max_pool3d` (``torch.nn.functional.max_unpool3d``):
+    see :func:`max_unpool2d`.
+
+    Example:
+        >>> import nnlab
+        >>> y, i = max_pool3d(nnlab.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)
+        >>> max_unpool3d(y, i, 2).flatten()
+        tensor([0., 0., 0., 0., 0., 0., 0., 7.])
+    """
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
+                       output_size)  # fmt: skip
