@@ -760,3 +760,13 @@ def test_graph_is_released_when_its_output_is_dropped():
     node = weakref.ref(y.grad_fn)
     del y
     assert node() is None
+
+
+def test_where_sends_exactly_zero_to_the_unchosen_branch():
+    # torch gives 0 where the branch was not chosen, even for an infinite gradient
+    for lib in (nnlab, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        lib.where(lib.tensor([True, False]), x, lib.tensor(0.0)).backward(
+            lib.tensor([float("inf"), float("inf")])
+        )
+        assert x.grad.tolist() == [float("inf"), 0.0]

@@ -113,8 +113,8 @@ class UNet(Module):
         >>> net = UNet(in_channels=3, n_classes=4, depth=2, base_width=8)
         >>> net(nnlab.randn(2, 3, 17, 20)).shape          # odd sizes are fine
         (2, 4, 17, 20)
-        >>> UNet(depth=1, base_width=4, padding="valid")(nnlab.randn(1, 1, 20, 20)).shape
-        (1, 2, 8, 8)
+        >>> UNet(depth=1, base_width=4, padding="valid")(nnlab.randn(1, 1, 28, 28)).shape
+        (1, 2, 12, 12)
     """
 
     def __init__(

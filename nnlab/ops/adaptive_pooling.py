@@ -55,7 +55,10 @@ def _adaptive_size(op: str, x: Tensor, n: int, output_size: Any) -> tuple[int, .
 
 
 def _apply_axis(a: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
-    """Multiply dim ``axis`` of ``a`` by ``matrix`` (out × in): a GEMM over all other dims."""
+    """Multiply dim ``axis`` of ``a`` by ``matrix`` (out × in): a GEMM over all other dims.
+    A column of ones (the backward of global pooling) is a broadcast."""
+    if matrix.shape[1] == 1 and matrix.all():
+        return np.broadcast_to(a, a.shape[:axis] + (matrix.shape[0],) + a.shape[axis + 1 :])
     if axis == a.ndim - 1:
         return a @ matrix.T
     if axis == a.ndim - 2:

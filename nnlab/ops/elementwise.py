@@ -424,9 +424,17 @@ class Where(Function):
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        ga = unbroadcast(g * ctx.cond, sa) if ctx.needs_input_grad[1] else None
-        gb = unbroadcast(g * ~ctx.cond, sb) if ctx.needs_input_grad[2] else None
+        ga = unbroadcast(_keep(g, ctx.cond), sa) if ctx.needs_input_grad[1] else None
+        gb = unbroadcast(_keep(g, ~ctx.cond), sb) if ctx.needs_input_grad[2] else None
         return None, ga, gb
+
+
+def _keep(g: Any, mask: np.ndarray) -> Any:
+    """g where ``mask``, exactly 0 elsewhere (a product with the mask would turn an
+    infinite gradient of the unchosen branch into NaN; torch gives 0 there)."""
+    if isinstance(g, np.ndarray):
+        return np.where(mask, g, np.zeros((), dtype=g.dtype))
+    return Where.apply(np.broadcast_to(mask, g.shape), g, np.zeros((), dtype=g.dtype))
 
 
 class Cast(Function):

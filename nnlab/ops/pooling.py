@@ -2,8 +2,8 @@
 is in :mod:`nnlab.ops.adaptive_pooling`).
 
 Convention (stated once, used by every op here): inputs are (N, C, *S) with ``len(S)``
-spatial dims, or (C, *S) without a batch dim. A window of size k with stride s, zero-based
-padding p and dilation d gives, per spatial dim of length L, the output length
+spatial dims, or (C, *S) without a batch dim. A window of size k with stride s, padding
+p (added on both sides) and dilation d gives, per spatial dim of length L, the output length
 
     L_out = ⌊(L + 2p - d·(k - 1) - 1) / s⌋ + 1        (⌈·⌉ with ``ceil_mode=True``; a
                                                        window that would start in the right
@@ -114,6 +114,23 @@ class _Window:
             )
         ]
 
+    def real(self, offset: Sequence[int]) -> np.ndarray | None:
+        """Which output positions read a real input (not padding) at this kernel offset,
+        broadcastable over the output; None when all of them do."""
+        mask = None
+        for d, (j, n, s, p, dl, o) in enumerate(zip(
+            offset, self.size, self.stride, self.padding, self.dilation, self.out
+        )):  # fmt: skip
+            pos = np.arange(o) * s + j * dl - p
+            inside = (pos >= 0) & (pos < n)
+            if inside.all():
+                continue
+            shape = [1] * len(self.out)
+            shape[d] = o
+            inside = inside.reshape(shape)
+            mask = inside if mask is None else mask & inside
+        return mask
+
     @property
     def disjoint(self) -> bool:
         """No input element is read by two (position, offset) pairs."""
@@ -185,7 +202,7 @@ def _window(
 
 def _check_rank(op: str, x: Tensor, n: int) -> bool:
     """True when x has a batch dim; raises for any rank other than n + 1 or n + 2."""
-    if x.ndim not in (n + 1, n + 2) or 0 in x.shape[1 - (x.ndim - n - 1) :]:
+    if x.ndim not in (n + 1, n + 2) or 0 in x.shape[x.ndim - n - 1 :]:
         raise RuntimeError(
             f"{op}: expected a non-empty {n + 1}-D (C, {_dims(n)}) or {n + 2}-D "
             f"(N, C, {_dims(n)}) input, got shape {tuple(x.shape)}"
@@ -210,14 +227,18 @@ def _unbatch(y: Tensor, batched: bool) -> Tensor:
 
 
 def _first_max_hits(xp: np.ndarray, y: np.ndarray, win: _Window):
-    """Yield (view index, mask) per kernel offset; the mask marks the windows whose FIRST
-    maximum (row-major over the offsets) sits at that offset."""
+    """Yield (offset, view index, mask) per kernel offset; the mask marks the windows whose
+    FIRST maximum (row-major over the offsets) sits at that offset. Padding never counts,
+    so a window of real -inf values picks its first real element, as torch."""
     free = np.ones(y.shape, dtype=bool)
     hit = np.empty(y.shape, dtype=bool)
     for offset in win.offsets:
         view = win.view(offset)
         np.equal(xp[view], y, out=hit)
         hit &= free
+        real = win.real(offset)
+        if real is not None:
+            hit &= real
         free ^= hit
         yield offset, view, hit
 
@@ -256,18 +277,26 @@ class MaxPool(Function):
 
 def _max_indices(x: np.ndarray, y: np.ndarray, win: _Window) -> np.ndarray:
     """torch's indices: the flat position, within each channel's unpadded spatial block,
-    of each window's first maximum."""
+    of each window's first maximum. A window without one (only padding, possible with
+    dilation) gets its first position past the left padding, as torch."""
     strides = np.cumprod((1,) + win.size[:0:-1])[::-1]  # row-major strides of S
-    base = np.zeros(win.out, dtype=np.int64)
-    for d, (o, s, p, st) in enumerate(zip(win.out, win.stride, win.padding, strides)):
+    start = np.zeros(win.out, dtype=np.int64)  # flat index of each window's offset 0
+    first = np.zeros(win.out, dtype=np.int64)  # ... of its first offset past the padding
+    for d, (o, s, p, dl, st) in enumerate(
+        zip(win.out, win.stride, win.padding, win.dilation, strides)
+    ):
         shape = [1] * len(win.out)
         shape[d] = o
-        base = base + ((np.arange(o) * s - p) * st).reshape(shape)
-    idx = np.broadcast_to(base, y.shape).copy()
-    for offset, _, hit in _first_max_hits(win.pad(x, -np.inf), y, win):
+        begin = np.arange(o) * s - p
+        skip = np.where(begin < 0, -(begin // dl) * dl, 0)  # whole dilation steps to >= 0
+        start = start + (begin * st).reshape(shape)
+        first = first + ((begin + skip) * st).reshape(shape)
+    idx = np.broadcast_to(first, y.shape).copy()
+    shift = start - first
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    for offset, _, hit in _first_max_hits(win.pad(x, fill), y, win):
         step = int(sum(j * dl * st for j, dl, st in zip(offset, win.dilation, strides)))
-        if step:
-            idx += hit * step
+        idx += hit * (shift + step)
     return idx
 
 
@@ -284,48 +313,12 @@ def _max_pool(
     return _unbatch(y, batched), _unbatch(idx, batched)
 
 
-_MAX_DOC = """Max pooling over {n} spatial dim(s) (``torch.nn.functional.{op}``).
-
-    y[n, c, o] = max over the window of x[n, c, o·s - p + j·d], j = 0..k-1 per dim, with
-    -inf padding; per dim L_out = ⌊(L + 2p - d(k-1) - 1)/s⌋ + 1 (⌈·⌉ with ``ceil_mode``).
-    The gradient goes to the first maximum of each window (row-major), as torch.
-
-    Args:
-        input: {shape}, or the same without N.
-        kernel_size: window size k, an int or a tuple of {n}.
-        stride: step s between windows (default: ``kernel_size``).
-        padding: -inf padding p on both sides, at most k // 2 (default: 0).
-        dilation: spacing d between window elements (default: 1).
-        ceil_mode: round the output size up (default: False).
-        return_indices: also return the flat index of each maximum within its channel's
-            spatial block, as torch, for :func:`max_unpool{n}d` (default: False).
-"""
-
-
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                dilation: Any = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Any:  # fmt: skip
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)  # fmt: skip
+    """Max pooling over sequences (N, C, L) or (C, L) (``torch.nn.functional.max_pool1d``);
+    formula, arguments and tie rule as :func:`max_pool2d`.
 
-
-def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Any:  # fmt: skip
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)  # fmt: skip
-
-
-def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Any:  # fmt: skip
-    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)  # fmt: skip
-
-
-max_pool1d.__doc__ = (
-    _MAX_DOC.format(n=1, op="max_pool1d", shape="(N, C, L)")
-    + """
     Example:
         >>> import nnlab
         >>> x = nnlab.tensor([[[1.0, 5.0, 2.0, 4.0, 3.0]]])
@@ -333,28 +326,58 @@ max_pool1d.__doc__ = (
         tensor([[[5., 4.]]])
         >>> max_pool1d(x, 2, ceil_mode=True, return_indices=True)[1]
         tensor([[[1, 3, 4]]])
-"""
-)
-max_pool2d.__doc__ = (
-    _MAX_DOC.format(n=2, op="max_pool2d", shape="(N, C, H, W)")
-    + """
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)  # fmt: skip
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    """Max pooling over images (``torch.nn.functional.max_pool2d``).
+
+    y[n, c, oh, ow] = max over i < kH, j < kW of x[n, c, oh·s - p + i·d, ow·s - p + j·d],
+    with -inf padding; per dim L_out = ⌊(L + 2p - d(k - 1) - 1)/s⌋ + 1 (⌈·⌉ with
+    ``ceil_mode``, dropping a last window that would start in the right padding). The
+    gradient of each window goes to its first maximum in row-major order, as torch.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W).
+        kernel_size: window size k, an int or (kH, kW).
+        stride: step s between windows (default: ``kernel_size``).
+        padding: -inf padding p on both sides, at most k // 2 (default: 0).
+        dilation: spacing d between window elements (default: 1).
+        ceil_mode: round the output size up (default: False).
+        return_indices: also return the flat index h·W + w of each maximum within its
+            channel, as torch, for :func:`max_unpool2d` (default: False).
+
     Example:
         >>> import nnlab
         >>> x = nnlab.arange(16.0).reshape(1, 1, 4, 4)
         >>> max_pool2d(x, 2)
         tensor([[[[ 5.,  7.],
                   [13., 15.]]]])
-"""
-)
-max_pool3d.__doc__ = (
-    _MAX_DOC.format(n=3, op="max_pool3d", shape="(N, C, D, H, W)")
-    + """
+        >>> max_pool2d(x, 3, stride=1, padding=1, return_indices=True)[1][0, 0, 0]
+        tensor([5, 6, 7, 7])
+    """
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)  # fmt: skip
+
+
+def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    """Max pooling over volumes (N, C, D, H, W) or (C, D, H, W)
+    (``torch.nn.functional.max_pool3d``); formula, arguments and tie rule as
+    :func:`max_pool2d`, the index being d·H·W + h·W + w.
+
     Example:
         >>> import nnlab
         >>> max_pool3d(nnlab.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten()
         tensor([7.])
-"""
-)
+    """
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)  # fmt: skip
 
 
 # -- average pooling -----------------------------------------------------------------------
@@ -414,6 +437,12 @@ def _avg_pool(
 ) -> Tensor:  # fmt: skip
     x, batched = _batched(op, input, n)
     win = _window(op, x, n, kernel_size, stride, padding, 1, ceil_mode)
+    if n == 3 and any(size < k for size, k in zip(win.size, win.kernel)):
+        # torch's 3-D average pooling alone requires this, padding or not
+        raise RuntimeError(
+            f"{op}: input image (T: {win.size[0]} H: {win.size[1]} W: {win.size[2]}) smaller "
+            f"than kernel size (kT: {win.kernel[0]} kH: {win.kernel[1]} kW: {win.kernel[2]})"
+        )
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError(f"{op}: divisor_override must be non-zero, got 0")
@@ -423,47 +452,11 @@ def _avg_pool(
     return _unbatch(AvgPool.apply(x, win, divisor), batched)
 
 
-_AVG_DOC = """Average pooling over {n} spatial dim(s) (``torch.nn.functional.{op}``).
-
-    y[n, c, o] = (1/D) Σ over the window of x[n, c, o·s - p + j], j = 0..k-1 per dim, with
-    zero padding; per dim L_out = ⌊(L + 2p - k)/s⌋ + 1 (⌈·⌉ with ``ceil_mode``). D is the
-    window size (padding included, but not the part past L + p that ``ceil_mode`` adds),
-    the number of real inputs when ``count_include_pad=False``, or ``divisor_override``.
-
-    Args:
-        input: {shape}, or the same without N.
-        kernel_size: window size k, an int or a tuple of {n}.
-        stride: step s between windows (default: ``kernel_size``).
-        padding: zero padding p on both sides, at most k // 2 (default: 0).
-        ceil_mode: round the output size up (default: False).
-        count_include_pad: count the zero padding in D (default: True).{extra}
-"""
-_OVERRIDE = "\n        divisor_override: a fixed D instead (default: None)."
-
-
 def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:  # fmt: skip
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, None)  # fmt: skip
+    """Average pooling over sequences (N, C, L) or (C, L) (``torch.nn.functional.avg_pool1d``);
+    formula, divisor and arguments as :func:`avg_pool2d` (without ``divisor_override``).
 
-
-def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Tensor:  # fmt: skip
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)  # fmt: skip
-
-
-def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Tensor:  # fmt: skip
-    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)  # fmt: skip
-
-
-avg_pool1d.__doc__ = (
-    _AVG_DOC.format(n=1, op="avg_pool1d", shape="(N, C, L)", extra="")
-    + """
     Example:
         >>> import nnlab
         >>> x = nnlab.tensor([[[1.0, 2.0, 3.0, 4.0]]])
@@ -471,27 +464,55 @@ avg_pool1d.__doc__ = (
         tensor([[[1.5, 3.5]]])
         >>> avg_pool1d(x, 2, padding=1), avg_pool1d(x, 2, padding=1, count_include_pad=False)
         (tensor([[[0.5, 2.5, 2. ]]]), tensor([[[1. , 2.5, 4. ]]]))
-"""
-)
-avg_pool2d.__doc__ = (
-    _AVG_DOC.format(n=2, op="avg_pool2d", shape="(N, C, H, W)", extra=_OVERRIDE)
-    + """
+    """
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, None)  # fmt: skip
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:  # fmt: skip
+    """Average pooling over images (``torch.nn.functional.avg_pool2d``).
+
+    y[n, c, oh, ow] = (1/D) Σ over i < kH, j < kW of x[n, c, oh·s - p + i, ow·s - p + j],
+    with zero padding; per dim L_out = ⌊(L + 2p - k)/s⌋ + 1 (⌈·⌉ with ``ceil_mode``). The
+    divisor D is the window's size, padding included but not the part past L + p that
+    ``ceil_mode`` adds; its number of real inputs with ``count_include_pad=False``; or
+    ``divisor_override``. The gradient spreads g/D evenly over each window.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W).
+        kernel_size: window size k, an int or (kH, kW).
+        stride: step s between windows (default: ``kernel_size``).
+        padding: zero padding p on both sides, at most k // 2 (default: 0).
+        ceil_mode: round the output size up (default: False).
+        count_include_pad: count the zero padding in D (default: True).
+        divisor_override: a fixed D instead (default: None).
+
     Example:
         >>> import nnlab
         >>> avg_pool2d(nnlab.arange(16.0).reshape(1, 1, 4, 4), 2)
         tensor([[[[ 2.5,  4.5],
                   [10.5, 12.5]]]])
-"""
-)
-avg_pool3d.__doc__ = (
-    _AVG_DOC.format(n=3, op="avg_pool3d", shape="(N, C, D, H, W)", extra=_OVERRIDE)
-    + """
+    """
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)  # fmt: skip
+
+
+def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:  # fmt: skip
+    """Average pooling over volumes (N, C, D, H, W) or (C, D, H, W)
+    (``torch.nn.functional.avg_pool3d``); formula, divisor and arguments as
+    :func:`avg_pool2d`.
+
     Example:
         >>> import nnlab
         >>> avg_pool3d(nnlab.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten()
         tensor([3.5])
-"""
-)
+    """
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)  # fmt: skip
 
 
 # -- max unpooling -------------------------------------------------------------------------

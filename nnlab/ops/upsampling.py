@@ -246,14 +246,14 @@ def interpolate(
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported in nnlab")
     out, scales = _sizes(input, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[input.ndim - 3]
+        return pool(input, out)
     if min(out) <= 0:
         raise RuntimeError(
             f"interpolate: input and output sizes should be greater than 0, but got input "
             f"{tuple(input.shape[2:])} and output {tuple(out)}"
         )
-    if mode == "area":
-        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[input.ndim - 3]
-        return pool(input, out)
     plan: Plan = []
     for d, (length, target, scale) in enumerate(zip(input.shape[2:], out, scales)):
         if mode in _LINEAR:

@@ -447,3 +447,12 @@ def test_random_configurations_match_torch(data: st.DataObject) -> None:
     case = C("random", f"Conv{d}d", (c_in, c_out, kernel), [shape],
              dict(stride=stride, padding=padding, dilation=dilation, groups=groups))  # fmt: skip
     check_case(case, shape, np.float64)
+
+
+def test_border_padding_larger_than_input_names_the_layer() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect"))
+    expected = r"model\.0 \(Conv2d\).*H > 3, W > 3.*\(1, 1, 3, 8\).*reflect"
+    with pytest.raises(nn.ShapeError, match=expected):
+        model(nnlab.zeros(1, 1, 3, 8))
+    with pytest.raises(RuntimeError):
+        T.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")(torch.zeros(1, 1, 3, 8))

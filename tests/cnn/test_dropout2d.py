@@ -145,3 +145,6 @@ def test_reprs_match_torch() -> None:
         for name in ("Dropout1d", "Dropout2d", "Dropout3d"):
             assert repr(getattr(nn, name)(0.3)) == repr(getattr(T, name)(0.3))
             assert repr(getattr(nn, name)()) == repr(getattr(T, name)())
+            # as in torch, channel dropout is not a kind of element-wise Dropout
+            assert not isinstance(getattr(nn, name)(), nn.Dropout)
+            assert not isinstance(getattr(T, name)(), T.Dropout)

@@ -25,7 +25,7 @@ import nnlab
 import nnlab.nn.functional as F
 from nnlab import nn
 from nnlab.autograd.gradcheck import gradcheck
-from nnlab.ops.normalization import batch_norm_composed
+from nnlab.ops.normalization import batch_norm_composed, group_norm_composed
 
 T = torch.nn
 TF = torch.nn.functional
@@ -185,6 +185,24 @@ def test_batchnorm2d_fused_equals_composed() -> None:
         y = fn(x, rm, rv, w, b, True, 0.1, 1e-5)
         y.backward(rng.standard_normal((3, 4, 5, 2)))
         results.append([y.data, rm.data, rv.data, x.grad.data, w.grad.data, b.grad.data])
+    for a, e in zip(*results):
+        np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "shape, groups, affine",
+    [((3, 4, 5, 2), 2, True), ((2, 6, 7), 3, False), ((4, 6), 2, True), ((2, 4, 2, 3, 2), 4, True)],
+)  # fmt: skip
+def test_group_norm_fused_equals_composed(shape, groups, affine) -> None:
+    results = []
+    for fn in (F.group_norm, group_norm_composed):
+        rng = np.random.default_rng(5)
+        x = nnlab.tensor(rng.standard_normal(shape) * 2 + 1, requires_grad=True)
+        w = nnlab.tensor(rng.uniform(0.5, 1.5, shape[1]), requires_grad=True) if affine else None
+        b = nnlab.tensor(rng.standard_normal(shape[1]), requires_grad=True) if affine else None
+        y = fn(x, groups, w, b, 1e-5)
+        y.backward(rng.standard_normal(shape))
+        results.append([y.data] + [t.grad.data for t in (x, w, b) if t is not None])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
 

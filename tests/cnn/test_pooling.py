@@ -24,12 +24,15 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from parity import TOLERANCES, assert_close, rng_for
 
 import nnlab
 import nnlab.nn.functional as F
 from nnlab import nn
 from nnlab.autograd.gradcheck import gradcheck
+from nnlab.ops.pooling import pool_output_size
 
 T = torch.nn
 TF = torch.nn.functional
@@ -190,6 +193,45 @@ def test_functional_matches_torch(name, args, kwargs, shape, dtype) -> None:
     run_both(ours, theirs, rng.standard_normal(shape), dtype, f"F.{name}", rng)
 
 
+@st.composite
+def window_configs(draw: Any) -> tuple[Any, ...]:
+    """A random 1-D or 2-D pooling configuration that torch accepts."""
+    n = draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(n))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    ceil_mode = draw(st.booleans())
+    span = [d * (k - 1) + 1 - 2 * p for k, d, p in zip(kernel, dilation, padding)]
+    size = tuple(draw(st.integers(max(s, 1), max(s, 1) + 6)) for s in span)
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + size
+    # torch sends the gradient of a window made only of padding (dilation can do that) to
+    # an index past its channel, i.e. into the next channel; such windows are tested apart.
+    for L, k, s, p, d in zip(size, kernel, stride, padding, dilation):
+        out = pool_output_size(L, k, s, p, d, ceil_mode)
+        reads = np.arange(out)[:, None] * s - p + np.arange(k) * d
+        assume((((reads >= 0) & (reads < L)).any(axis=1)).all())
+    kind = draw(st.sampled_from(["max", "avg"]))
+    kwargs = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
+    if kind == "max":
+        kwargs.update(dilation=dilation, return_indices=True)
+    else:
+        kwargs.update(count_include_pad=draw(st.booleans()))
+    return f"{kind}_pool{n}d", kernel, kwargs, shape, draw(st.booleans())
+
+
+@settings(max_examples=60, deadline=None)
+@given(window_configs())
+def test_random_window_configurations_match_torch(config) -> None:
+    """Any valid kernel, stride, padding, dilation and ceil_mode, with or without ties."""
+    name, kernel, kwargs, shape, ties = config
+    rng = rng_for("random", name, str(kernel), str(shape))
+    ours = lambda x: getattr(F, name)(x, kernel, **kwargs)  # noqa: E731
+    theirs = lambda x: getattr(TF, name)(x, kernel, **kwargs)  # noqa: E731
+    x = make_input("ties" if ties else "normal", shape, rng)
+    run_both(ours, theirs, x, np.float64, f"{name} {kernel} {kwargs} {shape}", rng)
+
+
 def test_ties_go_to_the_first_maximum_like_torch() -> None:
     """A window full of equal values: torch (and nnlab) pick its first element, in
     row-major order, for the index and the whole gradient."""
@@ -204,6 +246,41 @@ def test_ties_go_to_the_first_maximum_like_torch() -> None:
     yt.sum().backward()
     np.testing.assert_array_equal(it.numpy(), idx.data)
     np.testing.assert_array_equal(xt.grad.numpy(), xn.grad.data)
+
+
+@pytest.mark.parametrize(
+    "op, x, kwargs",
+    [
+        ("max_pool1d", [[[-np.inf, -np.inf, 1.0]]], dict(kernel_size=3, stride=1, padding=1)),
+        ("max_pool2d", np.full((1, 1, 3, 4), -np.inf),
+         dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+        ("max_pool2d", np.full((1, 1, 5, 4), -np.inf),
+         dict(kernel_size=3, stride=1, padding=1, dilation=2)),
+    ],
+    ids=["1d", "2d", "2d-dilated"],
+)  # fmt: skip
+def test_padding_never_wins_over_minus_inf_like_torch(op, x, kwargs) -> None:
+    """A window of real -inf values picks its first real element, never the padding."""
+    rng = rng_for("padding-never-wins", op, str(kwargs))
+    ours = lambda t: getattr(F, op)(t, return_indices=True, **kwargs)  # noqa: E731
+    theirs = lambda t: getattr(TF, op)(t, return_indices=True, **kwargs)  # noqa: E731
+    run_both(ours, theirs, np.asarray(x, dtype=np.float64), np.float64, op, rng)
+
+
+def test_window_of_padding_only() -> None:
+    """Dilation can make a window read only padding: its value is -inf, its index torch's
+    (the first position past the left padding, here 1, outside the length-1 input), and it
+    passes no gradient. (torch 2.13 sends that gradient to the out-of-range index, which
+    with several channels lands in the next channel, so its backward is not compared.)"""
+    x = np.array([[[0.3], [0.7]]])
+    xn = nnlab.tensor(x, requires_grad=True)
+    y, idx = F.max_pool1d(xn, 2, stride=1, padding=1, dilation=2, return_indices=True)
+    y_t, idx_t = TF.max_pool1d(torch.from_numpy(x), 2, 1, 1, 2, return_indices=True)
+    np.testing.assert_array_equal(y.data, y_t.numpy())
+    np.testing.assert_array_equal(idx.data, idx_t.numpy())
+    np.testing.assert_array_equal(idx.data, [[[1], [1]]])
+    y.backward(np.ones((1, 2, 1)))
+    np.testing.assert_array_equal(xn.grad.data, np.zeros((1, 2, 1)))
 
 
 def test_overlapping_windows_accumulate_gradients() -> None:
@@ -331,6 +408,7 @@ def _both_raise(ours: Any, theirs: Any, x_shape: tuple[int, ...], mentions: tupl
         ("max_pool1d", (3,), (1, 3, 2), ("(3x2)", "(3x0)")),
         ("max_pool3d", (3,), (1, 3, 2, 2, 2), ("(3x2x2x2)", "(3x0x0x0)")),
         ("avg_pool3d", (3,), (1, 3, 2, 2, 2), ("(3x2x2x2)", "(3x0x0x0)")),
+        ("avg_pool3d", (4, 1, 2), (1, 3, 4, 8, 2), ("(T: 4 H: 8 W: 2)", "kW: 4")),
         ("max_pool2d", (3, 1, 2), (1, 3, 6, 6), ("padding=(2, 2)", "kernel_size=(3, 3)")),
         ("avg_pool2d", (2, 1, 2), (1, 3, 6, 6), ("padding=(2, 2)", "kernel_size=(2, 2)")),
         ("max_pool1d", (2, 1, 2), (1, 3, 6), ("padding=(2,)", "kernel_size=(2,)")),

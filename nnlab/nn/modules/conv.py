@@ -215,6 +215,20 @@ class _Conv(_ConvNd):
         out = C.conv_output_size(size, self.kernel_size, self.stride, pads, self.dilation)
         if any(n <= 0 for n in out):
             raise self._size_error(input, out, "⌊(S + 2p − δ(k − 1) − 1)/s⌋ + 1")
+        if self.padding_mode in ("reflect", "circular"):
+            # These modes copy the input's own border: reflect needs padding < size (the
+            # edge is not repeated), circular padding ≤ size (it wraps around once).
+            op = ">" if self.padding_mode == "reflect" else "≥"
+            widest = [max(p) for p in pads]
+            if any(n <= w if op == ">" else n < w for n, w in zip(size, widest)):
+                limits = ", ".join(f"{s} {op} {w}" for s, w in zip(_SPATIAL[self._d], widest))
+                raise self.shape_error(
+                    f"(N, {self.in_channels}, {', '.join(_SPATIAL[self._d])}) with {limits}",
+                    input.shape,
+                    f"padding_mode={self.padding_mode!r} pads with the input's own values, so "
+                    "each spatial dim must exceed its padding (circular: at least equal it); "
+                    "pad less, or use 'zeros' or 'replicate'.",
+                )  # fmt: skip
         if self.padding_mode != "zeros":
             x = _pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             padding: Any = 0  # the padding is already in x

@@ -16,7 +16,21 @@ from nnlab.tensor import Tensor
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
-class Dropout(Module):
+class _DropoutNd(Module):
+    """What every dropout layer stores: p and the (ignored) ``inplace`` flag, as torch."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
     """y = x ⊙ m / (1 - p) with m ~ Bernoulli(1 - p) in training; y = x in evaluation.
 
     Dropout (Srivastava et al., 2014) stops units from co-adapting: each must be useful
@@ -40,21 +54,11 @@ class Dropout(Module):
         tensor([1., 1., 1.])
     """
 
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
-        self.inplace = inplace
-
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
 
-
-class _FeatureDropout(Dropout):
+class _FeatureDropout(_DropoutNd):
     """Channel dropout over (N, C, *S) or unbatched (C, *S) with ``dims`` spatial dims."""
 
     dims = 2

@@ -1,0 +1,34 @@
+"""Ready-made architectures, each a :class:`nnlab.nn.Module` with PyTorch's submodule names
+(so a ``state_dict`` written by the same architecture in torch loads):
+
+- :class:`LeNet5` (LeCun et al. 1998), the first convolutional network;
+- :class:`VGG` (Simonyan and Zisserman 2015), uniform 3×3 stacks;
+- :class:`ResNet` with :class:`BasicBlock` / :class:`BottleneckBlock` (He et al. 2016),
+  and their plain twins (``plain=True``);
+- :class:`Highway` and :class:`HighwayNetwork` (Srivastava et al. 2015), gated skips;
+- :class:`UNet` (Ronneberger et al. 2015), segmentation with skip concatenation;
+- :class:`CNN1d` for sequences and signals, :class:`CNN3d` for volumes.
+"""
+
+from nnlab.models.cnn1d import CNN1d
+from nnlab.models.cnn3d import CNN3d
+from nnlab.models.highway import Highway, HighwayNetwork
+from nnlab.models.lenet import LeNet5
+from nnlab.models.resnet import (
+    BasicBlock,
+    BottleneckBlock,
+    ResNet,
+    resnet,
+    resnet18,
+    resnet20,
+    resnet34,
+    resnet50,
+)
+from nnlab.models.unet import DoubleConv, UNet
+from nnlab.models.vgg import VGG, VGG_CONFIGS, vgg_config
+
+__all__ = [
+    "BasicBlock", "BottleneckBlock", "CNN1d", "CNN3d", "DoubleConv", "Highway",
+    "HighwayNetwork", "LeNet5", "ResNet", "UNet", "VGG", "VGG_CONFIGS", "resnet", "resnet18",
+    "resnet20", "resnet34", "resnet50", "vgg_config",
+]  # fmt: skip
