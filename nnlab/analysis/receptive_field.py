@@ -17,11 +17,12 @@ Neural Networks", Distill 2019)::
 
 starting from r = 1, j = 1, s = 0. Pointwise layers (activations, batch norm, dropout,
 1×1 convolutions) change nothing; a padding layer only moves s; an upsampling by f and
-a transposed convolution divide j (a transposed convolution with kernel k adds the
-⌈k/σ⌉ − 1 inputs that each output mixes to r); a layer that pools or flattens the whole
-map makes r cover the map: r ← r + (L − 1)·j. The field is *theoretical*: it may exceed
-the input (the rest is zero padding), and its centre weighs much more than its edges
-(Luo et al. 2016, the "effective" receptive field).
+a transposed convolution with stride σ divide j by f or σ, and add to r the span of the
+inputs one output mixes (j for bilinear, (⌈k/σ⌉ − 1)·j for a transposed convolution;
+its outputs' fields are not evenly spaced, and s is their average); a layer that pools
+or flattens the whole map makes r cover the map: r ← r + (L − 1)·j. The field is
+*theoretical*: it may exceed the input (the rest is zero padding), and its centre weighs
+much more than its edges (Luo et al. 2016, the "effective" receptive field).
 
 :func:`receptive_field` applies the recurrence to the layers a model really calls, in
 call order (it runs one forward pass with hooks, as ``summary``); for a residual block
@@ -86,6 +87,8 @@ _AVG_POOLS = (AvgPool1d, AvgPool2d, AvgPool3d)
 _ADAPTIVE = (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
              AdaptiveMaxPool2d, AdaptiveMaxPool3d)  # fmt: skip
 _PADS = tuple(getattr(_padding, name) for name in _padding.__all__)
+_UPSAMPLE_SPAN = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 1, "trilinear": 1,
+                  "bicubic": 3}  # fmt: skip
 
 
 @dataclass
@@ -283,19 +286,20 @@ def _step(
         )  # fmt: skip
         return new, (k, s, p, dl)
     if isinstance(module, Upsample):
-        factors = [o / n for o, n in zip(out_size, in_size)]
-        linear = module.mode in ("linear", "bilinear", "trilinear", "bicubic")
-        if module.mode not in ("nearest", "nearest-exact") and not linear:
+        # nearest copies one input; linear modes mix 2 neighbours per dim, bicubic 4
+        span = _UPSAMPLE_SPAN.get(module.mode)
+        if span is None:
             raise ValueError(
                 f"receptive_field: {path} (Upsample) mode {module.mode!r} is not supported; "
-                "use 'nearest' or a linear mode"
+                f"use one of {sorted(_UPSAMPLE_SPAN)}"
             )
+        factors = [o / n for o, n in zip(out_size, in_size)]
         j = state.jump
         new = _State(
             out_size,
             tuple(jj / f for jj, f in zip(j, factors)),
-            tuple(int(round(r + (jj if linear else 0))) for r, jj in zip(state.rf, j)),
-            tuple(t + ((0.5 / f - 0.5) * jj if linear else 0.0)
+            tuple(int(round(r + span * jj)) for r, jj in zip(state.rf, j)),
+            tuple(t + ((0.5 / f - 0.5) * jj if span else 0.0)
                   for t, f, jj in zip(state.start, factors, j)),
         )  # fmt: skip
         return new, none

@@ -457,6 +457,19 @@ class Module:
             else self._repr_lines()
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles drop the weak link to the parent; ``__setstate__`` relinks."""
+        state = dict(self.__dict__)
+        state["_parent"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for name, child in self._modules.items():
+            if child is not None:
+                object.__setattr__(child, "_parent", weakref.ref(self))
+                object.__setattr__(child, "_path_name", name)
+
     def __dir__(self) -> list[str]:
         return sorted(
             set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)

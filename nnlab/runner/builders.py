@@ -224,9 +224,9 @@ MLP_LIKE = ("mlp", "linear", "perceptron")
 #: model.type -> (nnlab.models name, its input-channels argument, its output argument)
 _CONV_MODELS = {
     "lenet5": ("LeNet5", "in_channels", "num_classes"),
-    "vgg": ("SmallVGG", "in_channels", "num_classes"),
+    "vgg": ("VGG", "in_channels", "num_classes"),
     "resnet": ("resnet", "in_channels", "num_classes"),
-    "unet": ("UNet", "in_channels", "num_classes"),
+    "unet": ("UNet", "in_channels", "n_classes"),
     "cnn1d": ("CNN1d", "in_channels", "num_classes"),
 }
 

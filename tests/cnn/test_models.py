@@ -555,23 +555,48 @@ def test_vgg_configs_load_torchvision_feature_names() -> None:
     assert sum(isinstance(m, nn.Conv2d) for m in model.features) == 8  # VGG-11: 8 conv + 3 fc
 
 
+def _shift(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Move every image by (dy, dx) pixels, filling with zeros (the background)."""
+    out = np.zeros_like(images)
+    h, w = images.shape[-2:]
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
 def test_lenet5_reaches_98_percent_on_digits() -> None:
-    """LeNet-5 on the 8×8 digits, each image upsampled ×4 (nearest neighbour: every pixel
-    becomes a 4×4 block) to the 32×32 input the network was designed for. 15 epochs of
-    Adam take ~3–10 s on 2 cores; measured test accuracy 0.992 (seed 0)."""
+    """LeNet-5 (ReLU, max pooling) on the 8×8 digits, each image upsampled ×4 (nearest
+    neighbour: every pixel becomes a 4×4 block) to the 32×32 input the network was designed
+    for; the training images are augmented with their 1-pixel shifts in the four directions
+    (5 × 1437 images). AdamW with a cosine schedule, 5 epochs.
+
+    Measured (2 cores): test accuracy 0.994 for this split and seed (0.986–1.0 over 3
+    splits × 2 seeds, mean 0.993; the tanh/average-pooling original: 0.981–0.994), in ~6 s
+    (one BLAS thread, idle machine); without the shifts 15 epochs give only 0.975–0.983.
+    """
     from nnlab import optim
     from nnlab.data import train_test_split
     from nnlab.data.datasets import load_digits
+    from nnlab.optim.lr_scheduler import CosineAnnealingLR
     from nnlab.train import fit
 
     x, y = load_digits()
-    x = np.kron((x / 16.0).reshape(-1, 1, 8, 8), np.ones((1, 1, 4, 4))).astype(np.float32)
-    x = (x - 0.3) / 0.4  # roughly zero mean, unit variance
+    x = (x / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, stratify=y, seed=0)
+    shifts = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    x_tr = np.concatenate([_shift(x_tr, dy, dx) for dy, dx in shifts])
+    y_tr = np.tile(y_tr, len(shifts))
+
+    def to_32x32(images: np.ndarray) -> np.ndarray:
+        big = np.kron(images, np.ones((1, 1, 4, 4), np.float32))
+        return (big - 0.3) / 0.4  # roughly zero mean, unit variance
+
     nnlab.manual_seed(0)
-    model = LeNet5()
-    history = fit(model, "cross_entropy", optim.Adam(model.parameters(), lr=1e-3),
-                  (x_tr, y_tr), (x_te, y_te), epochs=15, batch_size=32,
-                  metrics=["accuracy"], verbose=False)  # fmt: skip
+    model = LeNet5(activation="relu", pooling="max")
+    opt = optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    history = fit(model, "cross_entropy", opt, (to_32x32(x_tr), y_tr),
+                  (to_32x32(x_te), y_te), epochs=5, batch_size=64, metrics=["accuracy"],
+                  scheduler=CosineAnnealingLR(opt, 5), verbose=False)  # fmt: skip
     print(f"\nLeNet-5 digits test accuracy: {history['val_accuracy'][-1]:.4f}")
     assert history["val_accuracy"][-1] >= 0.98

@@ -458,3 +458,14 @@ def test_dropout_edge_probabilities_and_errors() -> None:
         with pytest.raises(ValueError, match="between 0 and 1"):
             nn.Dropout(p)
     assert repr(nn.Dropout(0.2, inplace=True)) == repr(T.Dropout(0.2, inplace=True))
+
+
+def test_deepcopy_relinks_children_to_the_copy():
+    import copy
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Linear(2, 3)))
+    twin = copy.deepcopy(model)
+    assert twin[0]._parent() is twin and twin[1][1]._parent() is twin[1]
+    assert twin[1][1].path() == "model.1.1"
+    np.testing.assert_array_equal(twin[0].weight.data, model[0].weight.data)
+    assert twin[0].weight is not model[0].weight
