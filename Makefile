@@ -36,6 +36,7 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ops.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_conv.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
