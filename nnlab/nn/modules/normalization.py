@@ -43,6 +43,19 @@ def _dtype(dtype: Any) -> np.dtype:
     return dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
 
 
+def _add_affine(module: Module, shape: Any, affine: bool, bias: bool, dtype: np.dtype) -> None:
+    """Register γ (``weight``) and β (``bias``) of ``shape``, or None placeholders so the
+    attributes exist (values are set by ``reset_parameters``)."""
+    if affine:
+        module.weight = Parameter(np.empty(shape, dtype=dtype))
+        if bias:
+            module.bias = Parameter(np.empty(shape, dtype=dtype))
+            return
+    else:
+        module.register_parameter("weight", None)
+    module.register_parameter("bias", None)
+
+
 class _NormBase(Module):
     """Parameters and buffers shared by batch and instance norm, with torch's names: γ
     (``weight``), β (``bias``), ``running_mean``, ``running_var``, ``num_batches_tracked``.
@@ -68,15 +81,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         d = _dtype(dtype)
-        if affine:
-            self.weight = Parameter(np.empty(num_features, dtype=d))
-            if bias:
-                self.bias = Parameter(np.empty(num_features, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_affine(self, num_features, affine, bias, d)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=d)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=d)))
@@ -327,15 +332,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         d = _dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(np.empty(self.normalized_shape, dtype=d))
-            if bias:
-                self.bias = Parameter(np.empty(self.normalized_shape, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_affine(self, self.normalized_shape, elementwise_affine, bias, d)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -417,15 +414,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         d = _dtype(dtype)
-        if affine:
-            self.weight = Parameter(np.empty(num_channels, dtype=d))
-            if bias:
-                self.bias = Parameter(np.empty(num_channels, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_affine(self, num_channels, affine, bias, d)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
