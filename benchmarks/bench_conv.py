@@ -8,9 +8,7 @@ Workloads (targets from the issue):
   * Conv1d on MNIST-1D shapes: batch 100 of 1×40 → 32 channels, k=5, relu, flatten,
     fc 10, cross-entropy, SGD
 
-Pooling is ``nn.MaxPool2d(2)`` and normalisation ``nn.BatchNorm2d`` when nnlab has them;
-otherwise (the layers are written concurrently) the pool becomes a stride-2 2×2 conv and
-the block drops BN, in BOTH libraries, and the workload name says so. Each step is
+Pooling is ``nn.MaxPool2d(2)`` and normalisation ``nn.BatchNorm2d``. Each step is
 zero_grad → forward → loss → backward → optimizer step, with identical initial weights
 (torch's, loaded through ``load_state_dict``); the first losses are checked to agree.
 Run: ``.venv/bin/python benchmarks/bench_conv.py`` (``--profile`` adds a cProfile of the
@@ -31,20 +29,13 @@ from _harness import measure, report  # noqa: E402
 import nnlab  # noqa: E402
 
 torch.set_num_threads(2)
-HAS_POOL = hasattr(nnlab.nn, "MaxPool2d")
-HAS_BN2D = hasattr(nnlab.nn, "BatchNorm2d")
-
-
-def _pool(lib, channels):
-    nn = lib.nn
-    return nn.MaxPool2d(2) if HAS_POOL else nn.Conv2d(channels, channels, 2, stride=2)
 
 
 def lenet(lib):
     nn = lib.nn
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), _pool(lib, 6),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), _pool(lib, 16),
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
         nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
     )  # fmt: skip
@@ -58,15 +49,14 @@ def basic_block(lib, c=64):
             super().__init__()
             self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
             self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-            if HAS_BN2D:
-                self.bn1, self.bn2 = nn.BatchNorm2d(c), nn.BatchNorm2d(c)
+            self.bn1, self.bn2 = nn.BatchNorm2d(c), nn.BatchNorm2d(c)
             self.relu = nn.ReLU()
 
         def forward(self, x):
             y = self.conv1(x)
-            y = self.relu(self.bn1(y) if HAS_BN2D else y)
+            y = self.relu(self.bn1(y))
             y = self.conv2(y)
-            y = self.bn2(y) if HAS_BN2D else y
+            y = self.bn2(y)
             return self.relu(y + x)
 
     return Block()
@@ -110,12 +100,10 @@ def cases():
     target = rng.standard_normal((32, 64, 16, 16)).astype(np.float32)
     seq = rng.standard_normal((100, 1, 40)).astype(np.float32)
     seq_labels = rng.integers(0, 10, 100)
-    pool = "" if HAS_POOL else " (stride-2 conv for pool)"
-    bn = "" if HAS_BN2D else " (no BN)"
     return [
-        (f"LeNet-5 b64 step{pool}", step_case(lenet, mnist, labels, "CrossEntropyLoss"),
+        ("LeNet-5 b64 step", step_case(lenet, mnist, labels, "CrossEntropyLoss"),
          50, "≤ 2.0x"),
-        (f"ResNet basic block b32 64x16x16{bn}",
+        ("ResNet basic block b32 64x16x16",
          step_case(basic_block, feats, target, "MSELoss"), 20, "≤ 2.5x"),
         ("Conv1d 1->32 k5 MNIST-1D b100 step",
          step_case(conv1d_net, seq, seq_labels, "CrossEntropyLoss"), 200, "-"),

@@ -111,8 +111,12 @@ class LossConfig(_Section):
     cross-entropy on logits, or mean squared error)."""
 
     name: (
-        Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber", "multi_margin"] | None
-    ) = None
+        Literal[
+            "cross_entropy", "bce_with_logits", "mse", "l1", "huber", "multi_margin", "dice",
+            "cross_entropy+dice",
+        ]
+        | None
+    ) = None  # fmt: skip
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     pos_weight: float | None = Field(None, gt=0)
     class_weight: Literal["none", "balanced"] = "none"

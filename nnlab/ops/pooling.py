@@ -136,6 +136,17 @@ class _Window:
         """No input element is read by two (position, offset) pairs."""
         return all(s >= d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
 
+    @property
+    def tiles(self) -> bool:
+        """The windows tile the input exactly (stride = kernel, no dilation, no padding, no
+        remainder), as in the usual 2×2 pooling of an even-sized map."""
+        return all(
+            s == k and d == 1 and p == 0 and o * k == n
+            for n, k, s, p, d, o in zip(
+                self.size, self.kernel, self.stride, self.padding, self.dilation, self.out
+            )
+        )
+
     def pad(self, x: np.ndarray, fill: float) -> np.ndarray:
         widths = self.widths
         if not any(lo or hi for lo, hi in widths):
@@ -230,16 +241,20 @@ def _first_max_hits(xp: np.ndarray, y: np.ndarray, win: _Window):
     """Yield (offset, view index, mask) per kernel offset; the mask marks the windows whose
     FIRST maximum (row-major over the offsets) sits at that offset. Padding never counts,
     so a window of real -inf values picks its first real element, as torch."""
+    offsets = win.offsets
+    padded = any(win.padding) or xp.shape[2:] != win.size
     free = np.ones(y.shape, dtype=bool)
     hit = np.empty(y.shape, dtype=bool)
-    for offset in win.offsets:
+    for i, offset in enumerate(offsets):
         view = win.view(offset)
         np.equal(xp[view], y, out=hit)
-        hit &= free
-        real = win.real(offset)
+        if i:  # every window is still free at the first offset
+            hit &= free
+        real = win.real(offset) if padded else None
         if real is not None:
             hit &= real
-        free ^= hit
+        if i < len(offsets) - 1:
+            free ^= hit
         yield offset, view, hit
 
 
@@ -266,7 +281,10 @@ class MaxPool(Function):
     @staticmethod
     def backward(ctx, g):
         win = ctx.win
-        dxp = win.padded_zeros(ctx.shape, g.dtype)
+        if win.tiles:  # every input element gets exactly one write below: no zeroing
+            dxp = np.empty(ctx.shape, dtype=g.dtype)
+        else:
+            dxp = win.padded_zeros(ctx.shape, g.dtype)
         for _, view, hit in _first_max_hits(ctx.xp, ctx.y, win):
             if win.disjoint:
                 np.multiply(g, hit, out=dxp[view])
