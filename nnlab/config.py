@@ -42,8 +42,11 @@ class _Section(BaseModel):
 
 DatasetName = Literal[
     "digits", "iris", "wine", "breast_cancer", "mnist1d", "xor", "moons", "circles", "spirals",
-    "linearly_separable", "noisy_sine", "imbalanced", "shapes",
+    "linearly_separable", "noisy_sine", "imbalanced", "shapes", "sentiment", "dates",
 ]  # fmt: skip
+
+#: Datasets of texts: their inputs become token ids through a vocabulary (``data.text``).
+TEXT_DATASETS = ("sentiment",)
 
 
 class AugmentConfig(_Section):
@@ -54,6 +57,16 @@ class AugmentConfig(_Section):
         "resized_crop", "noise", "erasing", "color_jitter",
     ]  # fmt: skip
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TextConfig(_Section):
+    """How texts become token ids: the tokenizer's level, which tokens get an id (fitted
+    on the training split only) and the padded length."""
+
+    level: Literal["word", "char"] = "word"
+    min_freq: PositiveInt = 1
+    max_size: PositiveInt | None = None
+    max_len: PositiveInt = 64
 
 
 class DataConfig(_Section):
@@ -72,19 +85,25 @@ class DataConfig(_Section):
     layout: Literal["flat", "image", "sequence"] = "flat"
     image_size: PositiveInt | None = None
     augment: list[AugmentConfig] = Field(default_factory=list)
+    text: TextConfig = Field(default_factory=TextConfig)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 MLP_MODELS = ("mlp", "linear", "perceptron")
 IMAGE_MODELS = ("lenet5", "vgg", "resnet", "unet")
 SEQUENCE_MODELS = ("cnn1d",)
+RECURRENT_MODELS = ("rnn", "lstm", "gru")  # token ids, or signals with layout "sequence"
+TEXT_MODELS = ("bag_of_embeddings", "transformer")  # token ids only
 
 
 class ModelConfig(_Section):
     """The network: an MLP (hidden layer sizes...), a linear model, a perceptron, or a
     convolutional architecture of ``nnlab.models`` whose options go in ``params``."""
 
-    type: Literal["mlp", "linear", "perceptron", "lenet5", "vgg", "resnet", "unet", "cnn1d"] = "mlp"
+    type: Literal[
+        "mlp", "linear", "perceptron", "lenet5", "vgg", "resnet", "unet", "cnn1d", "rnn", "lstm",
+        "gru", "bag_of_embeddings", "transformer", "seq2seq",
+    ] = "mlp"  # fmt: skip
     hidden_sizes: list[PositiveInt] = Field(default_factory=lambda: [128])
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -97,12 +116,15 @@ LOSSES_BY_TASK = {
     "binary": ("bce_with_logits",),
     "regression": ("mse", "l1", "huber"),
     "segmentation": ("cross_entropy", "dice", "cross_entropy+dice"),
+    "seq2seq": ("cross_entropy",),  # per output token, padding ignored
 }
 METRICS_BY_TASK = {
     "classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "top5_accuracy"),
     "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"),
     "regression": ("mse", "rmse", "mae", "r2"),
     "segmentation": ("pixel_accuracy", "mean_iou", "mean_dice"),
+    # teacher-forced, during training; greedy exact match is added to the final metrics
+    "seq2seq": ("token_accuracy",),
 }
 
 
@@ -195,7 +217,9 @@ class RunConfig(_Section):
 
     name: str = "run"
     seed: int = 0
-    task: Literal["classification", "binary", "regression", "segmentation"] = "classification"
+    task: Literal["classification", "binary", "regression", "segmentation", "seq2seq"] = (
+        "classification"
+    )
     output_dir: str = "runs"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -219,7 +243,8 @@ class RunConfig(_Section):
             )
         allowed = METRICS_BY_TASK[self.task]
         if self.training.metrics is None:
-            defaults = {"classification": 1, "binary": 5, "regression": 4, "segmentation": 2}
+            defaults = {"classification": 1, "binary": 5, "regression": 4, "segmentation": 2,
+                        "seq2seq": 1}  # fmt: skip
             self.training.metrics = [m for m in allowed[: defaults[self.task]] if m != "rmse"]
         for metric in self.training.metrics:
             if metric not in allowed:
@@ -244,6 +269,18 @@ class RunConfig(_Section):
             )
         if kind in SEQUENCE_MODELS and self.data.layout != "sequence":
             problems.append(f'model.type: {kind!r} needs data.layout = "sequence"')
+        text = self.data.dataset in TEXT_DATASETS
+        if text and kind not in RECURRENT_MODELS + TEXT_MODELS:
+            problems.append(
+                f"model.type: {kind!r} cannot read texts ({self.data.dataset}); choose one of "
+                + ", ".join(RECURRENT_MODELS + TEXT_MODELS)
+            )
+        if not text and kind in TEXT_MODELS:
+            problems.append(f"model.type: {kind!r} reads texts; data.dataset must be a text set")
+        if not text and kind in RECURRENT_MODELS and self.data.layout != "sequence":
+            problems.append(
+                f'model.type: {kind!r} reads token ids or signals; set data.layout = "sequence"'
+            )
         segmentation = self.task == "segmentation"
         if segmentation != (self.data.dataset == "shapes"):
             problems.append(
@@ -252,6 +289,12 @@ class RunConfig(_Section):
             )
         if segmentation and kind != "unet":
             problems.append(f'model.type: segmentation needs "unet", got {kind!r}')
+        seq2seq = self.task == "seq2seq"
+        if seq2seq != (self.data.dataset == "dates") or seq2seq != (kind == "seq2seq"):
+            problems.append(
+                'task: "seq2seq" goes with data.dataset = "dates" and model.type = "seq2seq", '
+                f"got task {self.task!r}, dataset {self.data.dataset!r}, model {kind!r}"
+            )
         if self.data.augment and not images:
             problems.append('data.augment: augmentations apply to images (data.layout = "image")')
         return problems

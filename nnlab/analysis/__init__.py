@@ -22,3 +22,13 @@ __all__ = [
     "empirical_receptive_field", "receptive_field", "plot_confusion_matrix", "plot_history",
     "plot_lr", "plot_perceptron_errors", "plot_regression", "plot_roc", "plot_segmentation",
 ]  # fmt: skip
+
+# Gradient flow through the time steps of recurrent layers.
+from nnlab.analysis.gradient_flow import time_step_grad_norms  # noqa: E402
+
+__all__ += ["time_step_grad_norms"]
+
+# Attention heatmaps (sequence-to-sequence models).
+from nnlab.analysis.attention_plot import plot_attention  # noqa: E402
+
+__all__ += ["plot_attention"]

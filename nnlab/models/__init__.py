@@ -7,7 +7,9 @@
   and their plain twins (``plain=True``);
 - :class:`Highway` and :class:`HighwayNetwork` (Srivastava et al. 2015), gated skips;
 - :class:`UNet` (Ronneberger et al. 2015), segmentation with skip concatenation;
-- :class:`CNN1d` for sequences and signals, :class:`CNN3d` for volumes.
+- :class:`CNN1d` for sequences and signals, :class:`CNN3d` for volumes;
+- sequence classifiers: :class:`BagOfEmbeddings`, :class:`RecurrentClassifier` (RNN,
+  LSTM, GRU over tokens or signals) and :class:`TransformerClassifier`.
 """
 
 from nnlab.models.cnn1d import CNN1d
@@ -24,6 +26,11 @@ from nnlab.models.resnet import (
     resnet34,
     resnet50,
 )
+from nnlab.models.sequence_classifiers import (
+    BagOfEmbeddings,
+    RecurrentClassifier,
+    TransformerClassifier,
+)
 from nnlab.models.unet import DoubleConv, UNet
 from nnlab.models.vgg import VGG, VGG_CONFIGS, vgg_config
 
@@ -31,4 +38,38 @@ __all__ = [
     "BasicBlock", "BottleneckBlock", "CNN1d", "CNN3d", "DoubleConv", "Highway",
     "HighwayNetwork", "LeNet5", "ResNet", "UNet", "VGG", "VGG_CONFIGS", "resnet", "resnet18",
     "resnet20", "resnet34", "resnet50", "vgg_config",
+]  # fmt: skip
+
+__all__ += ["BagOfEmbeddings", "RecurrentClassifier", "TransformerClassifier"]
+
+# Sequence generation and forecasting: Seq2Seq with attention, character LMs, an LSTM
+# forecaster.
+from nnlab.models.forecasting import LSTMForecaster, train_forecaster  # noqa: E402
+from nnlab.models.language_model import CharRNNLM, CharTransformerLM  # noqa: E402
+from nnlab.models.seq2seq import Seq2Seq, exact_match, sequence_cross_entropy  # noqa: E402
+
+__all__ += [
+    "CharRNNLM", "CharTransformerLM", "LSTMForecaster", "Seq2Seq", "exact_match",
+    "sequence_cross_entropy", "train_forecaster",
+]  # fmt: skip
+
+# Pretrained encoders: BERT with Hugging Face's names, all-MiniLM-L6-v2's weights.
+from nnlab.models.bert import BertConfig, BertModel, load_minilm  # noqa: E402
+
+__all__ += ["BertConfig", "BertModel", "load_minilm"]
+
+# Transfer learning: freeze / unfreeze, new heads, parameter groups, the digits experiment.
+from nnlab.models.transfer import (  # noqa: E402
+    digits_cnn,
+    digits_transfer_experiment,
+    freeze,
+    head_name,
+    param_groups,
+    replace_head,
+    unfreeze,
+)
+
+__all__ += [
+    "digits_cnn", "digits_transfer_experiment", "freeze", "head_name", "param_groups",
+    "replace_head", "unfreeze",
 ]  # fmt: skip

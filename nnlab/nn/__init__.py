@@ -155,3 +155,40 @@ __all__ += [
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
     "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]  # fmt: skip
+
+# Attention and transformers.
+from nnlab.nn.modules import (  # noqa: E402
+    AdditiveAttention,
+    DotProductAttention,
+    LearnedPositionalEncoding,
+    MultiheadAttention,
+    SinusoidalPositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ += [
+    "AdditiveAttention", "DotProductAttention", "LearnedPositionalEncoding",
+    "MultiheadAttention", "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
+    "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+]  # fmt: skip
+
+# Embeddings and recurrent layers.
+from nnlab.nn.modules.embedding import Embedding  # noqa: E402
+from nnlab.nn.modules.rnn import (  # noqa: E402
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+)
+
+__all__ += [
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
+]  # fmt: skip

@@ -162,3 +162,15 @@ def cosine_similarity(x1: _Tensor, x2: _Tensor, dim: int = 1, eps: float = 1e-8)
 
 
 __all__ += ["cosine_similarity", "normalize"]
+
+# Attention.
+from nnlab.ops.attention import scaled_dot_product_attention  # noqa: E402
+from nnlab.ops.multihead_attention import multi_head_attention_forward  # noqa: E402
+
+__all__ += ["multi_head_attention_forward", "scaled_dot_product_attention"]
+
+# Embeddings and recurrent steps.
+from nnlab.ops.embedding import embedding  # noqa: E402
+from nnlab.ops.recurrent_cells import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: E402
+
+__all__ += ["embedding", "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell"]

@@ -122,19 +122,96 @@ class GELU(Function):
     Exact: Φ(x) = ½(1 + erf(x/√2)),  dy/dx = Φ(x) + x·φ(x),  φ(x) = e^(-x²/2)/√(2π).
     ``approximate='tanh'``: y = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³),
     dy/dx = ½(1 + t) + ½x(1 - t²)·√(2/π)(1 + 3·0.044715x²), t = tanh(u).
+
+    Float32 inputs (exact form) take a fast path, since ``scipy.special.erf`` is slow
+    (about 4× this path's time on 1.5 M elements, measured here) and would dominate a
+    transformer's feed-forward block. Φ comes from the Chebyshev fit of erfc in Numerical
+    Recipes (Press et al., §6.2):
+
+        erfc(z) ≈ t·exp(-z² + P(t)),   t = 1/(1 + z/2),   P a degree-9 polynomial,
+
+    with a fractional error below 1.2e-7 for every z ≥ 0. It is applied to z = |x|/√2, so
+    c = Φ(-|x|) = ½erfc(z) keeps its *relative* accuracy far into the tail (where
+    ½(1 + erf) cancels to 0), and then y = max(x, 0) - |x|·c, Φ(x) = c or 1 - c by the
+    sign of x. Measured against float64 erfc: |error| ≤ 2.4e-7 (one float32 ulp of y
+    for |y| in [2, 4)); relative error ≤ 5e-6 for x > -5 and ≤ 3e-5 down to y ≈ 1e-37
+    (float32 rounding of z² in the exponent). When x needs a gradient the forward also
+    stores dy/dx (one array the size of x), computed in the same pass. Float64 inputs
+    (gradient checks) and ``create_graph`` backward use the erf formula above.
     """
+
+    # P's coefficients, constant term first; ln ½ is folded into the constant so that the
+    # exponential yields ½·erfc directly.
+    _P = tuple(
+        np.float32(c)
+        for c in (
+            -1.26551223 - math.log(2.0), 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+            0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+        )
+    )  # fmt: skip
+    # Elements per block: the ~30 passes of a block then run in cache (256 KB temporaries).
+    _BLOCK = 65536
+
+    @staticmethod
+    def _exact_float32(x: np.ndarray, need_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """y = x·Φ(x) (and dy/dx when ``need_grad``) for a float32 array, block by block."""
+        half_inv_sqrt2, inv_sqrt_2pi = np.float32(0.5 * _INV_SQRT_2), np.float32(_INV_SQRT_2PI)
+        one, half, p_coef = np.float32(1.0), np.float32(0.5), GELU._P
+        flat = np.ascontiguousarray(x).reshape(-1)
+        y = np.empty_like(flat)
+        dydx = np.empty_like(flat) if need_grad else None
+        for i in range(0, flat.size, GELU._BLOCK):
+            xb = flat[i : i + GELU._BLOCK]
+            a = np.abs(xb)
+            t = a * half_inv_sqrt2  # z/2 with z = |x|/√2
+            t += one
+            np.divide(one, t, out=t)  # twice as fast as np.reciprocal here
+            p = t * p_coef[9]
+            for coef in p_coef[8:0:-1]:
+                p += coef
+                p *= t
+            half_x2 = np.square(xb)
+            half_x2 *= half  # z² = x²/2
+            p -= half_x2
+            p += p_coef[0]
+            np.exp(p, out=p)
+            p *= t  # c = ½erfc(|x|/√2) = Φ(-|x|)
+            if dydx is not None:
+                # dy/dx = Φ(x) + x·φ(x); Φ(x) = |[x ≥ 0] - c| as 0 ≤ c ≤ ½.
+                db = dydx[i : i + GELU._BLOCK]
+                np.subtract(xb >= 0, p, out=db)
+                np.abs(db, out=db)
+                np.negative(half_x2, out=half_x2)
+                np.exp(half_x2, out=half_x2)
+                half_x2 *= inv_sqrt_2pi
+                half_x2 *= xb
+                db += half_x2
+            p *= a
+            yb = y[i : i + GELU._BLOCK]
+            np.add(xb, a, out=yb)  # ½(x + |x|) = max(x, 0) exactly, 3× faster than np.maximum
+            yb *= half
+            yb -= p  # x ≥ 0: x - x·c = x(1 - c);  x < 0: 0 - |x|·c = x·c
+        if dydx is not None:
+            dydx = dydx.reshape(x.shape)
+        return y.reshape(x.shape), dydx
 
     @staticmethod
     def forward(ctx, x, approximate):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
+        ctx.dydx = None
         if approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+        if x.dtype == np.float32:
+            y, ctx.dydx = GELU._exact_float32(x, ctx.needs_input_grad[0])
+            return y
         return 0.5 * x * (1 + scipy.special.erf(x * _INV_SQRT_2))
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        if ctx.dydx is not None and not isinstance(x, Tensor):
+            return g * ctx.dydx, None
         if ctx.approximate == "tanh":
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)

@@ -89,6 +89,19 @@ def _mm(a: np.ndarray, b: np.ndarray, groups: int, ta: bool = False, tb: bool = 
     return out.reshape(-1, out.shape[-1])
 
 
+def _mm_bt(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
+    """Per group a @ bᵀ for wide matrices (G·m, L) and (G·n, L), computed as (b @ aᵀ)ᵀ.
+
+    The weight gradient G·X_colᵀ contracts over all N·L output positions. OpenBLAS was
+    twice as fast here with the long operand as the un-transposed left factor (measured on
+    LeNet's convolutions: 1.2 → 0.6 ms and 0.64 → 0.35 ms); the result is only (m, n)."""
+    if groups == 1:
+        return (b @ a.T).T
+    m, n = a.shape[0] // groups, b.shape[0] // groups
+    per_group = _mm(b, a, groups, tb=True).reshape(groups, n, m)  # b_g @ a_gᵀ
+    return per_group.swapaxes(1, 2).reshape(groups * m, n)
+
+
 class _Geometry:
     """Where each kernel offset of one convolution reads, and the column layout of X_col.
 
@@ -253,7 +266,7 @@ class ConvNd(Function):
         g2 = geom.widen(g)  # (O, N·columns)
         dx = dw = db = None
         if need_w:
-            dw = _mm(g2, ctx.col, groups, tb=True).reshape(ctx.w_shape)
+            dw = _mm_bt(g2, ctx.col, groups).reshape(ctx.w_shape)
         if need_b:
             db = g2 @ np.ones(g2.shape[1], dtype=g2.dtype)
         if need_x:
@@ -294,7 +307,7 @@ class ConvTransposeNd(Function):
             if need_x:
                 dx = geom.narrow(_mm(ctx.w2, col, groups), g.shape[0])
             if need_w:
-                dw = _mm(ctx.x2, col, groups, tb=True).reshape(ctx.w_shape)
+                dw = _mm_bt(ctx.x2, col, groups).reshape(ctx.w_shape)
         if need_b:
             rows = g.swapaxes(0, 1).reshape(g.shape[1], -1)
             db = rows @ np.ones(rows.shape[1], dtype=g.dtype)

@@ -15,7 +15,7 @@ import numpy as np
 
 import nnlab
 from nnlab import nn, optim
-from nnlab.config import ConfigError, RunConfig
+from nnlab.config import RECURRENT_MODELS, TEXT_DATASETS, TEXT_MODELS, ConfigError, RunConfig
 from nnlab.tensor import Tensor
 
 __all__ = [
@@ -37,6 +37,7 @@ class Splits:
     scaler: Any = None
     n_classes: int = 0
     n_features: int = 0  # width of a raw feature row (0 for datasets of images)
+    vocab: Any = None  # texts: the vocabulary fitted on the training split
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -92,6 +93,10 @@ def make_splits(cfg: RunConfig) -> Splits:
     features their layout (flat rows, images or sequences)."""
     from nnlab.data import MinMaxScaler, StandardScaler, train_test_split
 
+    if cfg.data.dataset in TEXT_DATASETS:
+        return _text_splits(cfg)
+    if cfg.task == "seq2seq":
+        return _seq2seq_splits(cfg)
     x, y, given_test = load_arrays(cfg)
     labels = cfg.task in ("classification", "binary")
     if given_test is None:
@@ -125,6 +130,69 @@ def make_splits(cfg: RunConfig) -> Splits:
     )
 
 
+def _text_splits(cfg: RunConfig) -> Splits:
+    """Texts as padded token ids: the vocabulary is fitted on the training texts only, so
+    words first seen in validation or test become ``<unk>``, as they would in use."""
+    from nnlab.data import datasets
+    from nnlab.text import Vocab
+
+    params = dict(cfg.data.params)
+    _check_options("data.params", cfg.data.dataset, datasets.load_sentiment, params, ("seed",))
+    try:
+        parts = datasets.load_sentiment(seed=cfg.seed, **params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"data.params for {cfg.data.dataset}: {exc}") from None
+    t = cfg.data.text
+    vocab = Vocab.build(parts["train"].texts, level=t.level, min_freq=t.min_freq,
+                        max_size=t.max_size)  # fmt: skip
+
+    def ids(split: Any) -> np.ndarray:
+        return encode_texts(vocab, split.texts, t.max_len)
+
+    val = parts["val"] if cfg.data.val_size > 0 else None
+    return Splits(
+        ids(parts["train"]), parts["train"].labels,
+        ids(val) if val is not None else None, val.labels if val is not None else None,
+        ids(parts["test"]), parts["test"].labels,
+        n_classes=int(parts["train"].labels.max()) + 1, vocab=vocab,
+    )  # fmt: skip
+
+
+def _seq2seq_splits(cfg: RunConfig) -> Splits:
+    """Date pairs as character ids for teacher forcing: inputs ``(source, target_in)``,
+    targets ``target_out``; the test split holds what training never saw (see
+    :func:`~nnlab.data.datasets.load_dates`)."""
+    from nnlab.data import datasets
+
+    params = dict(cfg.data.params)
+    _check_options("data.params", "dates", datasets.load_dates, params, ("seed",))
+    try:
+        data = datasets.load_dates(seed=cfg.seed, **params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"data.params for dates: {exc}") from None
+    train, val = data["train"], None
+    if cfg.data.val_size > 0:
+        n_val = max(1, int(round(cfg.data.val_size * len(train))))
+        train, val = train[n_val:], train[:n_val]  # the pairs come in random order
+
+    def arrays(pairs: Any) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        enc = datasets.encode_dates(pairs)
+        return (enc.source, enc.target_in), enc.target_out
+
+    (x_train, y_train), (x_test, y_test) = arrays(train), arrays(data["test"])
+    x_val, y_val = arrays(val) if val is not None else (None, None)
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test,
+                  n_classes=len(datasets.DATE_TARGET_VOCAB))  # fmt: skip
+
+
+def encode_texts(vocab: Any, texts: Any, max_len: int) -> np.ndarray:
+    """Token ids (N, max_len), int64, cut or right-padded with ``<pad>`` (id 0)."""
+    from nnlab.text import pad_batch
+
+    ids, _ = pad_batch(vocab.encode(list(texts)), max_len=max_len, pad_id=vocab.pad_id)
+    return ids
+
+
 def to_layout(x: np.ndarray, layout: str, image_size: int | None = None) -> np.ndarray:
     """Feature rows (N, F) as images (N, 1, √F, √F), resized to ``image_size`` by bilinear
     interpolation, or as one-channel sequences (N, 1, F); arrays that already have a
@@ -150,7 +218,7 @@ def to_layout(x: np.ndarray, layout: str, image_size: int | None = None) -> np.n
 
 def _targets(cfg: RunConfig, y: np.ndarray) -> np.ndarray:
     """Class indices (int64, masks keep their shape) or float values of shape (N,)."""
-    if cfg.task in ("classification", "segmentation"):
+    if cfg.task in ("classification", "segmentation", "seq2seq"):
         return np.asarray(y, dtype=np.int64)
     return np.asarray(y, dtype=np.float32).reshape(-1)
 
@@ -181,7 +249,8 @@ def make_loader(
     use big batches and never augment."""
     from nnlab.data import DataLoader, TensorDataset, TransformDataset
 
-    ds: Any = TensorDataset(nnlab.from_numpy(x), nnlab.from_numpy(_targets(cfg, y)))
+    inputs = x if isinstance(x, tuple) else (x,)  # several inputs: (source, target_in)
+    ds: Any = TensorDataset(*map(nnlab.from_numpy, inputs), nnlab.from_numpy(_targets(cfg, y)))
     if augment is not None:
         ds = TransformDataset(ds, augment)
     batch = cfg.data.batch_size if shuffle else max(cfg.data.batch_size, 256)
@@ -195,8 +264,11 @@ def output_size(cfg: RunConfig, n_classes: int) -> int:
     return n_classes if cfg.task in ("classification", "segmentation") else 1
 
 
-def build_model(cfg: RunConfig, input_shape: tuple[int, ...], out_features: int) -> nn.Module:
-    """The configured network for inputs of ``input_shape`` (without the batch axis)."""
+def build_model(
+    cfg: RunConfig, input_shape: tuple[int, ...], out_features: int, vocab_size: int = 0
+) -> nn.Module:
+    """The configured network for inputs of ``input_shape`` (without the batch axis), or
+    for token ids of a ``vocab_size`` vocabulary (text datasets)."""
     m = cfg.model
     if m.type in MLP_LIKE:
         (in_features,) = input_shape
@@ -210,14 +282,47 @@ def build_model(cfg: RunConfig, input_shape: tuple[int, ...], out_features: int)
         )  # fmt: skip
     from nnlab import models
 
-    cls, in_key, out_key = _CONV_MODELS[m.type]
-    builder = getattr(models, cls)
-    options = {in_key: input_shape[0], out_key: out_features, **m.params}
+    if m.type in RECURRENT_MODELS + TEXT_MODELS:
+        builder, options = _sequence_model(cfg, input_shape, out_features, vocab_size)
+    elif m.type == "seq2seq":
+        from nnlab.data.datasets import DATE_SOURCE_VOCAB, DATE_TARGET_VOCAB
+
+        builder = models.Seq2Seq
+        options = {"src_vocab_size": len(DATE_SOURCE_VOCAB),
+                   "tgt_vocab_size": len(DATE_TARGET_VOCAB), **m.params}  # fmt: skip
+    else:
+        cls, in_key, out_key = _CONV_MODELS[m.type]
+        builder = getattr(models, cls)
+        options = {in_key: input_shape[0], out_key: out_features, **m.params}
     _check_options("model.params", m.type, builder, m.params)
     try:
         return builder(**options)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model.params for {m.type}: {exc}") from None
+
+
+def _sequence_model(
+    cfg: RunConfig, input_shape: tuple[int, ...], out_features: int, vocab_size: int
+) -> tuple[Any, dict[str, Any]]:
+    """The builder and its arguments for a recurrent or text model: token ids need the
+    vocabulary's size, signals (N, C, L) their channels."""
+    from nnlab import models
+
+    kind = cfg.model.type
+    if kind in RECURRENT_MODELS:
+        options: dict[str, Any] = {"num_classes": out_features, "cell": kind}
+        if vocab_size:
+            options["vocab_size"] = vocab_size
+        else:
+            options["input_size"] = input_shape[0]
+        return models.RecurrentClassifier, {**options, **cfg.model.params}
+    builder = (
+        models.BagOfEmbeddings if kind == "bag_of_embeddings" else models.TransformerClassifier
+    )
+    options = {"vocab_size": vocab_size, "num_classes": out_features, **cfg.model.params}
+    if kind == "transformer":
+        options.setdefault("max_len", cfg.data.text.max_len)
+    return builder, options
 
 
 MLP_LIKE = ("mlp", "linear", "perceptron")
@@ -229,6 +334,18 @@ _CONV_MODELS = {
     "unet": ("UNet", "in_channels", "n_classes"),
     "cnn1d": ("CNN1d", "in_channels", "num_classes"),
 }
+
+
+class _SequenceLoss(nn.Module):
+    """A per-token loss for sequence outputs (N, T, V) and targets (N, T): the class axis
+    goes second, as cross-entropy expects (N, V, T)."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return self.loss(logits.transpose(1, 2), target)
 
 
 class _SumLoss(nn.Module):
@@ -257,6 +374,8 @@ def build_loss(cfg: RunConfig, y_train: np.ndarray, n_classes: int) -> nn.Module
     """The configured loss; ``class_weight="balanced"`` weighs classes by inverse frequency."""
     c = cfg.loss
     y_train = np.asarray(y_train)
+    if cfg.task == "seq2seq":
+        return _SequenceLoss(nn.CrossEntropyLoss(ignore_index=0, label_smoothing=c.label_smoothing))
     if c.name == "cross_entropy":
         weight = None
         if c.class_weight == "balanced":

@@ -1,4 +1,5 @@
-"""Use a finished run: re-evaluate its kept model, or predict for new feature rows."""
+"""Use a finished run: re-evaluate its kept model, or predict for new feature rows (or new
+texts, for a run on a text dataset)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]
     cfg = parse_config(json.loads((run_dir / "config.json").read_text()), str(run_dir))
     prep = json.loads((run_dir / "preprocessing.json").read_text())
     shape = tuple(prep["input_shape"])
-    model = B.build_model(cfg, shape, B.output_size(cfg, prep["n_classes"]))
+    model = B.build_model(
+        cfg, shape, B.output_size(cfg, prep["n_classes"]), prep.get("vocab_size", 0)
+    )
     nnlab.io.load_into(model, run_dir / "model.safetensors")
     model.eval()
     return cfg, model, prep
@@ -77,11 +80,30 @@ def _prepare_inputs(prep: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def _texts(inputs: Any) -> list[str]:
+    if isinstance(inputs, str) or not all(isinstance(t, str) for t in inputs):
+        raise TypeError("this run reads texts: pass a list of strings")
+    return list(inputs)
+
+
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Predictions of a finished run for raw (unscaled) feature rows: the predicted class
-    and the model's confidence in it (classification), or the predicted value."""
+    """Predictions of a finished run for raw (unscaled) feature rows, or a list of texts
+    for a text run: the predicted class and the model's confidence in it
+    (classification), or the predicted value."""
     cfg, model, prep = _load_run(run_dir)
-    xt = nnlab.tensor(_prepare_inputs(prep, inputs))
+    if cfg.task == "seq2seq":  # date strings in, ISO strings out
+        from nnlab.data.datasets import DATE_TARGET_VOCAB, decode_dates, encode_date_sources
+
+        texts = _texts(inputs)
+        ids, _ = model.greedy_decode(nnlab.tensor(encode_date_sources(texts)), max_len=12)
+        return {"prediction": np.array(decode_dates(ids.numpy(), DATE_TARGET_VOCAB))}
+    if "vocab_size" in prep:  # a text run: strings in, token ids through its vocabulary
+        from nnlab.text import Vocab
+
+        vocab = Vocab.load(Path(run_dir) / "vocab.json")
+        xt = nnlab.tensor(B.encode_texts(vocab, _texts(inputs), prep["max_len"]))
+    else:
+        xt = nnlab.tensor(_prepare_inputs(prep, inputs))
     if cfg.model.type == "perceptron":
         return {"prediction": model.predict(xt).data}
     with nnlab.no_grad():

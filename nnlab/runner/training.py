@@ -4,6 +4,7 @@ A run folder holds::
 
     config.toml         the configuration as given      config.json   as validated
     preprocessing.json  scaler statistics (fitted on the training split only)
+    vocab.json          texts: the vocabulary (fitted on the training split only)
     history.json/.csv   per-epoch and per-step logs     metrics.json  final metrics
     run.json            epochs trained, which epoch's weights were kept, why training stopped
     checkpoints/        best.safetensors, last.safetensors (full training state)
@@ -67,7 +68,10 @@ def _logged_keys(cfg: RunConfig, has_val: bool) -> set[str]:
 def _prepare(cfg: RunConfig) -> _Parts:
     nnlab.manual_seed(cfg.seed)
     splits = B.make_splits(cfg)
-    model = B.build_model(cfg, splits.x_train.shape[1:], B.output_size(cfg, splits.n_classes))
+    vocab_size = len(splits.vocab) if splits.vocab is not None else 0
+    model = B.build_model(
+        cfg, _sample_shape(splits.x_train), B.output_size(cfg, splits.n_classes), vocab_size
+    )
     parts = _Parts(cfg, splits, model)
     if cfg.model.type == "perceptron":
         return parts
@@ -95,6 +99,11 @@ def _prepare(cfg: RunConfig) -> _Parts:
     return parts
 
 
+def _sample_shape(x: Any) -> tuple[int, ...]:
+    """One sample's shape; for a model with several inputs, the first input's."""
+    return tuple((x[0] if isinstance(x, tuple) else x).shape[1:])
+
+
 def _monitor(name: str, parts: _Parts) -> str:
     """Without a validation split, ``val_x`` falls back to the training ``x``."""
     if parts.val_loader is None and name.startswith("val_"):
@@ -117,11 +126,15 @@ def _new_run_dir(cfg: RunConfig, output_dir: str | None) -> Path:
 def _save_preprocessing(run_dir: Path, splits: B.Splits, cfg: RunConfig) -> None:
     state: dict[str, Any] = {
         "n_classes": splits.n_classes,
-        "input_shape": list(splits.x_train.shape[1:]),
+        "input_shape": list(_sample_shape(splits.x_train)),
         "n_features": splits.n_features,
         "layout": cfg.data.layout,
         "image_size": cfg.data.image_size,
     }
+    if splits.vocab is not None:
+        state["vocab_size"] = len(splits.vocab)
+        state["max_len"] = cfg.data.text.max_len
+        splits.vocab.save(run_dir / "vocab.json")
     if splits.scaler is not None:
         state["scaler"] = type(splits.scaler).__name__
         state["statistics"] = {
@@ -235,11 +248,32 @@ def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:
 
 def _final_metrics(parts: _Parts, trainer: Any) -> dict[str, dict[str, float]]:
     cfg, s = parts.cfg, parts.splits
-    out = {"train": trainer.evaluate(B.make_loader(cfg, s.x_train, s.y_train, False))}
+    splits = {"train": (s.x_train, s.y_train), "test": (s.x_test, s.y_test)}
     if s.x_val is not None:
-        out["validation"] = trainer.evaluate(B.make_loader(cfg, s.x_val, s.y_val, False))
-    out["test"] = trainer.evaluate(B.make_loader(cfg, s.x_test, s.y_test, False))
+        splits = {
+            "train": splits["train"],
+            "validation": (s.x_val, s.y_val),
+            "test": splits["test"],
+        }
+    out = {}
+    for name, (x, y) in splits.items():
+        out[name] = trainer.evaluate(B.make_loader(cfg, x, y, False))
+        if cfg.task == "seq2seq":  # the real test: the model writes the answer on its own
+            out[name]["exact_match"] = _greedy_exact_match(parts.model, x[0], y)
     return out
+
+
+def _greedy_exact_match(model: Any, source: np.ndarray, target_out: np.ndarray) -> float:
+    from nnlab.models.seq2seq import exact_match
+
+    model.eval()
+    hits = 0.0
+    for i in range(0, len(source), 500):
+        ids, _ = model.greedy_decode(nnlab.tensor(source[i : i + 500]),
+                                     max_len=target_out.shape[1] + 1)  # fmt: skip
+        rows = target_out[i : i + 500]
+        hits += exact_match(ids.numpy(), rows, model.eos_idx, model.pad_idx) * len(rows)
+    return hits / len(source)
 
 
 def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
@@ -255,6 +289,9 @@ def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
     plots = run_dir / "plots"
     analysis.plot_history(trainer.history.epochs, plots / "history.png", title=cfg.name)
     analysis.plot_lr(trainer.history.steps, plots / "lr.png")
+    if cfg.task == "seq2seq":
+        _plot_seq2seq(parts.model, s.x_test[0][:3], plots)
+        return
     outputs = trainer.predict(s.x_test)
     if cfg.task == "classification":
         cm = M.confusion_matrix(s.y_test, outputs.argmax(1), num_classes=s.n_classes)
@@ -275,6 +312,21 @@ def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
             grid = np.linspace(s.x_test.min(), s.x_test.max(), 400, dtype=np.float32)[:, None]
             curve = (_unscale(s.scaler, grid), trainer.predict(grid))
         analysis.plot_regression(x_raw, s.y_test, outputs, plots / "predictions.png", curve=curve)
+
+
+def _plot_seq2seq(model: Any, source: np.ndarray, plots: Path) -> None:
+    """Where the decoder looked while writing each output character, for a few inputs."""
+    from nnlab import analysis
+    from nnlab.data.datasets import DATE_SOURCE_VOCAB, DATE_TARGET_VOCAB, decode_dates
+
+    model.eval()
+    ids, weights = model.greedy_decode(nnlab.tensor(source), max_len=12)
+    outputs = decode_dates(ids.numpy(), DATE_TARGET_VOCAB)
+    for k, (row, text) in enumerate(zip(source, outputs)):
+        src = [DATE_SOURCE_VOCAB[i] for i in row if i != 0]
+        title = f"{''.join(src)} → {text}"
+        analysis.plot_attention(weights.numpy()[k], src, list(text) + ["<eos>"],
+                                plots / f"attention_{k}.png", title=title)  # fmt: skip
 
 
 def _unscale(scaler: Any, x: np.ndarray) -> np.ndarray:

@@ -90,7 +90,16 @@ def _segmentation(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
     return lambda outputs, targets: float(score[name](targets, outputs.argmax(1)))
 
 
-METRIC_NAMES = _CLASSIFICATION + _REGRESSION + _SEGMENTATION
+def token_accuracy(outputs: np.ndarray, targets: np.ndarray, pad_idx: int = 0) -> float:
+    """Sequence outputs (N, T, V) against target ids (N, T): the fraction of non-padding
+    positions whose argmax is the target token."""
+    real = targets != pad_idx
+    return float((outputs.argmax(-1)[real] == targets[real]).mean()) if real.any() else 0.0
+
+
+_SEQUENCE = ("token_accuracy",)
+
+METRIC_NAMES = _CLASSIFICATION + _REGRESSION + _SEGMENTATION + _SEQUENCE
 
 
 def resolve_metrics(metrics: Iterable[Any] | None) -> dict[str, Callable[..., float]]:
@@ -105,6 +114,8 @@ def resolve_metrics(metrics: Iterable[Any] | None) -> dict[str, Callable[..., fl
             out[metric] = _regression(metric)
         elif metric in _SEGMENTATION:
             out[metric] = _segmentation(metric)
+        elif metric == "token_accuracy":
+            out[metric] = token_accuracy
         else:
             raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRIC_NAMES)}")
     return out

@@ -41,14 +41,24 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _split_batch(batch: Any) -> tuple[Any, Any]:
-    if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch[0], batch[1]
+    """(inputs, targets) of a batch. A batch of three or more, ``(a, b, ..., y)``, is a
+    model with several inputs (a sequence-to-sequence model's source and shifted target,
+    the two branches of a Siamese network): the inputs come back as a tuple, and the model
+    is called as ``model(a, b, ...)``."""
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        inputs = batch[0] if len(batch) == 2 else tuple(batch[:-1])
+        return inputs, batch[-1]
     if isinstance(batch, dict) and {"x", "y"} <= set(batch):
         return batch["x"], batch["y"]
     raise TypeError(
-        "each batch must be (inputs, targets) or a dict with 'x' and 'y'; got "
-        f"{type(batch).__name__}"
+        "each batch must be (inputs, targets), (input_1, ..., input_k, targets) or a dict "
+        f"with 'x' and 'y'; got {type(batch).__name__}"
     )
+
+
+def _call(model: Any, x: Any) -> Any:
+    """``model(x)``, or ``model(*x)`` for the tuple of inputs of a multi-input batch."""
+    return model(*x) if isinstance(x, tuple) else model(x)
 
 
 _LOSSES = {
@@ -70,15 +80,18 @@ def _resolve_loss(loss_fn: Any) -> Any:
 
 
 def _as_loader(data: Any, batch_size: int, shuffle: bool) -> Any:
-    """A Keras-style ``(x, y)`` pair of arrays or tensors becomes a DataLoader."""
-    if not (isinstance(data, tuple) and len(data) == 2):
+    """A Keras-style ``(x, y)`` pair of arrays or tensors becomes a DataLoader; so do
+    ``((x1, x2), y)`` and ``(x1, x2, y)`` for a model with several inputs."""
+    if not (isinstance(data, tuple) and len(data) >= 2):
         return data
+    if len(data) == 2 and isinstance(data[0], (tuple, list)):
+        data = (*data[0], data[1])
     if not all(isinstance(a, (np.ndarray, Tensor)) for a in data):
         return data
     from nnlab.data import DataLoader, TensorDataset
 
-    x, y = (a if isinstance(a, Tensor) else Tensor(a) for a in data)
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle)
+    tensors = [a if isinstance(a, Tensor) else Tensor(a) for a in data]
+    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle)
 
 
 def _grad_norm(params: Sequence[Tensor]) -> float:
@@ -226,7 +239,7 @@ class Trainer:
             x, y = _split_batch(batch)
             if i % k == 0:
                 self.callbacks.on_batch_begin(self.global_step)
-            out = self.model(x)
+            out = _call(self.model, x)
             loss = self.loss_fn(out, y)
             if self.penalty is not None:
                 loss = loss + self.penalty(self.model)
@@ -304,21 +317,25 @@ class Trainer:
             with no_grad():
                 for batch in loader:
                     x, y = _split_batch(batch)
-                    outs.append(self.model(x).data)
+                    outs.append(_call(self.model, x).data)
                     ys.append(np.asarray(getattr(y, "data", y)))
         finally:
             self.model.train(was_training)
         return np.concatenate(outs), np.concatenate(ys)
 
     def predict(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
-        """Model outputs for an array/Tensor of inputs (in batches, eval mode)."""
-        data = np.asarray(getattr(inputs, "data", inputs))
+        """Model outputs for an array/Tensor of inputs, or a tuple of them for a model with
+        several inputs (in batches, eval mode)."""
+        several = isinstance(inputs, tuple)
+        arrays = [np.asarray(getattr(a, "data", a)) for a in (inputs if several else (inputs,))]
         was_training = self.model.training
         self.model.eval()
         try:
             with no_grad():
-                parts = [self.model(Tensor(data[i : i + batch_size])).data
-                         for i in range(0, len(data), batch_size)]  # fmt: skip
+                parts = []
+                for i in range(0, len(arrays[0]), batch_size):
+                    batch = tuple(Tensor(a[i : i + batch_size]) for a in arrays)
+                    parts.append(_call(self.model, batch if several else batch[0]).data)
         finally:
             self.model.train(was_training)
         return np.concatenate(parts)

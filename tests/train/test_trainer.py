@@ -234,3 +234,38 @@ def test_a_monitor_that_is_never_logged_fails_before_training():
             trainer.fit(loaders(x, y), loaders(x, y, shuffle=False), epochs=1)
     for k, v in weights(model).items():
         np.testing.assert_array_equal(v, before[k])
+
+
+class _TwoInputs(nnlab.nn.Module):
+    """y = Linear(a) + Linear(b): a model with two inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nnlab.nn.Linear(3, 2), nnlab.nn.Linear(4, 2)
+
+    def forward(self, a, b):
+        return self.a(a) + self.b(b)
+
+
+def test_batches_of_three_feed_a_two_input_model():
+    from nnlab.train import Trainer
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 3)).astype(np.float32)
+    b = rng.standard_normal((40, 4)).astype(np.float32)
+    y = (a[:, :1] - b[:, 1:2] > 0).astype(np.int64).reshape(-1)
+    nnlab.manual_seed(0)
+    model = _TwoInputs()
+    trainer = Trainer(model, "cross_entropy", nnlab.optim.Adam(model.parameters(), lr=0.05),
+                      metrics=["accuracy"], verbose=False)  # fmt: skip
+    history = trainer.fit((a, b, y), epochs=30, batch_size=8)
+    assert history.epochs[-1]["accuracy"] > 0.9
+    assert trainer.predict((a, b)).shape == (40, 2)
+    # the nested Keras form ((a, b), y) is the same data
+    nnlab.manual_seed(0)
+    twin = _TwoInputs()
+    other = Trainer(twin, "cross_entropy", nnlab.optim.Adam(twin.parameters(), lr=0.05),
+                    verbose=False)  # fmt: skip
+    other.fit(((a, b), y), epochs=30, batch_size=8)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)

@@ -1,7 +1,28 @@
-"""Ready-made datasets: classic tabular sets, MNIST-1D, synthetic toys and a synthetic
-segmentation task (all offline)."""
+"""Ready-made datasets: classic tabular sets, MNIST-1D, synthetic toys, a synthetic
+segmentation task, and sequence data (dates to normalise, sentiment posts with negation,
+seasonal time series) (all offline)."""
 
+from nnlab.data.datasets.dates import (
+    DATE_FORMATS,
+    DATE_SOURCE_VOCAB,
+    DATE_TARGET_VOCAB,
+    HELD_OUT_FORMATS,
+    EncodedDates,
+    decode_dates,
+    encode_date_sources,
+    encode_dates,
+    load_dates,
+    make_dates,
+)
 from nnlab.data.datasets.mnist1d import load_mnist1d
+from nnlab.data.datasets.sentiment import (
+    SENTIMENT_LABELS,
+    SentimentSplit,
+    load_sentiment,
+    load_sentiment_test,
+    make_sentiment,
+    negation_subset,
+)
 from nnlab.data.datasets.shapes import SHAPE_CLASSES, make_shapes_segmentation
 from nnlab.data.datasets.synthetic import (
     make_circles,
@@ -19,6 +40,12 @@ from nnlab.data.datasets.tabular import (
     load_iris,
     load_wine,
     standardized_split,
+)
+from nnlab.data.datasets.timeseries import (
+    forecast_errors,
+    make_seasonal_series,
+    make_windows,
+    naive_forecast,
 )
 
 __all__ = [
@@ -38,4 +65,24 @@ __all__ = [
     "make_shapes_segmentation",
     "make_spirals",
     "make_xor",
+    "DATE_FORMATS",
+    "HELD_OUT_FORMATS",
+    "EncodedDates",
+    "DATE_SOURCE_VOCAB",
+    "DATE_TARGET_VOCAB",
+    "decode_dates",
+    "encode_date_sources",
+    "encode_dates",
+    "load_dates",
+    "make_dates",
+    "SENTIMENT_LABELS",
+    "SentimentSplit",
+    "load_sentiment",
+    "load_sentiment_test",
+    "make_sentiment",
+    "negation_subset",
+    "forecast_errors",
+    "make_seasonal_series",
+    "make_windows",
+    "naive_forecast",
 ]

@@ -24,3 +24,44 @@ __all__ = [
     "LeakyReLU", "Linear", "LogSoftmax", "MLP", "ModuleDict", "ModuleList", "Perceptron",
     "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
 ]  # fmt: skip
+
+# Attention and transformers.
+from nnlab.nn.modules.attention import (  # noqa: E402
+    AdditiveAttention,
+    DotProductAttention,
+    MultiheadAttention,
+)
+from nnlab.nn.modules.positional import (  # noqa: E402
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+)
+from nnlab.nn.modules.transformer import (  # noqa: E402
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ += [
+    "AdditiveAttention", "DotProductAttention", "LearnedPositionalEncoding",
+    "MultiheadAttention", "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
+    "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+]  # fmt: skip
+
+# Embeddings and recurrent layers.
+from nnlab.nn.modules.embedding import Embedding  # noqa: E402
+from nnlab.nn.modules.rnn import (  # noqa: E402
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+)
+
+__all__ += [
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
+]  # fmt: skip

@@ -19,3 +19,23 @@ __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "elastic_net_penalty",
     "get_total_norm", "l1_penalty", "l2_penalty", "max_norm_", "regularized_parameters",
 ]  # fmt: skip
+
+# Variable-length sequences and truncated BPTT (``nnlab.nn.utils.rnn``).
+from nnlab.nn.utils import rnn  # noqa: E402
+from nnlab.nn.utils.rnn import (  # noqa: E402
+    PackedSequence,
+    detach_state,
+    pack_padded_sequence,
+    pack_sequence,
+    pad_packed_sequence,
+    pad_sequence,
+    tbptt_chunks,
+    unpack_sequence,
+    unpad_sequence,
+)
+
+__all__ += [
+    "PackedSequence", "detach_state", "pack_padded_sequence", "pack_sequence",
+    "pad_packed_sequence", "pad_sequence", "rnn", "tbptt_chunks", "unpack_sequence",
+    "unpad_sequence",
+]  # fmt: skip

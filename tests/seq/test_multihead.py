@@ -1,0 +1,264 @@
+"""nn.MultiheadAttention vs torch.nn.MultiheadAttention after load_state_dict.
+
+Convention: each :class:`MhaCase` gives the constructor arguments (the same in both
+libraries), the sequence lengths, the masks and the forward flags. It runs in float32 and
+float64 in training mode (dropout 0): the output, the attention weights, the gradients of
+query/key/value and of every parameter (by state_dict name) must agree. ``self_attn``
+passes ONE tensor as query, key and value (the single-GEMM path). Adding a case means
+adding a row.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from parity import rng_for
+from seq.attention_oracle import DTYPES, check_module, load_from_torch, to_lib
+
+import nnlab
+import nnlab.nn.functional as F
+from nnlab import nn
+from nnlab.autograd.gradcheck import gradcheck
+
+T = torch.nn
+
+
+@dataclass
+class MhaCase:
+    name: str
+    ctor: dict[str, Any]
+    L: int = 4
+    S: int = 4
+    N: int | None = 3  # None: unbatched input
+    self_attn: bool = True
+    kv_same: bool = False  # key is value (but not query)
+    kpm: str | None = None  # "bool" or "float"
+    attn_mask: str | None = None  # "bool2d", "float2d", "bool3d", "float3d", "causal"
+    fwd: dict[str, Any] = field(default_factory=dict)
+
+
+E, H = 8, 2
+CASES = [
+    MhaCase("self", dict(embed_dim=E, num_heads=H)),
+    MhaCase("self-batch-first", dict(embed_dim=E, num_heads=H, batch_first=True)),
+    MhaCase("batch-1", dict(embed_dim=E, num_heads=H), N=1),
+    MhaCase("unbatched", dict(embed_dim=E, num_heads=H, batch_first=True), N=None),
+    MhaCase("cross-T!=S", dict(embed_dim=E, num_heads=H), L=3, S=6, self_attn=False),
+    MhaCase("cross-key-is-value", dict(embed_dim=E, num_heads=H, batch_first=True), L=3, S=5,
+            self_attn=False, kv_same=True),
+    MhaCase("kdim-vdim", dict(embed_dim=E, num_heads=H, kdim=5, vdim=3), L=3, S=6,
+            self_attn=False),
+    MhaCase("no-bias", dict(embed_dim=E, num_heads=4, bias=False), self_attn=False, S=5),
+    MhaCase("one-head", dict(embed_dim=E, num_heads=1, batch_first=True)),
+    MhaCase("key-padding-bool", dict(embed_dim=E, num_heads=H), S=5, self_attn=False,
+            kpm="bool"),
+    MhaCase("key-padding-float", dict(embed_dim=E, num_heads=H, batch_first=True),
+            kpm="float"),
+    MhaCase("attn-mask-bool-2d", dict(embed_dim=E, num_heads=H), attn_mask="bool2d"),
+    MhaCase("attn-mask-float-3d", dict(embed_dim=E, num_heads=H, batch_first=True), L=3, S=5,
+            self_attn=False, attn_mask="float3d"),
+    MhaCase("both-masks", dict(embed_dim=E, num_heads=H), L=3, S=5, self_attn=False,
+            kpm="bool", attn_mask="bool3d"),
+    MhaCase("both-masks-float", dict(embed_dim=E, num_heads=H, batch_first=True),
+            kpm="float", attn_mask="float2d"),
+    MhaCase("need-weights-false", dict(embed_dim=E, num_heads=H), kpm="bool",
+            attn_mask="bool2d", fwd=dict(need_weights=False)),
+    MhaCase("per-head-weights", dict(embed_dim=E, num_heads=H), L=3, S=5, self_attn=False,
+            kpm="bool", fwd=dict(average_attn_weights=False)),
+    MhaCase("causal", dict(embed_dim=E, num_heads=H, batch_first=True), attn_mask="causal",
+            fwd=dict(is_causal=True, need_weights=False)),
+    MhaCase("causal-with-weights", dict(embed_dim=E, num_heads=H), attn_mask="causal",
+            kpm="bool", fwd=dict(is_causal=True)),
+    MhaCase("unbatched-masks", dict(embed_dim=E, num_heads=H), N=None, L=3, S=5,
+            self_attn=False, kpm="bool", attn_mask="float3d"),
+    MhaCase("bias-kv-zero-attn", dict(embed_dim=E, num_heads=H, add_bias_kv=True,
+                                      add_zero_attn=True), L=3, S=5, self_attn=False,
+            kpm="bool", attn_mask="bool2d"),
+    MhaCase("bias-kv-self", dict(embed_dim=E, num_heads=H, add_bias_kv=True, batch_first=True),
+            fwd=dict(need_weights=False)),
+]  # fmt: skip
+
+
+def _masks(case: MhaCase) -> tuple[Any, Any]:
+    rng = rng_for("mha-masks", case.name)
+    n, heads = case.N or 1, case.ctor["num_heads"]
+    kpm = am = None
+    if case.kpm:
+        kpm = rng.random((n, case.S)) < 0.3
+        kpm[:, 0] = False  # every query keeps at least one key
+        if case.kpm == "float":
+            kpm = np.where(kpm, -np.inf, rng.standard_normal(kpm.shape))
+        if case.N is None:
+            kpm = kpm[0]
+    if case.attn_mask == "causal":
+        am = np.triu(np.ones((case.L, case.S), bool), 1)
+    elif case.attn_mask:
+        shape = (case.L, case.S) if "2d" in case.attn_mask else (n * heads, case.L, case.S)
+        am = rng.random(shape) < 0.3
+        am[..., 0] = False
+        if "float" in case.attn_mask:
+            am = np.where(am, -np.inf, rng.standard_normal(shape))
+    return kpm, am
+
+
+def _inputs(case: MhaCase) -> list[np.ndarray]:
+    rng = rng_for("mha", case.name)
+    kdim = case.ctor.get("kdim") or case.ctor["embed_dim"]
+    vdim = case.ctor.get("vdim") or case.ctor["embed_dim"]
+    bf = case.ctor.get("batch_first", False)
+
+    def shape(length: int, d: int) -> tuple[int, ...]:
+        if case.N is None:
+            return (length, d)
+        return (case.N, length, d) if bf else (length, case.N, d)
+
+    arrays = [rng.standard_normal(shape(case.L, case.ctor["embed_dim"]))]
+    if not case.self_attn:
+        arrays.append(rng.standard_normal(shape(case.S, kdim)))
+        if not case.kv_same:
+            arrays.append(rng.standard_normal(shape(case.S, vdim)))
+    return arrays
+
+
+def _forward(case: MhaCase) -> Any:
+    kpm, am = _masks(case)
+
+    def forward(module: Any, xs: list[Any], lib: Any) -> Any:
+        q = xs[0]
+        k = q if case.self_attn else xs[1]
+        v = k if (case.self_attn or case.kv_same) else xs[2]
+        dtype = np.float64 if q.dtype in (torch.float64, np.float64) else np.float32
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch: mismatched kpm/attn_mask types
+            return module(q, k, v, key_padding_mask=to_lib(kpm, lib, dtype),
+                          attn_mask=to_lib(am, lib, dtype), **case.fwd)  # fmt: skip
+
+    return forward
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_mha_matches_torch(case: MhaCase, dtype: Any) -> None:
+    check_module(case.name, lambda: nn.MultiheadAttention(**case.ctor),
+                 lambda: T.MultiheadAttention(**case.ctor), _inputs(case), _forward(case),
+                 dtype)  # fmt: skip
+
+
+def test_mha_eval_and_dropout() -> None:
+    """Evaluation ignores dropout (torch's numbers); training drops attention weights with
+    the default generator: reproducible under a seed, different without."""
+    x = np.random.default_rng(0).standard_normal((5, 2, E))
+    check_module("eval", lambda: nn.MultiheadAttention(E, H, dropout=0.5),
+                 lambda: T.MultiheadAttention(E, H, dropout=0.5), [x],
+                 lambda m, xs, lib: m(xs[0], xs[0], xs[0]), np.float64, train=False)  # fmt: skip
+    mha = nn.MultiheadAttention(E, H, dropout=0.5)
+    xt = nnlab.tensor(x.astype(np.float32))
+    nnlab.manual_seed(3)
+    a, wa = mha(xt, xt, xt, average_attn_weights=False)
+    nnlab.manual_seed(3)
+    b, _ = mha(xt, xt, xt, average_attn_weights=False)
+    c, _ = mha(xt, xt, xt)
+    np.testing.assert_array_equal(a.data, b.data)
+    assert not np.array_equal(a.data, c.data)
+    kept = wa.data[wa.data != 0]
+    assert 0.3 < (wa.data == 0).mean() < 0.7 and kept.min() > 0
+
+
+def test_fully_masked_query_nan_with_weights_zero_without() -> None:
+    """torch 2.13: the weights path (need_weights=True) gives NaN for a query whose keys are
+    all masked, the SDPA path (need_weights=False) gives 0; nnlab does the same."""
+    x = np.random.default_rng(1).standard_normal((3, 2, E))
+    kpm = np.zeros((2, 3), bool)
+    kpm[0] = True
+    for need in (True, False):
+
+        def forward(m: Any, xs: list[Any], lib: Any, need: bool = need) -> Any:
+            return m(*xs * 3, need_weights=need, key_padding_mask=to_lib(kpm, lib, None))
+
+        check_module(f"empty-{need}", lambda: nn.MultiheadAttention(E, H),
+                     lambda: T.MultiheadAttention(E, H), [x], forward, np.float64,
+                     backward=not need)  # fmt: skip
+
+
+def test_mha_default_init_and_state_dict_keys() -> None:
+    mha = nn.MultiheadAttention(64, 4)
+    bound = math.sqrt(6 / (64 + 3 * 64))  # xavier_uniform_ on (3E, E)
+    w = mha.in_proj_weight.data
+    assert w.shape == (192, 64) and w.dtype == np.float32
+    assert -bound <= w.min() < -0.99 * bound and 0.99 * bound < w.max() <= bound
+    assert not mha.in_proj_bias.data.any() and not mha.out_proj.bias.data.any()
+    lin = 1 / math.sqrt(64)  # out_proj keeps Linear's U(-1/√E, 1/√E)
+    assert -lin <= mha.out_proj.weight.data.min() < -0.98 * lin
+    for ctor in (dict(kdim=5, vdim=3), dict(bias=False), dict(add_bias_kv=True)):
+        ours, theirs = nn.MultiheadAttention(8, 2, **ctor), T.MultiheadAttention(8, 2, **ctor)
+        assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
+            (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]  # fmt: skip
+    ours = nn.MultiheadAttention(1024, 4, add_bias_kv=True)
+    std = math.sqrt(2 / (1024 + 1024))  # xavier_normal_ of (1, 1, E): fan_in = fan_out = E
+    for b in (ours.bias_k.data, ours.bias_v.data):
+        assert b.shape == (1, 1, 1024) and abs(float(b.std()) / std - 1) < 0.15
+
+
+def test_mha_self_attention_projects_with_one_gemm() -> None:
+    from nnlab.ops import linear as linear_mod
+
+    calls = []
+    original = linear_mod.Linear.forward
+
+    def spy(ctx, x, weight, bias):
+        calls.append(weight.shape)
+        return original(ctx, x, weight, bias)
+
+    mha = nn.MultiheadAttention(E, H)
+    x = nnlab.randn(4, 2, E)
+    linear_mod.Linear.forward = staticmethod(spy)
+    try:
+        mha(x, x, x)
+    finally:
+        linear_mod.Linear.forward = staticmethod(original)
+    assert calls == [(3 * E, E), (E, E)]
+
+
+def test_mha_gradcheck_tiny() -> None:
+    rng = np.random.default_rng(0)
+    params = [nnlab.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)
+              for s in ((3 * 4, 4), (3 * 4,), (4, 4), (4,))]  # fmt: skip
+    x = nnlab.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    kpm = np.array([[False, False, True], [False, False, False]])
+
+    def fn(x, w_in, b_in, w_out, b_out):
+        return F.multi_head_attention_forward(
+            x, x, x, 4, 2, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+            key_padding_mask=kpm, attn_mask=np.triu(np.ones((3, 3), bool), 1),
+        )  # fmt: skip
+
+    assert gradcheck(fn, [x, *params])
+
+
+def test_mha_bad_inputs_name_the_layer() -> None:
+    with pytest.raises(ValueError, match=r"embed_dim=10 and num_heads=3"):
+        nn.MultiheadAttention(10, 3)
+    model = nn.ModuleDict({"attn": nn.MultiheadAttention(E, H, kdim=5)})
+    mha = model["attn"]
+    q, k, v = nnlab.randn(4, 2, E), nnlab.randn(6, 2, 5), nnlab.randn(6, 2, E)
+    with pytest.raises(nn.ShapeError, match=r"model\.attn \(MultiheadAttention\).*\(4, 2, 7\)"):
+        mha(nnlab.randn(4, 2, 7), k, v)
+    with pytest.raises(nn.ShapeError, match=r"kdim=5"):
+        mha(q, nnlab.randn(6, 2, E), v)
+    with pytest.raises(nn.ShapeError, match=r"key_padding_mask of shape \(2, 6\).*got \(2, 4\)"):
+        mha(q, k, v, key_padding_mask=np.zeros((2, 4), bool))
+    with pytest.raises(nn.ShapeError, match=r"attn_mask of shape \(4, 6\).*\(4, 4, 6\).*\(4, 5\)"):
+        mha(q, k, v, attn_mask=np.zeros((4, 5), bool))
+    with pytest.raises(RuntimeError, match="is_causal"):
+        mha(q, k, v, is_causal=True)
+    theirs = T.MultiheadAttention(E, H)
+    ours = nn.MultiheadAttention(E, H)
+    load_from_torch(ours, theirs)
+    with pytest.raises(nn.ShapeError, match="batch size 2"):
+        ours(q, nnlab.randn(6, 3, E), nnlab.randn(6, 3, E))
