@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 IDLE_S = 0.2
 
@@ -37,6 +38,39 @@ def measure(step: Callable[[], object], repeats: int, warmup: int = 3, inner: in
         samples.append((time.perf_counter() - t0) / inner)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
     return Timing(statistics.median(samples), faults / (repeats * inner))
+
+
+def training_steps(
+    models: dict[Any, Any],
+    x: Any,
+    y: Any,
+    loss: str,
+    optimizer: str = "Adam",
+    first_output: bool = False,
+    **options: Any,
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(nnlab_step, torch_step): zero_grad → forward → loss → backward → optimizer step,
+    written the same way in both libraries. ``models`` maps each library module (nnlab,
+    torch) to its model, holding identical weights; ``first_output`` keeps the first
+    element of a tuple output (recurrent layers). The first losses are checked to agree."""
+    steps = {}
+    for lib, model in models.items():
+        opt = getattr(lib.optim, optimizer)(model.parameters(), **options)
+        loss_fn = getattr(lib.nn, loss)()
+        xb, yb = lib.tensor(x), lib.tensor(y)
+
+        def step(model=model, opt=opt, loss_fn=loss_fn, xb=xb, yb=yb):
+            opt.zero_grad()
+            out = model(xb)
+            value = loss_fn(out[0] if first_output else out, yb)
+            value.backward()
+            opt.step()
+            return value
+
+        steps[lib.__name__] = step
+    a, b = float(steps["nnlab"]().item()), float(steps["torch"]().item())
+    assert abs(a - b) < 1e-4 * max(1.0, abs(b)), (a, b)
+    return steps["nnlab"], steps["torch"]
 
 
 def fmt_time(seconds: float) -> str:

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _harness import training_steps  # noqa: E402
 
 import nnlab  # noqa: E402
 
@@ -43,24 +44,7 @@ def transformer_case():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((BATCH, SEQ, D_MODEL)).astype(np.float32)
     y = rng.standard_normal((BATCH, SEQ, D_MODEL)).astype(np.float32)
-    steps = {}
-    for lib, model in ((nnlab, ours), (torch, theirs)):
-        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = lib.nn.MSELoss()
-        xb, yb = lib.tensor(x), lib.tensor(y)
-
-        def step(model=model, opt=opt, loss_fn=loss_fn, xb=xb, yb=yb):
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            return loss
-
-        steps[lib.__name__] = step
-    # Same weights, same data: the first losses agree.
-    a, b = float(steps["nnlab"]().item()), float(steps["torch"]().item())
-    assert abs(a - b) < 1e-4 * max(1.0, abs(b)), (a, b)
-    return steps["nnlab"], steps["torch"]
+    return training_steps({nnlab: ours, torch: theirs}, x, y, "MSELoss", lr=1e-3)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _harness import measure, report  # noqa: E402
+from _harness import measure, report, training_steps  # noqa: E402
 
 import nnlab  # noqa: E402
 
@@ -73,23 +73,8 @@ def step_case(build, x, target, loss_name, lr=0.01):
     theirs = build(torch)
     ours = build(nnlab)
     ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
-    steps = {}
-    for lib, model in ((nnlab, ours), (torch, theirs)):
-        opt = lib.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        loss_fn = getattr(lib.nn, loss_name)()
-        xb, yb = lib.tensor(x), lib.tensor(target)
-
-        def step(model=model, opt=opt, loss_fn=loss_fn, xb=xb, yb=yb):
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            return loss
-
-        steps[lib.__name__] = step
-    a, b = float(steps["nnlab"]().item()), float(steps["torch"]().item())
-    assert abs(a - b) < 1e-4 * max(1.0, abs(b)), (a, b)
-    return steps["nnlab"], steps["torch"]
+    models = {nnlab: ours, torch: theirs}
+    return training_steps(models, x, target, loss_name, optimizer="SGD", lr=lr, momentum=0.9)
 
 
 def cases():

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _harness import Timing, fmt_time, measure, report  # noqa: E402
+from _harness import Timing, fmt_time, measure, report, training_steps  # noqa: E402
 from _seq_transformer import transformer_case  # noqa: E402
 
 import nnlab  # noqa: E402
@@ -45,24 +45,8 @@ def recurrent_case(kind: str) -> tuple[Callable[[], object], Callable[[], object
     rng = np.random.default_rng(1)
     x = rng.standard_normal((SEQ, BATCH, INPUT)).astype(np.float32)
     y = rng.standard_normal((SEQ, BATCH, HIDDEN)).astype(np.float32)
-    steps = {}
-    for lib, model in ((nnlab, ours), (torch, theirs)):
-        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = lib.nn.MSELoss()
-        xb, yb = lib.tensor(x), lib.tensor(y)
-
-        def step(model=model, opt=opt, loss_fn=loss_fn, xb=xb, yb=yb):
-            opt.zero_grad()
-            out, _ = model(xb)
-            loss = loss_fn(out, yb)
-            loss.backward()
-            opt.step()
-            return loss
-
-        steps[lib.__name__] = step
-    a, b = float(steps["nnlab"]().item()), float(steps["torch"]().item())
-    assert abs(a - b) < 1e-4 * max(1.0, abs(b)), (kind, a, b)
-    return steps["nnlab"], steps["torch"]
+    models = {nnlab: ours, torch: theirs}
+    return training_steps(models, x, y, "MSELoss", first_output=True, lr=1e-3)
 
 
 def lstm_case():

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _harness import measure, report  # noqa: E402
+from _harness import measure, report, training_steps  # noqa: E402
 
 import nnlab  # noqa: E402
 
@@ -52,25 +52,8 @@ def step_case(sizes, batch):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch)
-    cases = {}
-    for lib in (nnlab, torch):
-        model = build(lib, sizes)
-        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = lib.nn.CrossEntropyLoss()
-        xb, yb = lib.tensor(x), lib.tensor(y)
-
-        def step(model=model, opt=opt, loss_fn=loss_fn, xb=xb, yb=yb):
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            return loss
-
-        cases[lib.__name__] = step
-    # Same weights, same data: the first losses agree.
-    a, b = float(cases["nnlab"]().item()), float(cases["torch"]().item())
-    assert abs(a - b) < 1e-4 * max(1.0, abs(b)), (a, b)
-    return cases["nnlab"], cases["torch"]
+    models = {lib: build(lib, sizes) for lib in (nnlab, torch)}
+    return training_steps(models, x, y, "CrossEntropyLoss", lr=1e-3)
 
 
 def digits_epoch_case():
