@@ -93,7 +93,8 @@ MLP_MODELS = ("mlp", "linear", "perceptron")
 IMAGE_MODELS = ("lenet5", "vgg", "resnet", "unet")
 SEQUENCE_MODELS = ("cnn1d",)
 RECURRENT_MODELS = ("rnn", "lstm", "gru")  # token ids, or signals with layout "sequence"
-TEXT_MODELS = ("bag_of_embeddings", "transformer")  # token ids only
+# token ids only; "sentence_encoder" is the pretrained all-MiniLM-L6-v2 with a new head
+TEXT_MODELS = ("bag_of_embeddings", "transformer", "sentence_encoder")
 
 
 class ModelConfig(_Section):
@@ -102,7 +103,7 @@ class ModelConfig(_Section):
 
     type: Literal[
         "mlp", "linear", "perceptron", "lenet5", "vgg", "resnet", "unet", "cnn1d", "rnn", "lstm",
-        "gru", "bag_of_embeddings", "transformer", "seq2seq",
+        "gru", "bag_of_embeddings", "transformer", "seq2seq", "sentence_encoder",
     ] = "mlp"  # fmt: skip
     hidden_sizes: list[PositiveInt] = Field(default_factory=lambda: [128])
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"

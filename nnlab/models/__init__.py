@@ -73,3 +73,7 @@ __all__ += [
     "digits_cnn", "digits_transfer_experiment", "freeze", "head_name", "param_groups",
     "replace_head", "unfreeze",
 ]  # fmt: skip
+
+from nnlab.models.sentence_classifier import SentenceClassifier  # noqa: E402
+
+__all__ += ["SentenceClassifier"]

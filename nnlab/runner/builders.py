@@ -38,6 +38,7 @@ class Splits:
     n_classes: int = 0
     n_features: int = 0  # width of a raw feature row (0 for datasets of images)
     vocab: Any = None  # texts: the vocabulary fitted on the training split
+    pretrained_tokens: bool = False  # texts: token ids of the pretrained encoder instead
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -143,10 +144,15 @@ def _text_splits(cfg: RunConfig) -> Splits:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"data.params for {cfg.data.dataset}: {exc}") from None
     t = cfg.data.text
-    vocab = Vocab.build(parts["train"].texts, level=t.level, min_freq=t.min_freq,
-                        max_size=t.max_size)  # fmt: skip
+    pretrained = cfg.model.type == "sentence_encoder"
+    vocab = None
+    if not pretrained:
+        vocab = Vocab.build(parts["train"].texts, level=t.level, min_freq=t.min_freq,
+                            max_size=t.max_size)  # fmt: skip
 
     def ids(split: Any) -> np.ndarray:
+        if pretrained:  # the encoder's own WordPiece vocabulary, fixed by pretraining
+            return pretrained_token_ids(split.texts, t.max_len)
         return encode_texts(vocab, split.texts, t.max_len)
 
     val = parts["val"] if cfg.data.val_size > 0 else None
@@ -155,6 +161,7 @@ def _text_splits(cfg: RunConfig) -> Splits:
         ids(val) if val is not None else None, val.labels if val is not None else None,
         ids(parts["test"]), parts["test"].labels,
         n_classes=int(parts["train"].labels.max()) + 1, vocab=vocab,
+        pretrained_tokens=pretrained,
     )  # fmt: skip
 
 
@@ -183,6 +190,19 @@ def _seq2seq_splits(cfg: RunConfig) -> Splits:
     x_val, y_val = arrays(val) if val is not None else (None, None)
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test,
                   n_classes=len(datasets.DATE_TARGET_VOCAB))  # fmt: skip
+
+
+def pretrained_token_ids(texts: Any, max_len: int) -> np.ndarray:
+    """Token ids (N, max_len) from all-MiniLM-L6-v2's tokenizer (``[CLS] … [SEP]``, cut at
+    ``max_len`` tokens, ``[PAD]`` = 0 after)."""
+    from nnlab.models.bert import load_minilm
+    from nnlab.text import SentenceEncoder
+
+    model, tokenizer = load_minilm()
+    ids, _ = SentenceEncoder(model, tokenizer, max_length=max_len).tokenize(list(texts))
+    out = np.zeros((len(ids), max_len), dtype=np.int64)
+    out[:, : min(max_len, ids.shape[1])] = ids[:, :max_len]
+    return out
 
 
 def encode_texts(vocab: Any, texts: Any, max_len: int) -> np.ndarray:
@@ -316,6 +336,8 @@ def _sequence_model(
         else:
             options["input_size"] = input_shape[0]
         return models.RecurrentClassifier, {**options, **cfg.model.params}
+    if kind == "sentence_encoder":
+        return models.SentenceClassifier, {"num_classes": out_features, **cfg.model.params}
     builder = (
         models.BagOfEmbeddings if kind == "bag_of_embeddings" else models.TransformerClassifier
     )

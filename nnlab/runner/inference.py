@@ -97,7 +97,9 @@ def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray
         texts = _texts(inputs)
         ids, _ = model.greedy_decode(nnlab.tensor(encode_date_sources(texts)), max_len=12)
         return {"prediction": np.array(decode_dates(ids.numpy(), DATE_TARGET_VOCAB))}
-    if "vocab_size" in prep:  # a text run: strings in, token ids through its vocabulary
+    if "tokenizer" in prep:  # a pretrained encoder's run: its own tokenizer
+        xt = nnlab.tensor(B.pretrained_token_ids(_texts(inputs), prep["max_len"]))
+    elif "vocab_size" in prep:  # a text run: strings in, token ids through its vocabulary
         from nnlab.text import Vocab
 
         vocab = Vocab.load(Path(run_dir) / "vocab.json")

@@ -135,6 +135,9 @@ def _save_preprocessing(run_dir: Path, splits: B.Splits, cfg: RunConfig) -> None
         state["vocab_size"] = len(splits.vocab)
         state["max_len"] = cfg.data.text.max_len
         splits.vocab.save(run_dir / "vocab.json")
+    if splits.pretrained_tokens:
+        state["tokenizer"] = "all-MiniLM-L6-v2"
+        state["max_len"] = cfg.data.text.max_len
     if splits.scaler is not None:
         state["scaler"] = type(splits.scaler).__name__
         state["statistics"] = {

@@ -20,3 +20,26 @@ def test_embed_prints_the_shape_and_the_nearest_neighbour():
             if line.count("│") >= 3}  # fmt: skip
     assert "kitten" in rows["The cat sat on the mat."]
     assert "Shares" in rows["Stock markets fell sharply today."]
+
+
+def test_sentiment_transfer_config_trains_a_head_on_the_frozen_encoder(tmp_path):
+    from nnlab.config import load_config
+    from nnlab.runner import predict_run, train_from_config
+
+    cfg = load_config("configs/minilm_sentiment.toml").model_copy(deep=True)
+    cfg.data.params = {"n_train": 200, "n_val": 50}
+    cfg.model.params = {"hidden": 0, "trainable_layers": 1}
+    result = train_from_config(cfg, output_dir=str(tmp_path), epochs=1, verbose=False)
+    assert set(result.metrics["test"]) == {"loss", "accuracy", "f1"}
+    out = predict_run(result.run_dir, ["I love this so much 😍", "this is the worst #fail"])
+    assert out["prediction"].shape == (2,)
+    # only the top layer and the head learned: the lower layers keep the pretrained weights
+    from nnlab.io import load_weights
+    from nnlab.models import load_minilm
+
+    kept, pretrained = load_weights(result.run_dir / "model.safetensors"), load_minilm()[0]
+    lower = "encoder.encoder.layer.0.attention.self.query.weight"
+    top = "encoder.encoder.layer.5.output.dense.weight"
+    reference = pretrained.state_dict()
+    assert (kept[lower] == reference[lower.removeprefix("encoder.")]).all()
+    assert not (kept[top] == reference[top.removeprefix("encoder.")]).all()
