@@ -194,14 +194,18 @@ def _seq2seq_splits(cfg: RunConfig) -> Splits:
 
 def pretrained_token_ids(texts: Any, max_len: int) -> np.ndarray:
     """Token ids (N, max_len) from all-MiniLM-L6-v2's tokenizer (``[CLS] … [SEP]``, cut at
-    ``max_len`` tokens, ``[PAD]`` = 0 after)."""
-    from nnlab.models.bert import load_minilm
-    from nnlab.text import SentenceEncoder
+    ``max_len`` tokens, ``[PAD]`` = 0 after). Reads only ``tokenizer.json``, not the
+    weights."""
+    from tokenizers import Tokenizer
 
-    model, tokenizer = load_minilm()
-    ids, _ = SentenceEncoder(model, tokenizer, max_length=max_len).tokenize(list(texts))
-    out = np.zeros((len(ids), max_len), dtype=np.int64)
-    out[:, : min(max_len, ids.shape[1])] = ids[:, :max_len]
+    from nnlab.models.bert import minilm_path
+
+    tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
+    tokenizer.no_padding()  # the file turns on padding to 128
+    tokenizer.enable_truncation(max_len)
+    out = np.zeros((len(texts), max_len), dtype=np.int64)
+    for row, encoding in enumerate(tokenizer.encode_batch(list(texts))):
+        out[row, : len(encoding.ids)] = encoding.ids
     return out
 
 
