@@ -251,15 +251,12 @@ def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:
 
 def _final_metrics(parts: _Parts, trainer: Any) -> dict[str, dict[str, float]]:
     cfg, s = parts.cfg, parts.splits
-    splits = {"train": (s.x_train, s.y_train), "test": (s.x_test, s.y_test)}
+    splits = [("train", s.x_train, s.y_train)]
     if s.x_val is not None:
-        splits = {
-            "train": splits["train"],
-            "validation": (s.x_val, s.y_val),
-            "test": splits["test"],
-        }
+        splits.append(("validation", s.x_val, s.y_val))
+    splits.append(("test", s.x_test, s.y_test))
     out = {}
-    for name, (x, y) in splits.items():
+    for name, x, y in splits:
         out[name] = trainer.evaluate(B.make_loader(cfg, x, y, False))
         if cfg.task == "seq2seq":  # the real test: the model writes the answer on its own
             out[name]["exact_match"] = _greedy_exact_match(parts.model, x[0], y)
