@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnlab.models.sequence_classifiers import masked_mean, token_ids
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
@@ -89,19 +90,10 @@ class SentenceClassifier(Module):
             self.head = Linear(dim, num_classes)
 
     def forward(self, ids: Tensor) -> Tensor:
-        if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise ValueError(
-                f"{self.path()}: expected int64 token ids of shape (N, T), got "
-                f"{ids.dtype} {tuple(ids.shape)}"
-            )
+        ids = token_ids(self, ids, self.pad_id)  # checked, all-padding columns dropped
         real = ids.data != self.pad_id
-        used = real.any(0).nonzero()[0]
-        width = int(used[-1]) + 1 if used.size else 1
-        ids_data, real = ids.data[:, :width], real[:, :width]  # drop all-padding columns
-        hidden = self.encoder(ids_data, real.astype(ids_data.dtype))
-        weights = Tensor(real.astype(hidden.dtype)[:, :, None])
-        counts = Tensor(real.sum(1, keepdims=True).clip(1, None).astype(hidden.dtype))
-        pooled = F.normalize((hidden * weights).sum(1) / counts, p=2.0, dim=1)
+        hidden = self.encoder(ids.data, real.astype(ids.dtype))
+        pooled = F.normalize(masked_mean(hidden, Tensor(real)), p=2.0, dim=1)
         return self.head(self.dropout(pooled))
 
     def extra_repr(self) -> str:

@@ -30,12 +30,14 @@ from nnlab.nn.utils.rnn import pack_padded_sequence
 from nnlab.ops.shape import cat
 from nnlab.tensor import Tensor
 
-__all__ = ["BagOfEmbeddings", "RecurrentClassifier", "TransformerClassifier", "masked_mean"]
+__all__ = [
+    "BagOfEmbeddings", "RecurrentClassifier", "TransformerClassifier", "masked_mean", "token_ids",
+]  # fmt: skip
 
 _CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
-def _token_ids(model: Module, ids: Tensor, pad_idx: int) -> Tensor:
+def token_ids(model: Module, ids: Tensor, pad_idx: int) -> Tensor:
     """Check token ids (N, T) and drop the trailing columns that are padding in every row:
     they cannot change the result (they are masked), only cost time, and a batch of
     short posts padded to a long ``max_len`` is mostly such columns."""
@@ -99,7 +101,7 @@ class BagOfEmbeddings(Module):
         self.fc = Linear(embed_dim, num_classes)
 
     def forward(self, ids: Tensor) -> Tensor:
-        ids = _token_ids(self, ids, self.pad_idx)
+        ids = token_ids(self, ids, self.pad_idx)
         pooled = masked_mean(self.embedding(ids), ids != self.pad_idx)
         return self.fc(self.dropout(pooled))
 
@@ -173,7 +175,7 @@ class RecurrentClassifier(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.tokens:
-            x = _token_ids(self, x, self.pad_idx)
+            x = token_ids(self, x, self.pad_idx)
             lengths = (x != self.pad_idx).sum(1).data.clip(1, None)
             steps = pack_padded_sequence(
                 self.embedding(x), lengths, batch_first=True, enforce_sorted=False
@@ -248,7 +250,7 @@ class TransformerClassifier(Module):
         self.fc = Linear(d_model, num_classes)
 
     def forward(self, ids: Tensor) -> Tensor:
-        ids = _token_ids(self, ids, self.pad_idx)
+        ids = token_ids(self, ids, self.pad_idx)
         n, t = ids.shape
         if t > self.max_len:
             raise ValueError(
