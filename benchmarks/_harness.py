@@ -40,6 +40,36 @@ def measure(step: Callable[[], object], repeats: int, warmup: int = 3, inner: in
     return Timing(statistics.median(samples), faults / (repeats * inner))
 
 
+def measure_rounds(
+    ours: Callable[[], object],
+    theirs: Callable[[], object],
+    rounds: int,
+    repeats: int,
+    warmup: int = 3,
+) -> tuple[Timing, Timing, list[tuple[Timing, Timing]]]:
+    """Time both libraries in alternating blocks, ``rounds`` times (nnlab's block, then
+    torch's): (nnlab, torch) of the round with the median ratio, and every round's pair.
+
+    On a shared machine the speed drifts over seconds; pairing the blocks round by round
+    keeps a slow spell from landing on one library only."""
+    pairs = [
+        (measure(ours, repeats, warmup), measure(theirs, repeats, warmup)) for _ in range(rounds)
+    ]
+    ratios = [a.median_s / b.median_s for a, b in pairs]
+    k = ratios.index(statistics.median_low(ratios))
+    return pairs[k][0], pairs[k][1], pairs
+
+
+def rounds_summary(name: str, pairs: list[tuple[Timing, Timing]]) -> str:
+    """One line: every round's nnlab/torch times and ratio, and the median ratio."""
+    ratios = [a.median_s / b.median_s for a, b in pairs]
+    runs = ", ".join(
+        f"{fmt_time(a.median_s).strip()}/{fmt_time(b.median_s).strip()}={r:.2f}x"
+        for (a, b), r in zip(pairs, ratios)
+    )
+    return f"{name}: median ratio {statistics.median(ratios):.2f}x ({runs})"
+
+
 def training_steps(
     models: dict[Any, Any],
     x: Any,

@@ -6,7 +6,9 @@ batches sorted by length, BERT forward, mean pooling over the mask, L2 normalisa
 nnlab runs ``SentenceEncoder.encode``; torch runs ``transformers.AutoModel`` under
 ``torch.no_grad`` with the same batching. The embeddings are checked to agree first.
 
-Rows: the full encode with nnlab's fast float32 GELU and, for comparison, with GELU
+Rows: the full encode (timed in ``NNLAB_BENCH_ROUNDS`` rounds, default 7, of one encode
+per library, alternating; the row shows the round with the median ratio and a last line
+lists every round) with nnlab's fast float32 GELU and, for comparison, with GELU
 through ``scipy.special.erf`` (the code before the fast path); one forward of a 32×~34
 batch; the GELU op alone on that batch's feed-forward activations (32·34 × 1536).
 
@@ -31,7 +33,7 @@ import numpy as np  # noqa: E402
 import scipy.special  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from _harness import measure, report  # noqa: E402
+from _harness import measure, measure_rounds, report, rounds_summary  # noqa: E402
 
 import nnlab  # noqa: E402
 from nnlab.models.bert import minilm_path  # noqa: E402
@@ -39,7 +41,9 @@ from nnlab.ops.activation import GELU  # noqa: E402
 from nnlab.text import SentenceEncoder  # noqa: E402
 
 torch.set_num_threads(2)
-REPEATS = 5  # whole encodes of 256 sentences per library
+# Whole encodes of 256 sentences: one per block, nnlab and torch alternating, ROUNDS times.
+ROUNDS = int(os.environ.get("NNLAB_BENCH_ROUNDS", "7"))
+REPEATS = 5  # encodes per block for the scipy-GELU row
 
 WORDS = (
     "the a of and to in is it that for on with as was at by this from they we be have "
@@ -112,8 +116,9 @@ def main() -> None:
     tokens = [len(e.ids) for e in encoder.tokenizer.encode_batch(texts)]
 
     rows = []
-    t_torch = measure(lambda: torch_encode(texts), REPEATS, 1)
-    t_ours = measure(lambda: encoder.encode(texts), REPEATS, 1)
+    t_ours, t_torch, pairs = measure_rounds(
+        lambda: encoder.encode(texts), lambda: torch_encode(texts), ROUNDS, 1, 1
+    )
     rows.append(("encode 256×~32 tok b32", t_ours, t_torch, "≤ 1.2x"))
     with scipy_gelu():
         t_scipy = measure(lambda: encoder.encode(texts), REPEATS, 1)
@@ -149,6 +154,8 @@ def main() -> None:
         f"{max(tokens)} (mean {np.mean(tokens):.1f}); worst cosine nnlab vs torch {cosine:.7f}"
     )
     report(rows)
+    print()
+    print(rounds_summary("encode", pairs))
 
 
 if __name__ == "__main__":

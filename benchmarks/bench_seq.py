@@ -17,7 +17,6 @@ disturbed by other processes. Run: ``.venv/bin/python benchmarks/bench_seq.py``.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _harness import Timing, fmt_time, measure, report, training_steps  # noqa: E402
+from _harness import Timing, fmt_time, measure_rounds, report, rounds_summary, training_steps  # noqa: E402
 from _seq_transformer import transformer_case  # noqa: E402
 
 import nnlab  # noqa: E402
@@ -83,20 +82,11 @@ def main() -> None:
     summary = []
     for name, build, repeats, target in CASES:
         ours, theirs = build()
-        ratios, pairs, best = [], [], [float("inf"), float("inf")]
-        for _ in range(rounds):
-            a, b = measure(ours, repeats, 3), measure(theirs, repeats, 3)
-            ratios.append(a.median_s / b.median_s)
-            pairs.append((a, b))
-            best = [min(best[0], best_step(ours)), min(best[1], best_step(theirs))]
-        k = ratios.index(statistics.median_low(ratios))
-        rows.append((name, *pairs[k], target))
-        runs = ", ".join(
-            f"{fmt_time(a.median_s).strip()}/{fmt_time(b.median_s).strip()}={r:.2f}x"
-            for (a, b), r in zip(pairs, ratios)
-        )
+        a, b, pairs = measure_rounds(ours, theirs, rounds, repeats, 3)
+        rows.append((name, a, b, target))
+        best = [best_step(ours, 10 * rounds), best_step(theirs, 10 * rounds)]
         summary.append(
-            f"{name}: median ratio {statistics.median(ratios):.2f}x ({runs}); best steps "
+            f"{rounds_summary(name, pairs)}; best steps "
             f"{fmt_time(best[0]).strip()} / {fmt_time(best[1]).strip()} = {best[0] / best[1]:.2f}x"
         )
     report(rows)

@@ -15,13 +15,16 @@ With G = dL/dO the backward is the chain rule through the two products and the s
 Dropout on the attention weights replaces P by P̃ = P ⊙ M/(1 - p) in O = P̃ V; then dV =
 P̃ᵀ G and the gradient reaching P is (G Vᵀ) ⊙ M/(1 - p).
 
-Layout: the op keeps the score matrix *transposed*, Sᵀ of shape (…, S, L). Every
-reduction of the softmax (the max and the sum over the keys) then runs down the columns,
-which NumPy vectorises, and every broadcast of a per-query statistic runs along
-contiguous rows; over the last axis the same reductions and broadcasts are 2-4× slower
-here. The products read the transposed blocks through BLAS's transpose flags, so no
-extra copy is made. The softmax, the dropout and its backward all work in place on that
-one block.
+Layout: the op keeps the score matrices *transposed* and stacked key-major, one buffer of
+shape (S, …, L) seen as the (…, S, L) blocks Sᵀ. Every reduction of the softmax (the max
+and the sum over the keys) then runs down the S rows of one contiguous (S, B·L) matrix,
+which NumPy vectorises over all heads and batches at once (the sum as one GEMV), and
+every broadcast of a per-query statistic runs along contiguous rows; reducing each small
+(L, S) block over its last axis instead was 2-9× slower here. The products write into
+and read from that buffer through BLAS's leading dimensions and transpose flags, and the
+inputs are used in the layout they come in (heads split off by a reshape-permute are not
+copied), so the only copies are s·Q and the buffer itself. The softmax, the dropout and
+its backward all work in place on that buffer.
 
 Rows with no key to look at (every entry of the query's row masked with -∞): PyTorch
 2.13's ``scaled_dot_product_attention`` (math and fused CPU kernels alike) returns 0 for
@@ -51,9 +54,13 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _flat(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``a`` as (B, *shape) with every leading dim merged (a view when it can be one)."""
-    return a.reshape((-1,) + shape)
+def _scores_buffer(
+    lead: tuple[int, ...], S: int, L: int, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh (S, …, L) buffer and its (…, S, L) view: the view holds the blocks Sᵀ, the
+    buffer reshaped to (S, B·L) holds every query's column of keys."""
+    buf = np.empty((S,) + lead + (L,), dtype=dtype)
+    return buf, np.moveaxis(buf, 0, -2)
 
 
 class ScaledDotProductAttention(Function):
@@ -63,80 +70,73 @@ class ScaledDotProductAttention(Function):
     Backward, with P the weights, P̃ = P ⊙ M/(1 - p) and G = dL/dO (plus dL/dP̃ when the
     weights are used): dV = P̃ᵀ G;  dP = (G Vᵀ + dL/dP̃) ⊙ M/(1 - p);
     dS = P ⊙ (dP - Σ P ⊙ dP);  dQ = s·dS K;  dK = dSᵀ (s·Q);  dB = dS.
-    All of it is computed on the transposed (…, S, L) blocks (see the module docstring).
+    All of it is computed on the transposed, key-major blocks (see the module docstring).
     """
 
     double_backward = False
 
     @staticmethod
     def forward(ctx, q, k, v, bias, scale, dropout_p, rng, empty_rows, need_weights):
-        lead, (L, E), (S, Ev) = q.shape[:-2], q.shape[-2:], v.shape[-2:]
-        # s·Q, kept for dK. order="C": on a permuted view (heads split off by
-        # MultiheadAttention) the product would otherwise keep the view's memory order,
-        # and every reshape to (B, L, E) would copy it again.
-        qs = _flat(np.multiply(q, np.asarray(scale, dtype=q.dtype), order="C"), (L, E))
-        k3, v3 = _flat(k, (S, E)), _flat(v, (S, Ev))  # copies only for such views
-        st = np.matmul(k3, qs.swapaxes(-1, -2))  # Sᵀ: (B, S, L), column i = query i
+        lead, L, S = q.shape[:-2], q.shape[-2], k.shape[-2]
+        qs = np.multiply(q, np.asarray(scale, dtype=q.dtype))  # s·Q, kept for dK
+        buf, st = _scores_buffer(lead, S, L, q.dtype)
+        np.matmul(k, qs.swapaxes(-1, -2), out=st)  # Sᵀ = K (s·Q)ᵀ: column i = query i
         if bias is not None:
-            st.reshape(lead + (S, L))[...] += np.swapaxes(bias, -1, -2)
-        # Softmax down each column, in place: Sᵀ becomes Pᵀ.
-        m = st.max(axis=1, keepdims=True)
+            st += np.swapaxes(bias, -1, -2)
+        # Softmax down each column of the (S, B·L) matrix, in place: Sᵀ becomes Pᵀ.
+        cols = buf.reshape(S, -1)
+        m = cols.max(axis=0)
         if empty_rows == "zero" and bias is not None:
             m[m == -np.inf] = 0  # exp(-∞ - 0) = 0: an empty column gives 0, not 0/0
         with np.errstate(invalid="ignore"):  # "nan": -∞ - (-∞) makes the NaN torch returns
-            st -= m
-        np.exp(st, out=st)
-        z = np.ones(S, dtype=st.dtype) @ st  # column sums as one GEMV per block: (B, L)
+            cols -= m
+        np.exp(cols, out=cols)
+        z = np.ones(S, dtype=cols.dtype) @ cols  # column sums as one GEMV
         if empty_rows == "zero" and bias is not None:
             z[z == 0] = 1
-        st *= (1 / z)[:, None, :]
+        cols *= 1 / z
         p = st
         if dropout_p > 0:
             # Drawn in the (…, L, S) order of the weights, exactly as F.dropout draws them,
             # so the composed twin with the same seed drops the same entries.
             keep = rng.random(lead + (L, S), dtype=np.float32) >= dropout_p
             rescale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0  # p = 1 drops all
-            mask = keep * np.asarray(rescale, dtype=q.dtype)
-            ctx.mask_t = _flat(mask, (L, S)).swapaxes(-1, -2)
+            ctx.mask_t = (keep * np.asarray(rescale, dtype=q.dtype)).swapaxes(-1, -2)
             p = st * ctx.mask_t
-        out = np.matmul(p.swapaxes(-1, -2), v3).reshape(lead + (L, Ev))
-        ctx.pt, ctx.pt_drop, ctx.qs, ctx.k3, ctx.v3, ctx.scale = st, p, qs, k3, v3, scale
-        ctx.shapes = (q.shape, k.shape, v.shape, None if bias is None else np.shape(bias))
+        out = np.matmul(p.swapaxes(-1, -2), v)
+        ctx.buf, ctx.pt, ctx.pt_drop, ctx.qs, ctx.k, ctx.v = buf, st, p, qs, k, v
+        ctx.scale = scale
+        ctx.b_shape = None if bias is None else np.shape(bias)
         if need_weights:
-            weights = np.ascontiguousarray(p.swapaxes(-1, -2)).reshape(lead + (L, S))
-            return out, weights
+            return out, np.ascontiguousarray(p.swapaxes(-1, -2))
         return out
 
     @staticmethod
     def backward(ctx, g, g_weights=None):
         need_q, need_k, need_v, need_b = ctx.needs_input_grad[:4]
-        q_shape, k_shape, v_shape, b_shape = ctx.shapes
-        L, S, Ev = q_shape[-2], v_shape[-2], v_shape[-1]
-        pt, qs = ctx.pt, ctx.qs
-        g3 = _flat(g, (L, Ev))
+        pt, qs, k, v = ctx.pt, ctx.qs, ctx.k, ctx.v
+        lead, S, L = pt.shape[:-2], pt.shape[-2], pt.shape[-1]
         dq = dk = dv = db = None
         if need_v:
-            dv = np.matmul(ctx.pt_drop, g3).reshape(v_shape)
+            dv = np.matmul(ctx.pt_drop, g)
         if need_q or need_k or need_b:
-            dpt = np.matmul(ctx.v3, g3.swapaxes(-1, -2))  # (G Vᵀ)ᵀ: (B, S, L)
+            dbuf, dpt = _scores_buffer(lead, S, L, pt.dtype)
+            np.matmul(v, g.swapaxes(-1, -2), out=dpt)  # (G Vᵀ)ᵀ
             if g_weights is not None:
-                dpt += _flat(g_weights, (L, S)).swapaxes(-1, -2)
+                dpt += np.swapaxes(g_weights, -1, -2)
             if hasattr(ctx, "mask_t"):
                 dpt *= ctx.mask_t
             # dS = P ⊙ (dP - Σ P ⊙ dP), the sums down each column; in place on dP.
-            dot = np.ones(S, dtype=pt.dtype) @ (pt * dpt)
-            dpt -= dot[:, None, :]
-            dpt *= pt
+            pcols, dcols = ctx.buf.reshape(S, -1), dbuf.reshape(S, -1)
+            dcols -= np.ones(S, dtype=pcols.dtype) @ (pcols * dcols)
+            dcols *= pcols
             if need_q:
-                dq = np.matmul(dpt.swapaxes(-1, -2), ctx.k3)
+                dq = np.matmul(dpt.swapaxes(-1, -2), k)
                 dq *= np.asarray(ctx.scale, dtype=dq.dtype)
-                dq = dq.reshape(q_shape)
             if need_k:
-                dk = np.matmul(dpt, qs).reshape(k_shape)
+                dk = np.matmul(dpt, qs)
             if need_b:
-                lead = q_shape[:-2]
-                ds = dpt.reshape(lead + (S, L)).swapaxes(-1, -2)
-                db = unbroadcast(np.ascontiguousarray(ds), b_shape)
+                db = unbroadcast(np.ascontiguousarray(dpt.swapaxes(-1, -2)), ctx.b_shape)
         return dq, dk, dv, db, None, None, None, None, None
 
 

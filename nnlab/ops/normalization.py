@@ -126,18 +126,26 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, size, eps):
         rows = x.reshape(-1, size)
-        mean = rows.mean(axis=1, keepdims=True)
-        xhat = rows - mean
-        var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / size
-        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        w = None if weight is None else weight.reshape(-1)
+        b = None if bias is None else bias.reshape(-1)
+        d = np.asarray(max(size, 1), dtype=rows.dtype)
+        mean = rows @ np.full(size, 1 / d, dtype=rows.dtype)  # row means as one GEMV
+        xhat = rows - mean[:, None]
+        var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / d
+        invstd = 1 / np.sqrt(var + np.asarray(eps, dtype=rows.dtype))
         xhat *= invstd
+        # Without a graph, y takes x̂'s memory; with one, x̂ is kept for the backward.
+        y = xhat if not any(ctx.needs_input_grad) else np.empty_like(xhat)
+        if w is not None:
+            np.multiply(xhat, w, out=y)
+        elif y is not xhat:
+            y[...] = xhat
+        if b is not None:
+            y += b
         ctx.xhat, ctx.invstd, ctx.size, ctx.shape = xhat, invstd, size, x.shape
-        ctx.weight = None if weight is None else weight.reshape(-1)
+        ctx.weight = w
         affine = weight if weight is not None else bias
         ctx.affine_shape = None if affine is None else affine.shape
-        y = xhat * ctx.weight if weight is not None else xhat.copy()
-        if bias is not None:
-            y += bias.reshape(-1)
         return y.reshape(x.shape)
 
     @staticmethod
