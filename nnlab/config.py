@@ -112,6 +112,11 @@ class ModelConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Models whose constructor loads pretrained weights from an installed package: their
+#: frozen parameters are left out of checkpoints and model.safetensors (rebuilt on load).
+PRETRAINED_MODELS = ("sentence_encoder",)
+
+
 LOSSES_BY_TASK = {
     "classification": ("cross_entropy", "multi_margin"),
     "binary": ("bce_with_logits",),
@@ -145,11 +150,9 @@ class LossConfig(_Section):
     class_weight: Literal["none", "balanced"] = "none"
 
 
-class OptimizerConfig(_Section):
-    """Optimizer name and its options; an option the chosen optimizer lacks is an error."""
+class _OptimizerOptions(_Section):
+    """Options an optimizer (or one of its parameter groups) may set; None: its default."""
 
-    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam"] = "adam"
-    lr: float = Field(1e-3, gt=0)
     weight_decay: float | None = Field(None, ge=0)
     momentum: float | None = Field(None, ge=0)
     dampening: float | None = None
@@ -161,6 +164,26 @@ class OptimizerConfig(_Section):
     amsgrad: bool | None = None
     rho: float | None = None
     lr_decay: float | None = None
+
+
+class ParamGroupConfig(_OptimizerOptions):
+    """One parameter group, as in ``torch.optim``: the parameters whose names (as in
+    ``model.named_parameters()``) match ``params`` (shell-style patterns, e.g.
+    ``"encoder.*"``), with their own options; the first group that matches a name takes it.
+    """
+
+    params: str | list[str]
+    lr: float | None = Field(None, gt=0)
+
+
+class OptimizerConfig(_OptimizerOptions):
+    """Optimizer name and its options; an option the chosen optimizer lacks is an error.
+    ``param_groups`` give some parameters their own options (a smaller learning rate for a
+    pretrained body, say); the parameters no group names keep the options above."""
+
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    param_groups: list[ParamGroupConfig] = Field(default_factory=list)
 
 
 class SchedulerConfig(_Section):

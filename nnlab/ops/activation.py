@@ -139,9 +139,10 @@ class GELU(Function):
     goes to x and to 0 in the tails. Measured against float64 over [-14, 8]: |error| ≤
     6e-7 (about one float32 ulp of y near 4 to 8), relative error ≤ 5e-6 for x ≥ -3
     (|y| ≥ 4e-3) and ≤ 5e-4 for x ≥ -4. torch's float32 GELU, measured the same way:
-    1.1e-6 absolute, relative 2e-4 for x ≥ -3 and 7e-3 for x ≥ -4. When x needs a gradient the forward also stores dy/dx (one
-    array the size of x), with φ computed exactly. Float64 inputs (gradient checks) and
-    ``create_graph`` backward use the erf formula above.
+    1.1e-6 absolute, relative 2e-4 for x ≥ -3 and 7e-3 for x ≥ -4. When x needs a
+    gradient the forward also stores dy/dx (one array the size of x), with φ computed
+    exactly. Float64 inputs (gradient checks) and ``create_graph`` backward use the erf
+    formula above.
     """
 
     # -2 × R's coefficients, constant term first (√(2/π) ≈ 0.79788 and 0.79788·0.0447 ≈

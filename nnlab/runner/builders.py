@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from fnmatch import fnmatchcase as fnmatch
 from typing import Any
 
 import numpy as np
@@ -442,10 +443,40 @@ def _construct(kind: str, name: str, cls: Any, args: tuple, options: dict[str, A
 
 
 def build_optimizer(cfg: RunConfig, model: nn.Module) -> Any:
-    options = _options(cfg.optimizer, ("name",))
+    """The optimizer over ``model.parameters()``, or over the parameter groups of
+    ``optimizer.param_groups`` plus one group of every parameter they do not name."""
+    options = _options(cfg.optimizer, ("name", "param_groups"))
     options["lr"] = cfg.optimizer.lr
-    cls = getattr(optim, _OPTIMIZERS[cfg.optimizer.name])
-    return _construct("optimizer", cfg.optimizer.name, cls, (model.parameters(),), options)
+    name = cfg.optimizer.name
+    cls = getattr(optim, _OPTIMIZERS[name])
+    if not cfg.optimizer.param_groups:
+        return _construct("optimizer", name, cls, (model.parameters(),), options)
+    return _construct("optimizer", name, cls, (_param_groups(cfg, model, cls),), options)
+
+
+def _param_groups(cfg: RunConfig, model: nn.Module, cls: Any) -> list[dict[str, Any]]:
+    """``optimizer.param_groups`` as torch-style groups: each takes the not yet taken
+    parameters whose names match one of its patterns; the rest form the first group."""
+    named = list(model.named_parameters())
+    taken: set[str] = set()
+    groups = []
+    for i, group in enumerate(cfg.optimizer.param_groups):
+        where = f"optimizer.param_groups[{i}]"
+        patterns = [group.params] if isinstance(group.params, str) else group.params
+        names = [n for n, _ in named if n not in taken and any(fnmatch(n, p) for p in patterns)]
+        if not names:
+            examples = ", ".join(n for n, _ in named[:4])
+            raise ConfigError(
+                f"{where}.params: {patterns} match no parameter not already in an earlier "
+                f"group; parameter names look like: {examples}, ..."
+            )
+        taken.update(names)
+        group_options = _options(group, ("params",))
+        _check_options(where, cfg.optimizer.name, cls, group_options)
+        chosen = set(names)
+        groups.append({"params": [p for n, p in named if n in chosen], **group_options})
+    rest = [p for n, p in named if n not in taken]
+    return ([{"params": rest}] if rest else []) + groups
 
 
 def build_scheduler(cfg: RunConfig, optimizer: Any, steps_per_epoch: int) -> tuple[Any, str]:

@@ -12,8 +12,9 @@ import numpy as np
 import nnlab
 import nnlab.io
 from nnlab import nn
-from nnlab.config import RunConfig, parse_config
+from nnlab.config import PRETRAINED_MODELS, RunConfig, parse_config
 from nnlab.runner import builders as B
+from nnlab.train.checkpoint import load_state_without_frozen
 
 __all__ = ["evaluate_run", "predict_run"]
 
@@ -32,7 +33,11 @@ def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]
     model = B.build_model(
         cfg, shape, B.output_size(cfg, prep["n_classes"]), prep.get("vocab_size", 0)
     )
-    nnlab.io.load_into(model, run_dir / "model.safetensors")
+    weights = run_dir / "model.safetensors"
+    if cfg.model.type in PRETRAINED_MODELS:  # frozen pretrained weights were left out
+        load_state_without_frozen(model, nnlab.io.load_weights(weights), str(weights))
+    else:
+        nnlab.io.load_into(model, weights)
     model.eval()
     return cfg, model, prep
 

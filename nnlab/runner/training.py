@@ -26,7 +26,7 @@ import numpy as np
 
 import nnlab
 import nnlab.io
-from nnlab.config import ConfigError, RunConfig, load_config, parse_config
+from nnlab.config import PRETRAINED_MODELS, ConfigError, RunConfig, load_config, parse_config
 from nnlab.runner import builders as B
 
 __all__ = ["RunResult", "train_from_config", "resume_from_run"]
@@ -163,6 +163,7 @@ def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
         scheduler_interval=parts.interval, callbacks=callbacks, metrics=cfg.training.metrics,
         grad_clip=cfg.training.grad_clip, accumulate_steps=cfg.training.accumulate_steps,
         penalty=parts.penalty, constraints=parts.constraints, verbose=verbose,
+        save_frozen=cfg.model.type not in PRETRAINED_MODELS,
     )  # fmt: skip
 
 
@@ -240,10 +241,10 @@ def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:
     }
     if best.is_file():
         state = load_checkpoint(best)
-        parts.model.load_state_dict(state["model"])
+        trainer.load_model_state(state["model"])
         info["selected_epoch"] = int(state["epoch"])
         info["selected_by"] = f"best {_monitor(parts.cfg.training.monitor, parts)}"
-    nnlab.io.save_weights(parts.model, run_dir / "model.safetensors")
+    nnlab.io.save_weights(trainer.model_state(), run_dir / "model.safetensors")
     metrics = _final_metrics(parts, trainer)
     _write_outputs(parts, run_dir, trainer, metrics, info)
     return RunResult(run_dir, metrics, trainer.history, info)

@@ -26,7 +26,10 @@ from safetensors.numpy import load_file, save_file
 
 from nnlab.tensor import Tensor
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "pack_state", "unpack_state"]
+__all__ = [
+    "CheckpointError", "save_checkpoint", "load_checkpoint", "pack_state", "unpack_state",
+    "frozen_parameter_names", "state_without_frozen", "load_state_without_frozen",
+]  # fmt: skip
 
 _FORMAT = "nnlab-checkpoint-1"
 
@@ -148,3 +151,36 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"checkpoint {path} has unreadable metadata: {exc}") from None
     return unpack_state(skeleton, arrays)
+
+
+# -- models with a frozen pretrained part -------------------------------------------------
+
+
+def frozen_parameter_names(model: Any) -> set[str]:
+    """Names (``state_dict`` keys) of the parameters that do not require a gradient."""
+    return {name for name, p in model.named_parameters() if not p.requires_grad}
+
+
+def state_without_frozen(model: Any) -> dict[str, Any]:
+    """``model.state_dict()`` without its frozen parameters.
+
+    For a model whose frozen part is rebuilt identically by its constructor (a pretrained
+    encoder read from its package), checkpoints then hold only what training changes:
+    the MiniLM sentiment classifier's shrink from 90 MB to under 1 MB."""
+    frozen = frozen_parameter_names(model)
+    return {k: v for k, v in model.state_dict().items() if k not in frozen}
+
+
+def load_state_without_frozen(model: Any, state: Mapping[str, Any], source: str) -> None:
+    """Load a state written by :func:`state_without_frozen`: every key but the frozen
+    parameters must be there, and nothing else; ``source`` names the file in the error."""
+    own = model.state_dict()
+    frozen = frozen_parameter_names(model)
+    missing = [k for k in own if k not in state and k not in frozen]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source} does not fit this model: missing {missing or 'nothing'}, unexpected "
+            f"{unexpected or 'nothing'} (frozen parameters may be left out, no others)"
+        )
+    model.load_state_dict(state, strict=False)

@@ -29,7 +29,12 @@ from nnlab import random as nnrandom
 from nnlab.autograd.grad_mode import no_grad
 from nnlab.tensor import Tensor
 from nnlab.train.callbacks import Callback, CallbackList, LRSchedulerCallback, ProgressBar
-from nnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from nnlab.train.checkpoint import (
+    load_checkpoint,
+    load_state_without_frozen,
+    save_checkpoint,
+    state_without_frozen,
+)
 from nnlab.train.history import History
 from nnlab.train.metrics import resolve_metrics
 
@@ -121,6 +126,9 @@ class Trainer:
         penalty: optional ``penalty(model) -> Tensor`` added to the loss (L1/L2...).
         constraints: functions ``f(model)`` applied after each step (e.g. max-norm).
         verbose: show a progress bar / per-epoch lines.
+        save_frozen: put frozen parameters in checkpoints (default: True). False for a
+            model whose frozen part its constructor rebuilds (a pretrained encoder): the
+            checkpoints then hold the trained part only.
     """
 
     def __init__(
@@ -139,6 +147,7 @@ class Trainer:
         penalty: Callable[[Any], Tensor] | None = None,
         constraints: Iterable[Callable[[Any], None]] = (),
         verbose: bool = True,
+        save_frozen: bool = True,
     ) -> None:
         if accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be ≥ 1, got {accumulate_steps}")
@@ -151,6 +160,7 @@ class Trainer:
         self.accumulate_steps = accumulate_steps
         self.penalty = penalty
         self.constraints = list(constraints)
+        self.save_frozen = save_frozen
         # The scheduler steps before any user callback sees the epoch, so a checkpoint
         # written at epoch end already holds the next epoch's learning rate.
         internal: list[Callback] = []
@@ -345,7 +355,7 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue exactly where this one is."""
         state: dict[str, Any] = {
-            "model": self.model.state_dict(),
+            "model": self.model_state(),
             "optimizer": self.optimizer.state_dict(),
             "rng": nnrandom.get_rng_state(),
             "epoch": self.epoch,
@@ -360,8 +370,20 @@ class Trainer:
             state["train_loader"] = loader_state()
         return state
 
+    def model_state(self) -> dict[str, Any]:
+        """The model's ``state_dict`` as checkpoints hold it (without frozen parameters
+        unless ``save_frozen``)."""
+        return self.model.state_dict() if self.save_frozen else state_without_frozen(self.model)
+
+    def load_model_state(self, state: dict[str, Any]) -> None:
+        """Load a :meth:`model_state` into the model."""
+        if self.save_frozen:
+            self.model.load_state_dict(state)
+        else:
+            load_state_without_frozen(self.model, state, "the checkpoint")
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        self.load_model_state(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             if "scheduler" not in state:

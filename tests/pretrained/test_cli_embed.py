@@ -33,13 +33,19 @@ def test_sentiment_transfer_config_trains_a_head_on_the_frozen_encoder(tmp_path)
     assert set(result.metrics["test"]) == {"loss", "accuracy", "f1"}
     out = predict_run(result.run_dir, ["I love this so much 😍", "this is the worst #fail"])
     assert out["prediction"].shape == (2,)
-    # only the top layer and the head learned: the lower layers keep the pretrained weights
+    # Only the top layer and the head learned. The frozen lower layers are the package's
+    # own weights, rebuilt when the run is loaded, so the run files leave them out.
     from nnlab.io import load_weights
     from nnlab.models import load_minilm
+    from nnlab.train import load_checkpoint
 
     kept, pretrained = load_weights(result.run_dir / "model.safetensors"), load_minilm()[0]
     lower = "encoder.encoder.layer.0.attention.self.query.weight"
     top = "encoder.encoder.layer.5.output.dense.weight"
     reference = pretrained.state_dict()
-    assert (kept[lower] == reference[lower.removeprefix("encoder.")]).all()
+    assert lower not in kept and "encoder.embeddings.word_embeddings.weight" not in kept
     assert not (kept[top] == reference[top.removeprefix("encoder.")]).all()
+    assert "head.weight" in kept
+    last = load_checkpoint(result.run_dir / "checkpoints" / "last.safetensors")
+    assert set(last["model"]) == set(kept)
+    assert (result.run_dir / "model.safetensors").stat().st_size < 10_000_000  # full: 90 MB

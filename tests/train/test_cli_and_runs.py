@@ -140,3 +140,38 @@ def test_cli_resume(tmp_path):
     out = runner.invoke(app, ["train", "--resume", str(run_dir), "--epochs", "5", "--quiet"])
     assert out.exit_code == 0, out.output
     assert json.loads((run_dir / "run.json").read_text())["epochs_trained"] == 5
+
+
+def test_param_groups_give_matching_parameters_their_own_options(tmp_path):
+    from nnlab import nn
+    from nnlab.runner.builders import build_optimizer
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    groups = [{"params": "0.*", "lr": 1e-4, "weight_decay": 0.1}, {"params": ["2.bias"]}]
+    cfg = iris(tmp_path, optimizer={"name": "adam", "lr": 0.01, "param_groups": groups})
+    opt = build_optimizer(cfg, model)
+    by_size = [(len(g["params"]), g["lr"], g["weight_decay"]) for g in opt.param_groups]
+    # The parameters no group names (2.weight) come first, with the optimizer's options.
+    assert by_size == [(1, 0.01, 0.0), (2, 1e-4, 0.1), (1, 0.01, 0.0)]
+    assert opt.param_groups[0]["params"][0] is model[2].weight
+    result = train_from_config(cfg, output_dir=str(tmp_path), verbose=False)
+    assert result.metrics["test"]["accuracy"] > 0.3
+
+
+@pytest.mark.parametrize(
+    "group, message",
+    [
+        (
+            {"params": "encoder.*", "lr": 1e-4},
+            r"param_groups\[0\]\.params: \['encoder\.\*'\] match no",
+        ),
+        ({"params": "*", "momentum": 0.9}, r"param_groups\[0\]\.momentum is not an option of adam"),
+        ({"params": "*", "learning_rate": 0.1}, "learning_rate"),
+        ({"lr": 0.1}, "params"),
+    ],
+)
+def test_bad_param_groups_are_named(tmp_path, group, message):
+    with pytest.raises(ConfigError, match=message):
+        cfg = iris(tmp_path, optimizer={"name": "adam", "param_groups": [group]})
+        train_from_config(cfg, output_dir=str(tmp_path), verbose=False)
+    assert not any(tmp_path.iterdir())

@@ -93,6 +93,41 @@ def test_resume_gives_bit_identical_weights(tmp_path):
     assert len(t_res.history) == 6
 
 
+def test_checkpoints_without_frozen_parameters_resume_exactly(tmp_path):
+    """save_frozen=False: a frozen "pretrained" first layer (rebuilt by the constructor,
+    here the same seed) stays out of the checkpoint, and resuming still ends bit for bit
+    where an uninterrupted run ends."""
+    x, y = blobs()
+
+    def build():
+        nnlab.manual_seed(7)  # the "pretrained" weights: the same in every build
+        model = make_model()
+        model[0].requires_grad_(False)
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        return Trainer(model, nn.CrossEntropyLoss(), opt, verbose=False, save_frozen=False)
+
+    full = build()
+    nnlab.manual_seed(1)
+    full.fit(loaders(x, y), epochs=4)
+    first = build()
+    nnlab.manual_seed(1)
+    loader = loaders(x, y)
+    first.fit(loader, epochs=2)
+    path = first.save(tmp_path / "ckpt.safetensors")
+    assert set(nnlab.train.load_checkpoint(path)["model"]) == {"3.weight", "3.bias"}
+    second = build()
+    loader2 = loaders(x, y)
+    second.load(path, train_loader=loader2)
+    second.fit(loader2, epochs=4)
+    for k, v in weights(full.model).items():
+        np.testing.assert_array_equal(v, weights(second.model)[k], err_msg=k)
+    # A checkpoint that lacks a trainable parameter is refused, naming it.
+    other = build()
+    other.model[0].requires_grad_(True)
+    with pytest.raises(nnlab.train.CheckpointError, match=r"missing \['0.weight', '0.bias'\]"):
+        other.load(path)
+
+
 def test_gradient_accumulation_equals_a_larger_batch():
     x, y = blobs(n=64, dtype=np.float64)
     results = []
