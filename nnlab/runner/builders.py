@@ -463,18 +463,19 @@ def _param_groups(cfg: RunConfig, model: nn.Module, cls: Any) -> list[dict[str, 
     for i, group in enumerate(cfg.optimizer.param_groups):
         where = f"optimizer.param_groups[{i}]"
         patterns = [group.params] if isinstance(group.params, str) else group.params
-        names = [n for n, _ in named if n not in taken and any(fnmatch(n, p) for p in patterns)]
-        if not names:
+        members = [
+            (n, p) for n, p in named if n not in taken and any(fnmatch(n, pat) for pat in patterns)
+        ]
+        if not members:
             examples = ", ".join(n for n, _ in named[:4])
             raise ConfigError(
                 f"{where}.params: {patterns} match no parameter not already in an earlier "
                 f"group; parameter names look like: {examples}, ..."
             )
-        taken.update(names)
+        taken.update(n for n, _ in members)
         group_options = _options(group, ("params",))
         _check_options(where, cfg.optimizer.name, cls, group_options)
-        chosen = set(names)
-        groups.append({"params": [p for n, p in named if n in chosen], **group_options})
+        groups.append({"params": [p for _, p in members], **group_options})
     rest = [p for n, p in named if n not in taken]
     return ([{"params": rest}] if rest else []) + groups
 
