@@ -5,20 +5,27 @@
     nnlab evaluate runs/digits-mlp-20261121-101500
     nnlab predict runs/digits-mlp-20261121-101500 samples.csv
 
-Problems a user can fix (a bad config, a missing file, a corrupted checkpoint, inputs of
-the wrong width) are reported in one line starting with ``error:`` and exit code 2; a
-training run that diverges (NaN/Inf loss) exits with code 1.
+Problems a user can fix (a bad config or option, a missing, corrupted or edited file,
+inputs that are not finite numbers or of the wrong width) are reported in one paragraph
+starting with ``error:``, naming the file, key, row or column, with exit code 2 and
+nothing overwritten; a training run that diverges (NaN/Inf loss, or an op that makes
+NaN/Inf under ``training.detect_anomaly``) exits with code 1. Warnings (a run folder
+without digests, say) are printed as ``warning:`` lines.
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from nnlab.config import ConfigError
 from nnlab.train.checkpoint import CheckpointError
@@ -32,8 +39,21 @@ USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: messages hold brackets ("inputs[0, 2]", "hidden_sizes [8]").
+    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Print each warning as one ``warning:`` line (not Python's file:line format)."""
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+        console.print(Text.assemble(("warning:", "yellow"), " ", str(message)), soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _metrics_table(title: str, metrics: dict[str, dict[str, float]]) -> Table:
@@ -51,32 +71,54 @@ def _metrics_table(title: str, metrics: dict[str, dict[str, float]]) -> Table:
     return table
 
 
-@app.command()
+_EPOCHS_HELP = (
+    "train to this many epochs in total (overrides training.epochs). With --resume it is "
+    "the one setting that may change: raise it to train a finished run for longer"
+)
+
+
+_TRAIN_HELP = (
+    "Train the model described by CONFIG and write a run folder (or --resume one).\n\n"
+    "--resume continues from the run's last checkpoint with the settings the run was "
+    "trained with (its config.json). The run's config.toml may be edited to change "
+    "training.epochs only; an edit of any other setting (model, data, optimizer...) is "
+    "refused, naming the keys: train a new run for those. Every run file is checked "
+    "against the run's digests.json before anything is written."
+)
+
+
+@app.command(help=_TRAIN_HELP)
 def train(
     config: Annotated[Path | None, typer.Argument(help="TOML run configuration")] = None,
     resume: Annotated[Path | None, typer.Option(help="continue this run folder")] = None,
     output_dir: Annotated[str | None, typer.Option(help="where run folders go")] = None,
-    epochs: Annotated[int | None, typer.Option(help="override training.epochs")] = None,
+    epochs: Annotated[int | None, typer.Option(help=_EPOCHS_HELP)] = None,
     seed: Annotated[int | None, typer.Option(help="override the config's seed")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
 ) -> None:
     """Train the model described by CONFIG and write a run folder (or --resume one)."""
+    from nnlab.autograd.anomaly import AnomalyError
     from nnlab.runner import resume_from_run, train_from_config
     from nnlab.train import NonFiniteLossError
 
     if (config is None) == (resume is None):
         _fail("give either a CONFIG file or --resume RUN_DIR")
-    try:
-        if resume is not None:
-            result = resume_from_run(resume, epochs=epochs, verbose=not quiet)
-        else:
-            result = train_from_config(
-                config, output_dir=output_dir, epochs=epochs, seed=seed, verbose=not quiet
-            )
-    except USER_ERRORS as exc:
-        _fail(str(exc))
-    except NonFiniteLossError as exc:
-        _fail(f"training stopped: {exc}", code=1)
+    if resume is not None and (seed is not None or output_dir is not None):
+        _fail("--seed and --output-dir apply to a new run, not to --resume (a run keeps both)")
+    if epochs is not None and epochs < 1:
+        _fail(f"--epochs must be at least 1, got {epochs}")
+    with _warnings_as_lines():
+        try:
+            if resume is not None:
+                result = resume_from_run(resume, epochs=epochs, verbose=not quiet)
+            else:
+                result = train_from_config(
+                    config, output_dir=output_dir, epochs=epochs, seed=seed, verbose=not quiet
+                )
+        except USER_ERRORS as exc:
+            _fail(str(exc))
+        except (NonFiniteLossError, AnomalyError) as exc:
+            _fail(f"training stopped: {exc}", code=1)
     console.print(_metrics_table("final metrics", result.metrics))
     kept = result.info.get("selected_epoch")
     if kept is not None and "selected_by" in result.info:
@@ -91,93 +133,118 @@ def train(
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a run folder from `nnlab train`")],
 ) -> None:
-    """Evaluate a trained run's model on its test split."""
+    """Evaluate a trained run's model on its test split (its files checked against the
+    run's digests.json first)."""
     from nnlab.runner import evaluate_run
 
-    try:
-        metrics = evaluate_run(run_dir)
-    except USER_ERRORS as exc:
-        _fail(str(exc))
+    with _warnings_as_lines():
+        try:
+            metrics = evaluate_run(run_dir)
+        except USER_ERRORS as exc:
+            _fail(str(exc))
     console.print(_metrics_table(f"test metrics of {run_dir.name}", {"test": metrics}))
 
 
-def _read_rows(path: Path) -> np.ndarray:
-    """Feature rows from a .npy file, or a comma-separated file (a header line is skipped)."""
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    text = path.read_text().strip().splitlines()
-    if text and any(c.isalpha() for c in text[0].replace("e", "").replace("E", "")):
-        text = text[1:]  # a header row
-    try:
-        return np.loadtxt(text, delimiter=",", ndmin=2)
-    except ValueError as exc:
-        raise ValueError(
-            f"{path}: expected comma-separated numbers, one row per sample ({exc})"
-        ) from None
+_INPUTS_HELP = (
+    "feature rows: a .npy array, or a CSV of numbers, one row per sample (a first row of "
+    "names, none a number, is a header and is skipped); a text run reads one text per "
+    "line. Every cell must be a finite float32 number: anything else is an error naming "
+    "its row and column, counted from 1"
+)
 
 
-@app.command()
+_OUTPUT_HELP = "write predictions to this CSV, row for row (with a header if INPUTS has one)"
+
+
+_PREDICT_HELP = (
+    "Predict with a trained run for the rows in INPUTS (raw, unscaled features).\n\n"
+    "Prediction i is for row i of INPUTS: no row is ever skipped. The table's row column "
+    "is the row's number in the file (or its index in a .npy array)."
+)
+
+
+@app.command(help=_PREDICT_HELP)
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a run folder from `nnlab train`")],
-    inputs: Annotated[Path, typer.Argument(help="feature rows: .npy, or comma-separated .csv")],
-    output: Annotated[Path | None, typer.Option(help="write predictions to this CSV")] = None,
+    inputs: Annotated[Path, typer.Argument(help=_INPUTS_HELP)],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="write predictions to this CSV, row for row (a header if INPUTS has one)"
+        ),
+    ] = None,
 ) -> None:
     """Predict with a trained run for the rows in INPUTS (raw, unscaled features)."""
-    from nnlab.runner import predict_run
+    from nnlab.runner import predict_run, run_reads_texts
+    from nnlab.runner.inputs import read_feature_rows, read_texts
 
     if not inputs.is_file():
-        _fail(f"input file {inputs} does not exist")
-    try:
-        result = predict_run(run_dir, _read_rows(inputs))
-    except (*USER_ERRORS, ValueError) as exc:
-        _fail(str(exc))
+        _fail(f"input file {inputs} does not exist" + (" (it is a folder)" * inputs.is_dir()))
+    if output is not None and (output.is_dir() or output.resolve() == inputs.resolve()):
+        _fail(f"--output {output} is a folder or the input file; give a new file name")
+    with _warnings_as_lines():
+        try:
+            read = read_texts if run_reads_texts(run_dir) else read_feature_rows
+            rows = read(inputs)
+            result = predict_run(run_dir, rows.values)
+        except (*USER_ERRORS, ValueError, TypeError) as exc:
+            _fail(str(exc))
     pred = result["prediction"]
+    n = len(pred)
     if output is not None:
-        np.savetxt(output, pred, delimiter=",", fmt="%s")
-        console.print(f"wrote {len(pred)} prediction{'s' * (len(pred) != 1)} to {output}")
+        header = "prediction\n" if rows.header is not None else ""
+        body = "".join(f"{p}\n" for p in pred.tolist())
+        try:
+            output.write_text(header + body)
+        except OSError as exc:
+            _fail(f"--output {output}: cannot write it ({exc.strerror})")
+        console.print(f"wrote {n} prediction{'s' * (n != 1)} to {output}", highlight=False)
         return
-    table = Table(title=f"predictions ({len(pred)} row{'s' * (len(pred) != 1)})")
-    table.add_column("row", justify="right")
+    if rows.header is not None:
+        console.print(f"row 1 is a header, skipped: {rows.header.strip()}", highlight=False)
+    table = Table(title=f"predictions ({n} row{'s' * (n != 1)})")
+    table.add_column("index" if inputs.suffix.lower() == ".npy" else "row", justify="right")
     table.add_column("prediction", justify="right")
     confidence = result.get("confidence")
     if confidence is not None:
         table.add_column("confidence", justify="right")
     for i, p in enumerate(pred[:50]):
-        cells = [str(i), f"{p:.4g}" if isinstance(p, float | np.floating) else str(p)]
+        cells = [rows.rows[i], f"{p:.4g}" if isinstance(p, float | np.floating) else str(p)]
         if confidence is not None:
             cells.append(f"{confidence[i]:.3f}")
         table.add_row(*cells)
     console.print(table)
-    if len(pred) > 50:
-        console.print(f"(first 50 of {len(pred)} rows; use --output to write them all)")
+    if n > 50:
+        console.print(f"(first 50 of {n} rows; use --output to write them all)")
 
 
 @app.command()
 def embed(
     texts: Annotated[list[str], typer.Argument(help="sentences to embed")],
-    top_k: Annotated[int, typer.Option(help="neighbours to list per sentence")] = 3,
+    top_k: Annotated[int, typer.Option(help="neighbours to list per sentence (≥ 1)")] = 3,
 ) -> None:
     """Embed TEXTS with the pretrained all-MiniLM-L6-v2 sentence encoder (run by nnlab's
-    own layers) and list each sentence's nearest neighbours among the others by cosine
-    similarity."""
+    own layers) and list each sentence's nearest neighbours among the others (never
+    itself) by cosine similarity."""
     from nnlab.text import SentenceEncoder
+    from nnlab.text.similarity import nearest_neighbours
 
+    if top_k < 1:
+        _fail(f"--top-k must be at least 1, got {top_k}")
     try:
         encoder = SentenceEncoder()
-    except (ImportError, FileNotFoundError) as exc:
+        vectors = encoder.encode(texts, show_progress_bar=False)
+    except (ImportError, FileNotFoundError, ValueError, TypeError) as exc:
         _fail(str(exc))
-    vectors = encoder.encode(texts, show_progress_bar=False)
     console.print(f"embeddings: {vectors.shape[0]} × {vectors.shape[1]} (float32, L2-normalised)")
     if len(texts) < 2:
+        console.print("no neighbours to list: give at least two sentences to compare")
         return
-    similarity = vectors @ vectors.T  # unit vectors: the dot product is the cosine
-    np.fill_diagonal(similarity, -np.inf)
     table = Table(title=f"nearest neighbours (top {min(top_k, len(texts) - 1)})")
     table.add_column("sentence")
     table.add_column("neighbours (cosine)")
-    for i, text in enumerate(texts):
-        order = np.argsort(-similarity[i])[: max(1, top_k)]
-        table.add_row(text, "\n".join(f"{similarity[i, j]:.3f}  {texts[j]}" for j in order))
+    for text, pairs in zip(texts, nearest_neighbours(vectors, top_k)):
+        table.add_row(text, "\n".join(f"{c:.3f}  {texts[j]}" for j, c in pairs), style=None)
     console.print(table)
 
 

@@ -23,6 +23,7 @@ Example (``configs/digits_mlp.toml``)::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +38,8 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # allow_inf_nan=False: TOML writes ``inf`` and ``nan``, and no setting means either.
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 DatasetName = Literal[
@@ -228,12 +230,17 @@ class EarlyStoppingConfig(_Section):
 
 
 class TrainingConfig(_Section):
+    """How long and how to train. ``detect_anomaly`` runs the loop inside
+    ``nnlab.autograd.detect_anomaly()``: the first op whose forward or backward makes a NaN
+    or Inf stops the run with the op's name (slow; for debugging)."""
+
     epochs: int = Field(20, ge=1)
     grad_clip: float | None = Field(None, gt=0)
     accumulate_steps: int = Field(1, ge=1)
     metrics: list[str] | None = None  # left out: the usual ones for the task
     monitor: str = "val_loss"
     early_stopping: EarlyStoppingConfig | None = None
+    detect_anomaly: bool = False
 
 
 class RunConfig(_Section):
@@ -256,7 +263,7 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _fits_the_task(self) -> RunConfig:
         """Loss and metrics must suit the task; checked before anything is trained."""
-        problems = []
+        problems = _non_finite_params(self)
         losses = LOSSES_BY_TASK[self.task]
         if self.loss.name is None:
             self.loss.name = losses[0]
@@ -324,6 +331,27 @@ class RunConfig(_Section):
         return problems
 
 
+def _non_finite(value: Any, key: str) -> list[str]:
+    """Dotted keys under ``key`` whose value is a float NaN or ±inf (nested lists/dicts)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{key}: {value} is not a finite number"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, f"{key}.{k}")]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{key}.{i}")]
+    return []
+
+
+def _non_finite_params(cfg: RunConfig) -> list[str]:
+    """The free-form ``params`` tables are passed on untyped, so pydantic's finite-number
+    check does not reach them."""
+    problems = _non_finite(cfg.data.params, "data.params")
+    problems += _non_finite(cfg.model.params, "model.params")
+    for k, aug in enumerate(cfg.data.augment):
+        problems += _non_finite(aug.params, f"data.augment.{k}.params")
+    return problems
+
+
 def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the field at ``loc`` (for listing allowed keys)."""
     model: Any = RunConfig
@@ -371,7 +399,9 @@ def load_config(path: str | Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file (not UTF-8): expected TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return parse_config(data, str(path))

@@ -147,7 +147,7 @@ def load_safetensors_into(
         >>> load_safetensors_into(model, f)
         IncompatibleKeys(missing_keys=[], unexpected_keys=[])
         >>> model[0].weight.dtype
-        dtype('float32')
+        nnlab.float32
         >>> load_safetensors_into(nn.Sequential(nn.Linear(4, 2)), f)
         Traceback (most recent call last):
         ...
@@ -159,7 +159,7 @@ def load_safetensors_into(
         where = "the given state dict"
         patterns = tuple(skip)
         arrays = {
-            k: np.asarray(getattr(v, "data", v))
+            k: np.asarray(getattr(v, "array", v))
             for k, v in path.items()
             if not any(fnmatch.fnmatchcase(k, p) for p in patterns)
         }

@@ -1,7 +1,8 @@
 """The :class:`Tensor`: a NumPy array that remembers how it was computed.
 
-A tensor holds its values in ``.data`` (an ``np.ndarray``, float32 unless asked
-otherwise). When ``requires_grad`` is True, every op applied to it records a node
+A tensor holds its values in ``.array`` (an ``np.ndarray``, float32 unless asked
+otherwise); ``.data`` is, as in PyTorch, another tensor sharing that array but cut off from
+the graph. When ``requires_grad`` is True, every op applied to it records a node
 (``grad_fn``) in a graph, and ``loss.backward()`` walks that graph backwards to fill
 ``.grad`` of every leaf tensor with d(loss)/d(leaf).
 
@@ -18,8 +19,14 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from nnlab import dtypes as _dtypes
+from nnlab import random as _random
+from nnlab.autograd.grad_mode import no_grad as _no_grad
+from nnlab.size import Size
 
-__all__ = ["Tensor", "RemovableHandle", "device", "is_tensor", "numel"]
+__all__ = [
+    "Tensor", "RemovableHandle", "device", "is_tensor", "numel", "set_default_device",
+    "get_default_device",
+]  # fmt: skip
 
 # Device types PyTorch knows; only "cpu" can hold an nnlab tensor.
 _DEVICE_TYPES = (
@@ -108,6 +115,18 @@ def _check_cpu(value: Any, what: str) -> None:
         )
 
 
+def set_default_device(device: Any) -> None:
+    """Accept the CPU (or None) as the default device, as ``torch.set_default_device``;
+    any other device raises, since nnlab computes on the CPU only."""
+    if device is not None:
+        _check_cpu(device, "set_default_device")
+
+
+def get_default_device() -> device:
+    """Always ``device(type='cpu')``."""
+    return _CPU
+
+
 def _to_args(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
     """Read torch's three spellings of ``to``: ``to(dtype)``, ``to(device=None, dtype=None)``
     and ``to(other_tensor)``, each followed by ``non_blocking`` and ``copy``. Returns
@@ -140,16 +159,16 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
 
-def numel(x: Tensor) -> int:
-    """The number of elements of ``x`` (``torch.numel``)."""
-    return x.numel()
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input`` (``torch.numel``)."""
+    return input.numel()
 
 
 def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     """Convert ``data`` to an ndarray with PyTorch's dtype inference: Python floats become
     the default dtype (float32), Python ints int64, arrays keep their dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         dtype = _dtypes.to_dtype(dtype)
     if isinstance(data, (np.ndarray, np.generic)):
@@ -170,9 +189,9 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
 def _unwrap_index(index: Any) -> Any:
     """Replace tensors inside an index by their arrays (an index is never differentiated)."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
     return index
@@ -196,12 +215,12 @@ class Tensor:
         tensor([ 4., -2.])
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_idx", "_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "_node", "_out_idx", "_hooks", "__weakref__")
     # NumPy hands mixed expressions (ndarray * Tensor) to Tensor.__array_ufunc__.
     __array_priority__ = 1000
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _as_array(data, dtype)
+        self.array = _as_array(data, dtype)
         self.grad: Tensor | None = None
         self._node: Any = None
         self._out_idx = 0
@@ -214,7 +233,7 @@ class Tensor:
     def _make(data: np.ndarray, requires_grad: bool, node: Any, out_idx: int) -> Tensor:
         """Wrap an op's output without any conversion (the hot path of every op)."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t.array = data
         t.requires_grad = requires_grad
         t.grad = None
         t._node = node
@@ -225,16 +244,47 @@ class Tensor:
     # -- properties ---------------------------------------------------------------------
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def data(self) -> Tensor:
+        """The same values as a tensor outside the graph (``requires_grad=False``) that
+        shares this tensor's memory, as ``torch.Tensor.data``: in-place changes through it
+        (``p.data.add_(g, alpha=-lr)``) change this tensor and are not recorded. Assigning
+        ``t.data = other`` swaps in ``other``'s values (shape and dtype may change)."""
+        return Tensor._make(self.array, False, None, 0)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"Tensor.data: expected a Tensor to assign, got {type(value).__name__} "
+                "(use t.data = nnlab.tensor(...) or t.copy_(...))"
+            )
+        self.array = value.array
+
+    @property
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def dtype(self) -> _dtypes.dtype:
+        d = self.array.dtype
+        return _dtypes._BY_NUMPY.get(d) or _dtypes.from_numpy_dtype(d)
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self.array.dtype.kind == "c"
+
+    def element_size(self) -> int:
+        return self.array.itemsize
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        """True when the values are laid out row-major without gaps (C order)."""
+        return bool(self.array.flags.c_contiguous)
 
     @property
     def device(self) -> device:
@@ -269,18 +319,18 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
@@ -290,12 +340,12 @@ class Tensor:
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"item(): a tensor with {self.data.size} elements (shape {self.shape}) cannot "
+                f"item(): a tensor with {self.array.size} elements (shape {self.shape}) cannot "
                 "be converted to a Python scalar; only one-element tensors can."
             )
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared memory, as ``torch.Tensor.numpy``)."""
@@ -303,15 +353,15 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()."
             )
-        return self.data
+        return self.array
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            return self.array.astype(dtype)
+        return self.array.copy() if copy else self.array
 
     def __float__(self) -> float:
         return float(self.item())
@@ -320,30 +370,37 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"Boolean value of a Tensor with {self.data.size} values is ambiguous; "
+                f"Boolean value of a Tensor with {self.array.size} values is ambiguous; "
                 "use .any() or .all()."
             )
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def __repr__(self) -> str:
         body = np.array2string(
-            self.data, separator=", ", prefix="tensor(", precision=4, threshold=200
+            self.array, separator=", ", prefix="tensor(", precision=4, threshold=200
         )
         extras = []
-        if self.data.dtype not in (_dtypes.get_default_dtype(), np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self.array.dtype not in (_dtypes.get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype={self.dtype!r}")
         if self._node is not None:
             extras.append(f"grad_fn={self._node!r}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value, as torch does; other tensors
+        accept only an empty format spec."""
+        if self.array.ndim == 0:
+            return self.array.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     __hash__ = object.__hash__
 
@@ -369,7 +426,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing the same values, cut off from the graph."""
-        return Tensor._make(self.data, False, None, 0)
+        return Tensor._make(self.array, False, None, 0)
 
     def detach_(self) -> Tensor:
         self._node = None
@@ -377,7 +434,7 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only tensors of floating point dtype can require gradients (got {self.dtype})"
             )
@@ -451,7 +508,7 @@ class Tensor:
         Example:
             >>> import nnlab
             >>> nnlab.tensor([1.0, 2.0]).to("cpu", nnlab.float64).dtype
-            dtype('float64')
+            nnlab.float64
         """
         dtype, copy = _to_args("Tensor.to", args, kwargs)
         out = self if dtype is None else _ops.cast(self, dtype)
@@ -486,8 +543,46 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.type(np.bool_)
 
-    def contiguous(self) -> Tensor:
-        return self
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        """This tensor if its values are laid out row-major, else a row-major copy."""
+        return self if self.array.flags.c_contiguous else _ops.clone(self)
+
+    # -- new tensors like this one ------------------------------------------------------
+
+    def _new_like(self, values: np.ndarray, device: Any, requires_grad: bool) -> Tensor:
+        if device is not None:
+            _check_cpu(device, "Tensor.new_*")
+        out = Tensor._make(values, False, None, 0)
+        return out.requires_grad_(True) if requires_grad else out
+
+    def _new_dtype(self, dtype: Any) -> np.dtype:
+        return self.array.dtype if dtype is None else _dtypes.to_dtype(dtype)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """A copy of ``data`` with this tensor's dtype unless ``dtype`` is given."""
+        values = np.array(_raw(data), dtype=self._new_dtype(dtype), copy=True)
+        return self._new_like(values, device, requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:  # fmt: skip
+        values = np.zeros(_shape_arg(size), dtype=self._new_dtype(dtype))
+        return self._new_like(values, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+        values = np.ones(_shape_arg(size), dtype=self._new_dtype(dtype))
+        return self._new_like(values, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:  # fmt: skip
+        values = np.empty(_shape_arg(size), dtype=self._new_dtype(dtype))
+        return self._new_like(values, device, requires_grad)
+
+    def new_full(self, size: Sequence[int], fill_value: Any, dtype: Any = None,
+                 device: Any = None, requires_grad: bool = False) -> Tensor:  # fmt: skip
+        values = np.full(tuple(size), _raw(fill_value), dtype=self._new_dtype(dtype))
+        return self._new_like(values, device, requires_grad)
 
     # -- in-place (allowed only where no gradient is recorded) ----------------------------
 
@@ -511,66 +606,185 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__", value)
-        self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.array[_unwrap_index(index)] = value.array if isinstance(value, Tensor) else value
 
     def _inplace(self, what: str, value: np.ndarray, other: Any = None) -> Tensor:
         self._check_inplace(what, other)
-        if value.shape != self.data.shape:
+        if value.shape != self.array.shape:
             raise RuntimeError(
                 f"{what}: result of shape {value.shape} cannot be stored in place in a tensor "
-                f"of shape {self.data.shape}"
+                f"of shape {self.array.shape}"
             )
-        if not np.can_cast(value.dtype, self.data.dtype, casting="same_kind"):
+        if not np.can_cast(value.dtype, self.array.dtype, casting="same_kind"):
             raise RuntimeError(
                 f"{what}: result type {value.dtype} can't be cast to the dtype of this "
-                f"tensor, {self.data.dtype} (in place, the dtype cannot change)"
+                f"tensor, {self.array.dtype} (in place, the dtype cannot change)"
             )
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace("__iadd__", self.data + _raw(other), other)
+        return self._inplace("__iadd__", self.array + _raw(other), other)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace("__isub__", self.data - _raw(other), other)
+        return self._inplace("__isub__", self.array - _raw(other), other)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace("__imul__", self.data * _raw(other), other)
+        return self._inplace("__imul__", self.array * _raw(other), other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace("__itruediv__", self.data / _raw(other), other)
+        return self._inplace("__itruediv__", self.array / _raw(other), other)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         scaled = _raw(other) if alpha == 1.0 else alpha * _raw(other)
-        return self._inplace("add_", self.data + scaled, other)
+        return self._inplace("add_", self.array + scaled, other)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         scaled = _raw(other) if alpha == 1.0 else alpha * _raw(other)
-        return self._inplace("sub_", self.data - scaled, other)
+        return self._inplace("sub_", self.array - scaled, other)
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", self.data * _raw(other), other)
+        return self._inplace("mul_", self.array * _raw(other), other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", self.data / _raw(other), other)
+        return self._inplace("div_", self.array / _raw(other), other)
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = _raw(value)
+        self.array[...] = _raw(value)
         return self
 
     def copy_(self, src: Any) -> Tensor:
         self._check_inplace("copy_", src)
-        self.data[...] = _raw(src)
+        self.array[...] = _raw(src)
         return self
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._inplace("clamp_", np.clip(self.data, min, max))
+        return self._inplace("clamp_", np.clip(self.array, _raw(min), _raw(max)))
+
+    clip_ = clamp_
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, value: float = 1.0) -> Tensor:
+        """self += value · tensor1 · tensor2, in place."""
+        product = _raw(tensor1) * _raw(tensor2)
+        return self._inplace("addcmul_", self.array + value * product, tensor1)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, value: float = 1.0) -> Tensor:
+        """self += value · tensor1 / tensor2, in place."""
+        quotient = _raw(tensor1) / _raw(tensor2)
+        return self._inplace("addcdiv_", self.array + value * quotient, tensor1)
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        """self += weight · (end − self), in place."""
+        return self._inplace("lerp_", self.array + _raw(weight) * (_raw(end) - self.array), end)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """Write ``value`` where ``mask`` (broadcast to this shape) is True."""
+        self._check_inplace("masked_fill_", value)
+        m = np.broadcast_to(_raw(mask), self.array.shape)
+        if m.dtype != np.bool_:
+            raise RuntimeError(
+                f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}"
+            )
+        self.array[m] = _raw(value)
+        return self
+
+    def index_add_(self, dim: int, index: Any, source: Any, alpha: float = 1.0) -> Tensor:
+        """Add ``alpha · source`` into the rows ``index`` along ``dim``; repeated indices
+        accumulate."""
+        self._check_inplace("index_add_", source)
+        idx = np.asarray(_raw(index))
+        if idx.ndim > 1 or idx.dtype.kind not in "iu":
+            raise IndexError("index_add_(): index must be a 1-D tensor of integers")
+        src = _raw(source) if alpha == 1.0 else alpha * _raw(source)
+        np.add.at(np.moveaxis(self.array, dim, 0), idx, np.moveaxis(np.asarray(src), dim, 0))
+        return self
+
+    # Unary ops in place: the op computed on this tensor's values, without recording,
+    # then stored back (the rules of _check_inplace apply).
+    def _apply_(self, what: str, op: Callable[..., Tensor], *args: Any) -> Tensor:
+        with _no_grad():
+            value = op(Tensor._make(self.array, False, None, 0), *args).array
+        return self._inplace(what, value, args[0] if args else None)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._apply_("pow_", _ops.pow, exponent)
+
+    def exp_(self) -> Tensor:
+        return self._apply_("exp_", _ops.exp)
+
+    def log_(self) -> Tensor:
+        return self._apply_("log_", _ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return self._apply_("sqrt_", _ops.sqrt)
+
+    def abs_(self) -> Tensor:
+        return self._apply_("abs_", _ops.abs)
+
+    def neg_(self) -> Tensor:
+        return self._apply_("neg_", _ops.neg)
+
+    def sign_(self) -> Tensor:
+        return self._apply_("sign_", _ops.sign)
+
+    def sin_(self) -> Tensor:
+        return self._apply_("sin_", _ops.sin)
+
+    def cos_(self) -> Tensor:
+        return self._apply_("cos_", _ops.cos)
+
+    def tanh_(self) -> Tensor:
+        return self._apply_("tanh_", _ops.tanh)
+
+    def sigmoid_(self) -> Tensor:
+        return self._apply_("sigmoid_", _ops.sigmoid)
+
+    def relu_(self) -> Tensor:
+        return self._apply_("relu_", _ops.relu)
+
+    def floor_(self) -> Tensor:
+        return self._apply_("floor_", _ops.floor)
+
+    def ceil_(self) -> Tensor:
+        return self._apply_("ceil_", _ops.ceil)
+
+    def round_(self, decimals: int = 0) -> Tensor:
+        return self._apply_("round_", _ops.round, decimals)
+
+    def clamp_min_(self, min: Any) -> Tensor:
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Tensor:
+        return self.clamp_(max=max)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std²) from the default or a given generator."""
+        self._check_inplace("normal_")
+        self.array[...] = _random._rng(generator).normal(mean, std, self.array.shape)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+        """Fill with samples of U(a, b) from the default or a given generator."""
+        self._check_inplace("uniform_")
+        self.array[...] = _random._rng(generator).uniform(a, b, self.array.shape)
+        return self
+
+    def bernoulli_(self, p: float = 0.5, generator: Any = None) -> Tensor:
+        """Fill with 1 with probability ``p``, else 0."""
+        self._check_inplace("bernoulli_")
+        self.array[...] = _random._rng(generator).random(self.array.shape) < _raw(p)
+        return self
+
+    def exponential_(self, lambd: float = 1.0, generator: Any = None) -> Tensor:
+        self._check_inplace("exponential_")
+        self.array[...] = _random._rng(generator).exponential(1.0 / lambd, self.array.shape)
+        return self
 
     # -- arithmetic ---------------------------------------------------------------------
 
@@ -654,10 +868,10 @@ class Tensor:
         return _ops.logical_not(self)
 
     def __and__(self, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(self.data & _raw(other)), False, None, 0)
+        return Tensor._make(np.asarray(self.array & _raw(other)), False, None, 0)
 
     def __or__(self, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(self.data | _raw(other)), False, None, 0)
+        return Tensor._make(np.asarray(self.array | _raw(other)), False, None, 0)
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
@@ -870,6 +1084,15 @@ class Tensor:
                 equal_nan: bool = False) -> Tensor:  # fmt: skip
         return _ops.isclose(self, other, rtol, atol, equal_nan)
 
+    def equal(self, other: Any) -> bool:
+        return _ops.equal(self, other)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Tensor:  # fmt: skip
+        from nnlab.creation import multinomial  # creation builds on Tensor
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
     def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
                  equal_nan: bool = False) -> bool:  # fmt: skip
         return _ops.allclose(self, other, rtol, atol, equal_nan)
@@ -926,6 +1149,18 @@ class Tensor:
     def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
         return _ops.scatter_add(self, dim, index, src)
 
+    def repeat(self, *sizes: Any) -> Tensor:
+        return _ops.repeat(self, _shape_arg(sizes))
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return _ops.narrow(self, dim, start, length)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _ops.triu(self, diagonal)
+
 
 class RemovableHandle:
     """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
@@ -948,7 +1183,7 @@ class RemovableHandle:
 
 
 def _raw(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _shape_arg(args: Sequence[Any]) -> tuple[int, ...]:

@@ -614,6 +614,11 @@ SHAPE = [
             # torch can view this strided slice: splitting its last dim keeps strides valid.
             ("strided_split_last", (A(3, 8, view=split_last), (3, 2, 2))),
         ),
+        errors=[
+            # as torch: a transposed tensor cannot be read in a flat order without a copy
+            ErrorCase("transposed", (View(np.ones((3, 4)), transposed), (12,)), mentions=("view",)),
+            ErrorCase("count", (np.ones((3, 4)), (5,)), mentions=("reshape", "(5,)", "(3, 4)")),
+        ],
     ),
     OpInfo(
         "flatten",
@@ -1579,6 +1584,98 @@ VECTOR = [
     ),
 ]
 
+# Ops that scripts written for PyTorch reach for: index notation, triangles, tiling.
+TORCH_SURFACE = [
+    OpInfo(
+        "einsum",
+        nnlab.einsum,
+        torch.einsum,
+        cases(
+            real,
+            ("matmul", ("ij,jk->ik", A(3, 4), A(4, 5))),
+            ("batched", ("bij,bjk->bik", A(2, 3, 4), A(2, 4, 2))),
+            ("outer", ("i,j->ij", A(3), A(4))),
+            ("dot", ("i,i->", A(5), A(5))),
+            ("transpose", ("ij->ji", A(3, 4))),
+            ("trace", ("ii->", A(4, 4))),
+            ("diagonal", ("ii->i", A(4, 4))),
+            ("sum_private_axis", ("ij,j->j", A(3, 4), A(4))),
+            ("implicit_output", ("ij,jk", A(3, 4), A(4, 2))),
+            ("ellipsis", ("...ij,...jk->...ik", A(2, 3, 4), A(2, 4, 5))),
+            ("ellipsis_broadcast", ("...ij,jk->...ik", A(2, 2, 3, 4), A(4, 3))),
+            ("size1_broadcast", ("bij,bjk->bik", A(1, 3, 4), A(2, 4, 2))),
+            ("three_operands", ("ij,jk,kl->il", A(2, 3), A(3, 4), A(4, 2))),
+            ("attention_scores", ("bhqd,bhkd->bhqk", A(1, 2, 3, 4), A(1, 2, 5, 4))),
+            ("transposed", ("ij,jk->ik", A.t(4, 3), A(4, 2))),
+            ("list_form", ("ij,jk->ik", [A(2, 3), A(3, 2)])),
+        ),
+        errors=[
+            ErrorCase(
+                "wrong_rank",
+                ("ij,jk->ik", np.ones((2, 3, 4)), np.ones((4, 2))),
+                mentions=("einsum", "'ij'"),
+                nnlab_exc=ValueError,  # a malformed equation is a bad value
+            ),
+            ErrorCase(
+                "operand_count",
+                ("ij,jk->ik", np.ones((2, 3))),
+                mentions=("einsum", "2 operands"),
+                nnlab_exc=ValueError,
+            ),
+        ],
+    ),
+    *(
+        OpInfo(
+            name,
+            getattr(nnlab, name),
+            getattr(torch, name),
+            cases(
+                real,
+                ("square", (A(4, 4),)),
+                ("wide", (A(3, 5),)),
+                ("tall_offset_up", (A(5, 3), 1)),
+                ("offset_down", (A(4, 4), -1)),
+                ("batched", (A(2, 3, 3),), {"diagonal": 0}),
+                ("far_offset", (A(3, 3), 5)),
+                ("transposed", (A.t(4, 3),)),
+            ),
+            errors=[ErrorCase("1d", (np.ones(3),), mentions=(name, "2 dimensions"))],
+        )
+        for name in ("tril", "triu")
+    ),
+    OpInfo(
+        "repeat",
+        lambda x, *sizes: x.repeat(*sizes),
+        lambda x, *sizes: x.repeat(*sizes),
+        cases(
+            real,
+            ("rows", (A(2, 3), 2, 1)),
+            ("both", (A(2, 3), 2, 3)),
+            ("new_leading", (A(3), 2, 2)),
+            ("zero", (A(2, 3), 0, 1)),
+            ("0d", (A(), 3)),
+            ("tuple", (A(2, 2), (1, 2))),
+            ("transposed", (A.t(3, 2), 2, 1)),
+        ),
+        errors=[ErrorCase("too_few", (np.ones((2, 3)), 2), mentions=("repeat", "2"))],
+    ),
+    OpInfo(
+        "narrow",
+        nnlab.narrow,
+        torch.narrow,
+        cases(
+            real,
+            ("rows", (A(5, 3), 0, 1, 3)),
+            ("cols", (A(3, 5), 1, 2, 2)),
+            ("negative_dim", (A(3, 5), -1, 0, 5)),
+            ("negative_start", (A(6), 0, -3, 2)),
+            ("empty", (A(4, 2), 0, 2, 0)),
+            ("strided", (A.s(6, 7), 1, 0, 1)),
+        ),
+        errors=[ErrorCase("too_long", (np.ones((3, 4)), 1, 2, 3), mentions=("narrow",))],
+    ),
+]
+
 OPS: list[OpInfo] = [
     *ELEMENTWISE,
     *ACTIVATIONS,
@@ -1594,6 +1691,7 @@ OPS: list[OpInfo] = [
     *NORMS,
     *SORTING,
     *VECTOR,
+    *TORCH_SURFACE,
 ]
 OPS_BY_NAME = {op.name: op for op in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "op names must be unique"

@@ -235,7 +235,7 @@ def _as_outputs(out: Any) -> list[Any]:
 def _numpy(t: Any) -> np.ndarray:
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
-    return np.asarray(t.data if isinstance(t, nnlab.Tensor) else t)
+    return np.asarray(t.array if isinstance(t, nnlab.Tensor) else t)
 
 
 def _numpy_dtype(t: Any) -> np.dtype:

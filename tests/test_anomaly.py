@@ -107,10 +107,10 @@ def test_nothing_is_checked_outside_the_context():
     x = nnlab.tensor([0.0, -1.0], requires_grad=True)
     y = x.sqrt()
     (y * y).sum().backward()
-    assert np.isnan(x.grad.data).all()
+    assert np.isnan(x.grad.array).all()
     z = NanBackward.apply(x)
     z.sum().backward()
-    assert np.isnan(x.grad.data).all()
+    assert np.isnan(x.grad.array).all()
 
 
 def test_a_graph_built_outside_is_checked_during_a_backward_inside():
@@ -160,4 +160,4 @@ def test_finite_computations_pass_under_detection():
     x = nnlab.tensor([0.5, 1.5], requires_grad=True)
     with detect_anomaly():
         (x.exp() * x.log() + x.sqrt()).sum().backward()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()

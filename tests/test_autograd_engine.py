@@ -29,7 +29,7 @@ def pair(values, requires_grad=True):
 
 
 def assert_close(a, b, rtol=1e-12, atol=1e-12):
-    a = a.data if isinstance(a, Tensor) else np.asarray(a)
+    a = a.array if isinstance(a, Tensor) else np.asarray(a)
     b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
@@ -167,7 +167,7 @@ def test_retain_graph_allows_a_second_backward_with_torchs_result():
 def test_backward_releases_saved_arrays():
     x = nnlab.randn(500, 500, requires_grad=True)
     h = x * 2.0
-    alive = weakref.ref(h.data)
+    alive = weakref.ref(h.array)
     y = h.sin()  # Sin saves its input, the 1 MB array of h
     del h
     assert alive() is not None, "the graph keeps the saved input alive"
@@ -187,7 +187,7 @@ def test_backward_releases_arrays_kept_as_ctx_attributes():
 def test_retain_graph_keeps_saved_arrays():
     x = nnlab.randn(100, 100, requires_grad=True)
     h = x * 2.0
-    alive = weakref.ref(h.data)
+    alive = weakref.ref(h.array)
     y = h.sin()
     del h
     y.sum().backward(retain_graph=True)
@@ -230,8 +230,8 @@ def test_a_10000_deep_chain_of_mixed_ops_matches_the_chain_rule():
             deriv = deriv * 0.9 * np.exp(-(value**2)) * (-2 * value)
             value = np.exp(-(value**2)) * 0.9
     y.sum().backward()
-    np.testing.assert_allclose(y.data, value, rtol=1e-12)
-    np.testing.assert_allclose(x.grad.data, deriv, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(y.array, value, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, deriv, rtol=1e-9, atol=1e-300)
 
 
 def test_a_wide_graph_with_many_uses_of_one_tensor():
@@ -363,7 +363,7 @@ def test_grad_with_grad_outputs():
     assert_close(g, gt)
     outs = [(x * 2).sum(), x.exp()]
     g2 = nnlab.autograd.grad(outs, x, grad_outputs=[None, nnlab.tensor(v)])[0]
-    assert_close(g2, 2 + v * np.exp(x.data))
+    assert_close(g2, 2 + v * np.exp(x.array))
 
 
 def test_grad_of_the_same_input_twice_and_of_a_leaf_output():
@@ -371,7 +371,7 @@ def test_grad_of_the_same_input_twice_and_of_a_leaf_output():
     a, b = nnlab.autograd.grad((x * x).sum(), [x, x])
     assert_close(a, [2.0, 4.0])
     assert_close(b, [2.0, 4.0])
-    assert not np.shares_memory(a.data, b.data)
+    assert not np.shares_memory(a.array, b.array)
     (g,) = nnlab.autograd.grad(x, x, nnlab.ones(2))
     assert_close(g, [1.0, 1.0])
 
@@ -387,7 +387,7 @@ class Exploding(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return x.copy()
+        return x.clone()
 
     @staticmethod
     def backward(ctx, g):
@@ -399,7 +399,7 @@ def test_grad_runs_only_the_part_of_the_graph_it_needs():
     h = Exploding.apply(x) * 3
     y = (h * h).sum()
     (gh,) = nnlab.autograd.grad(y, h)
-    assert_close(gh, 2 * h.data)
+    assert_close(gh, 2 * h.array)
 
 
 def test_grad_results_can_be_modified_in_place():

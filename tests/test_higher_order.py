@@ -32,10 +32,10 @@ def test_backward_with_create_graph_builds_a_differentiable_gradient():
     (x**3).sum().backward(create_graph=True)
     first = x.grad
     assert first.requires_grad and first.grad_fn is not None
-    np.testing.assert_allclose(first.data, 3 * x.data**2)
+    np.testing.assert_allclose(first.array, 3 * x.array**2)
     x.grad = None
     first.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 6 * x.data)
+    np.testing.assert_allclose(x.grad.array, 6 * x.array)
 
 
 @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
@@ -48,7 +48,7 @@ def test_create_graph_gradient_matches_torch_after_accumulation():
     x.grad, xt.grad = None, None
     (g * g).sum().backward()
     (gt * gt).sum().backward()
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-12)
 
 
 SECOND_DERIVATIVES = {
@@ -76,7 +76,7 @@ def test_second_derivative_matches_the_formula(name):
     fn, d2 = SECOND_DERIVATIVES[name]
     x0 = np.array([0.3, 0.9, 1.7, 2.5])
     _, _, second = derivatives(fn, f64(x0), order=2)
-    np.testing.assert_allclose(second.data, d2(x0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(second.array, d2(x0), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_second_derivative_matches_the_formula(name):
 def test_third_derivative(fn, d3):
     x0 = np.array([-1.1, 0.4, 1.3])
     third = derivatives(fn, f64(x0), order=3)[3]
-    np.testing.assert_allclose(third.data, d3(x0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(third.array, d3(x0), rtol=1e-10, atol=1e-12)
 
 
 def test_higher_derivatives_of_a_0d_tensor():
@@ -159,7 +159,7 @@ def test_mlp_hessian_vector_product_matches_torch(loss_fn, dtype, rtol, atol):
     )  # fmt: skip
     for name, a, b in zip(PARAM_SHAPES, ours, theirs):
         assert a.dtype == dtype, name
-        np.testing.assert_allclose(a.data, b.numpy(), rtol=rtol, atol=atol, err_msg=name)
+        np.testing.assert_allclose(a.array, b.numpy(), rtol=rtol, atol=atol, err_msg=name)
 
 
 def test_full_hessian_matches_torch():
@@ -171,7 +171,7 @@ def test_full_hessian_matches_torch():
 
     x = f64(x0)
     (g,) = grad(f(x), x, create_graph=True)
-    rows = [grad(g[i], x, retain_graph=True)[0].data for i in range(4)]
+    rows = [grad(g[i], x, retain_graph=True)[0].array for i in range(4)]
     expected = torch.autograd.functional.hessian(f, torch.tensor(x0))
     np.testing.assert_allclose(np.stack(rows), expected.numpy(), rtol=1e-10, atol=1e-12)
 
@@ -224,4 +224,4 @@ def test_create_graph_is_not_affected_by_ops_outside_the_requested_part():
     y = (h * h).sum()
     (gh,) = grad(y, h, create_graph=True)
     (ggh,) = grad(gh.sum(), h)
-    np.testing.assert_allclose(ggh.data, [2.0, 2.0])
+    np.testing.assert_allclose(ggh.array, [2.0, 2.0])

@@ -205,17 +205,17 @@ def test_random_chains_match_torch(chain, seed):
     out, out_t = chain.run(ours), chain.run(theirs)
     assert out.shape == tuple(out_t.shape), chain.ops
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.array, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
     weights = np.random.default_rng(seed).standard_normal(out.shape)
     (out * nnlab.tensor(weights)).sum().backward()
     (out_t * torch.tensor(weights)).sum().backward()
     for k, (a, b) in enumerate(zip(ours, theirs)):
         if b.grad is None:  # a leaf the output does not depend on
-            assert a.grad is None or not np.any(a.grad.data), k
+            assert a.grad is None or not np.any(a.grad.array), k
             continue
         assert a.grad is not None and a.grad.shape == a.shape, k
         np.testing.assert_allclose(
-            a.grad.data, b.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=f"leaf {k}: {chain.ops}"
+            a.grad.array, b.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=f"leaf {k}: {chain.ops}"
         )
 
 
@@ -235,10 +235,10 @@ def test_broadcasting_binary_ops_match_torch(shape, data, name):
     at, bt = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
     out, out_t = BINARY[name](a, b), BINARY[name](at, bt)
     assert out.shape == tuple(out_t.shape)
-    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.array, out_t.detach().numpy(), rtol=1e-12)
     weights = rng.standard_normal(out.shape)
     (out * nnlab.tensor(weights)).sum().backward()
     (out_t * torch.tensor(weights)).sum().backward()
     for x, xt in ((a, at), (b, bt)):
         assert x.grad.shape == x.shape
-        np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-10, atol=1e-12)

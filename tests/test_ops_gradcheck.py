@@ -39,7 +39,7 @@ def _checked(double: bool) -> list[Any]:
             inputs = make_inputs(sample, "nnlab", F64, contiguous=True)
             if not inputs.leaves:
                 continue
-            if double and sum(t.data.size for t in inputs.leaves) > GRADGRAD_MAX_ELEMENTS:
+            if double and sum(t.array.size for t in inputs.leaves) > GRADGRAD_MAX_ELEMENTS:
                 continue
             params.append(pytest.param(op, sample, id=f"{op.name}-{sample.name}"))
     return params

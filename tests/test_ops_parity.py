@@ -104,8 +104,8 @@ def test_views_reach_both_libraries_non_contiguous():
     for sample in views:
         (x,) = make_inputs(sample, "nnlab", np.float32).args
         (t,) = make_inputs(sample, "torch", np.float32).args
-        assert not x.data.flags.c_contiguous and not t.is_contiguous()
-        assert x.data.strides == tuple(s * x.data.itemsize for s in t.stride())
+        assert not x.array.flags.c_contiguous and not t.is_contiguous()
+        assert x.array.strides == tuple(s * x.array.itemsize for s in t.stride())
 
 
 # -- max/min along a dim with ties ---------------------------------------------------------
@@ -125,10 +125,10 @@ def test_tied_extremes_gradient_follows_returned_index(name, dtype):
         dim, keepdim = sample.kwargs["dim"], sample.kwargs.get("keepdim", False)
         values, indices = op.nnlab(*inputs.args, **inputs.kwargs)
         assert indices.dtype == np.int64
-        expected = (x.data.max if name == "max.dim" else x.data.min)(axis=dim, keepdims=keepdim)
-        np.testing.assert_array_equal(values.data, expected)
-        idx = indices.data if keepdim else np.expand_dims(indices.data, dim)
-        picked = np.take_along_axis(x.data, idx, axis=dim)
+        expected = (x.array.max if name == "max.dim" else x.array.min)(axis=dim, keepdims=keepdim)
+        np.testing.assert_array_equal(values.array, expected)
+        idx = indices.array if keepdim else np.expand_dims(indices.array, dim)
+        picked = np.take_along_axis(x.array, idx, axis=dim)
         np.testing.assert_array_equal(
             picked, expected if keepdim else np.expand_dims(expected, dim)
         )
@@ -136,7 +136,7 @@ def test_tied_extremes_gradient_follows_returned_index(name, dtype):
         (grad,) = nnlab.autograd.grad(values, [x], g)
         want = np.zeros(x.shape, dtype=dtype)
         np.put_along_axis(want, idx, g if keepdim else np.expand_dims(g, dim), axis=dim)
-        np.testing.assert_array_equal(grad.data, want)
+        np.testing.assert_array_equal(grad.array, want)
 
 
 # -- undefined results: NaN where torch gives NaN ---------------------------------------------
@@ -166,16 +166,16 @@ def test_dropout_training_statistics(p, dtype):
     x = nnlab.Tensor(np.full(n, 2.0, dtype=dtype), requires_grad=True)
     y = F.dropout(x, p, training=True, generator=nnlab.Generator(123))
     assert y.dtype == dtype and y.shape == x.shape
-    kept = y.data != 0
+    kept = y.array != 0
     # Binomial(n, p) has standard deviation sqrt(n p (1-p)) ≤ 224 here; allow 5 of them.
     assert abs((~kept).mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
-    np.testing.assert_allclose(y.data[kept], 2.0 / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(y.array[kept], 2.0 / (1 - p), rtol=1e-6)
     g = np.random.default_rng(0).standard_normal(n).astype(dtype)
     (grad,) = nnlab.autograd.grad(y, [x], g)
     mask = kept / np.asarray(1 - p, dtype=dtype)
-    np.testing.assert_allclose(grad.data, g * mask, rtol=1e-6)
+    np.testing.assert_allclose(grad.array, g * mask, rtol=1e-6)
     # the mean is preserved in expectation
-    assert abs(float(y.data.mean()) - 2.0) < 0.05
+    assert abs(float(y.array.mean()) - 2.0) < 0.05
 
 
 def test_dropout_seeded_generator_is_reproducible():
@@ -183,14 +183,14 @@ def test_dropout_seeded_generator_is_reproducible():
     a = F.dropout(x, 0.5, generator=nnlab.Generator(3))
     b = F.dropout(x, 0.5, generator=nnlab.Generator(3))
     c = F.dropout(x, 0.5, generator=nnlab.Generator(4))
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.array_equal(a.data, c.data)
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.array_equal(a.array, c.array)
 
 
 def test_dropout_defaults_match_torch():
     """F.dropout(x) is training-mode dropout with p = 0.5 in both libraries."""
     x = np.ones(100_000, dtype=np.float32)
-    ours = F.dropout(nnlab.Tensor(x)).data
+    ours = F.dropout(nnlab.Tensor(x)).array
     theirs = torch.nn.functional.dropout(torch.from_numpy(x)).numpy()
     assert set(np.unique(ours)) == set(np.unique(theirs)) == {0.0, 2.0}
     assert abs((ours == 0).mean() - 0.5) < 0.01

@@ -23,8 +23,8 @@ def test_max_min_along_dim_return_named_tuples(name: str) -> None:
     for result in (getattr(nnlab, name)(x, 1), getattr(x, name)(1), getattr(x, name)(dim=1)):
         expected = getattr(torch, name)(torch.from_numpy(data), 1)
         assert type(result).__name__ == name and result._fields == ("values", "indices")
-        np.testing.assert_array_equal(result.values.data, expected.values.numpy())
-        np.testing.assert_array_equal(result.indices.data, expected.indices.numpy())
+        np.testing.assert_array_equal(result.values.array, expected.values.numpy())
+        np.testing.assert_array_equal(result.indices.array, expected.indices.numpy())
         values, indices = result  # still unpacks like a tuple
         assert values is result.values and indices is result[1]
     assert repr(result).startswith(f"{name}(values=tensor(")
@@ -34,21 +34,21 @@ def test_max_without_dim_is_a_tensor_and_with_a_tensor_is_maximum() -> None:
     x = nnlab.tensor([1.0, 5.0, 3.0])
     assert isinstance(nnlab.max(x), nnlab.Tensor) and nnlab.max(x).item() == 5.0
     other = nnlab.tensor([2.0, 2.0, 4.0])
-    np.testing.assert_array_equal(nnlab.max(x, other).data, [2.0, 5.0, 4.0])
-    np.testing.assert_array_equal(x.min(other).data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(nnlab.max(x, other).array, [2.0, 5.0, 4.0])
+    np.testing.assert_array_equal(x.min(other).array, [1.0, 2.0, 3.0])
 
 
 def test_sort_and_topk_return_named_tuples() -> None:
     x = nnlab.tensor([[1.0, 5.0, 3.0, 4.0]], requires_grad=True)
     s = x.sort(descending=True)
     assert type(s).__name__ == "sort" and s.indices.dtype == np.int64
-    np.testing.assert_array_equal(s.values.data, [[5.0, 4.0, 3.0, 1.0]])
+    np.testing.assert_array_equal(s.values.array, [[5.0, 4.0, 3.0, 1.0]])
     t = x.topk(2)
     assert type(t).__name__ == "topk"
-    np.testing.assert_array_equal(t.indices.data, [[1, 3]])
+    np.testing.assert_array_equal(t.indices.array, [[1, 3]])
     t.values.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0.0, 1.0, 0.0, 1.0]])
-    np.testing.assert_array_equal(x.argsort(descending=True).data, [[1, 3, 2, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[0.0, 1.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(x.argsort(descending=True).array, [[1, 3, 2, 0]])
 
 
 def test_topk_unsorted_returns_the_same_set() -> None:
@@ -69,16 +69,16 @@ def test_rounding_requires_grad_with_zero_gradient(name: str) -> None:
     y = getattr(x, name)()
     assert y.requires_grad and y.grad_fn is not None
     (y * 3 + x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.array, [1.0, 1.0, 1.0])
 
 
 def test_floor_divide_has_no_gradient_and_operators_match_python() -> None:
     x = nnlab.tensor([7.0, -7.0], requires_grad=True)
     assert not (x // 2).requires_grad
-    np.testing.assert_array_equal((x // 2).data, [3.0, -4.0])
-    np.testing.assert_array_equal((x.detach() % -3).data, [7.0 % -3, -7.0 % -3])
-    np.testing.assert_array_equal((10 // nnlab.tensor([3, -3])).data, [3, -4])
-    np.testing.assert_array_equal((10 % nnlab.tensor([3, -3])).data, [1, -2])
+    np.testing.assert_array_equal((x // 2).array, [3.0, -4.0])
+    np.testing.assert_array_equal((x.detach() % -3).array, [7.0 % -3, -7.0 % -3])
+    np.testing.assert_array_equal((10 // nnlab.tensor([3, -3])).array, [3, -4])
+    np.testing.assert_array_equal((10 % nnlab.tensor([3, -3])).array, [1, -2])
     assert (nnlab.tensor([5, 6]) // 2).dtype == np.int64
 
 
@@ -88,18 +88,18 @@ def test_floor_divide_has_no_gradient_and_operators_match_python() -> None:
 def test_isclose_allclose_is_tensor_numel() -> None:
     a = nnlab.tensor([1.0, 2.0, float("nan")])
     b = nnlab.tensor([1.0 + 1e-7, 2.1, float("nan")])
-    np.testing.assert_array_equal(nnlab.isclose(a, b).data, [True, False, False])
-    np.testing.assert_array_equal(a.isclose(b, equal_nan=True, atol=0.2).data, [True] * 3)
+    np.testing.assert_array_equal(nnlab.isclose(a, b).array, [True, False, False])
+    np.testing.assert_array_equal(a.isclose(b, equal_nan=True, atol=0.2).array, [True] * 3)
     assert nnlab.allclose(a[:1], b[:1]) is True and nnlab.allclose(a, b) is False
-    assert nnlab.is_tensor(a) and not nnlab.is_tensor(a.data)
+    assert nnlab.is_tensor(a) and not nnlab.is_tensor(a.array)
     assert nnlab.numel(nnlab.zeros(2, 3)) == 6 == torch.numel(torch.zeros(2, 3))
 
 
 def test_all_any_with_dims() -> None:
     x = nnlab.tensor([[True, False], [True, True]])
     assert bool(x.all()) is False and bool(x.any()) is True
-    np.testing.assert_array_equal(x.all(dim=1).data, [False, True])
-    np.testing.assert_array_equal(x.any(0, keepdim=True).data, [[True, True]])
+    np.testing.assert_array_equal(x.all(dim=1).array, [False, True])
+    np.testing.assert_array_equal(x.any(0, keepdim=True).array, [[True, True]])
     assert nnlab.all(x, dim=(0, 1)).shape == ()
 
 
@@ -107,7 +107,7 @@ def test_norm_spellings_agree_with_torch() -> None:
     data = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     x, t = nnlab.tensor(data), torch.from_numpy(data)
     for kwargs in ({}, {"p": 1}, {"p": float("inf"), "dim": 0}, {"dim": (0, 1), "keepdim": True}):
-        np.testing.assert_allclose(x.norm(**kwargs).data, t.norm(**kwargs).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(x.norm(**kwargs).array, t.norm(**kwargs).numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match="nuc"):
         x.norm(p="nuc")
 
@@ -115,10 +115,10 @@ def test_norm_spellings_agree_with_torch() -> None:
 def test_normalize_and_cosine_similarity_defaults() -> None:
     data = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
     x, t = nnlab.tensor(data), torch.from_numpy(data)
-    np.testing.assert_allclose(F.normalize(x).data, torch.nn.functional.normalize(t), rtol=1e-6)
+    np.testing.assert_allclose(F.normalize(x).array, torch.nn.functional.normalize(t), rtol=1e-6)
     ours = F.cosine_similarity(x, x[:1])
     theirs = torch.nn.functional.cosine_similarity(t, t[:1])
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-6)
     assert ours.shape == (4,)
 
 
@@ -156,7 +156,7 @@ def test_to_with_a_dtype_or_another_tensor() -> None:
     assert x.to(nnlab.zeros(1, dtype=nnlab.float64)).dtype == np.float64
     assert x.to(np.float32) is x  # same dtype: no copy, as torch
     copied = x.to("cpu", copy=True)
-    assert copied is not x and copied.data is not x.data and copied.requires_grad
+    assert copied is not x and copied.array is not x.array and copied.requires_grad
     assert x.to(nnlab.int64).dtype == np.int64
 
 

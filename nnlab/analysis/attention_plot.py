@@ -50,7 +50,7 @@ def plot_attention(
         >>> p.exists()
         True
     """
-    w = np.asarray(getattr(weights, "data", weights), dtype=np.float64)
+    w = np.asarray(getattr(weights, "array", weights), dtype=np.float64)
     if w.ndim != 2:
         raise ValueError(f"plot_attention: weights must be (T, S), got shape {w.shape}")
     t, s = len(tgt_tokens), len(src_tokens)

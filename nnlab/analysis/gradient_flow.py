@@ -122,5 +122,5 @@ def time_step_grad_norms(
     loss = loss_fn(output)
     grads = grad(loss, xs, allow_unused=True)
     return np.array(
-        [0.0 if g is None else float(np.linalg.norm(g.data.astype(np.float64))) for g in grads]
+        [0.0 if g is None else float(np.linalg.norm(g.array.astype(np.float64))) for g in grads]
     )

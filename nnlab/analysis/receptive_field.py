@@ -528,7 +528,7 @@ def empirical_receptive_field(
     else:
         index, unit = (), out
     (g,) = _grad(unit.sum(), x, allow_unused=True)
-    gdata = np.zeros(input_shape) if g is None else g.data
+    gdata = np.zeros(input_shape) if g is None else g.array
     mask = np.any(gdata != 0, axis=(0, 1))
     hits = np.nonzero(mask)
     if not hits[0].size:

@@ -4,11 +4,15 @@ Inside ``detect_anomaly()`` every op checks its outputs and, during backward, th
 gradients it returns. The error names the op and, for backward, shows where in your
 code the op was created, so a NaN is traced to its source instead of surfacing steps
 later as a NaN loss. It costs a full scan of every array, so it is for debugging only.
+
+The training loop turns it on with ``Trainer(..., detect_anomaly=True)``, and a config
+run with ``training.detect_anomaly = true``.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import traceback
 from typing import Any
@@ -24,6 +28,10 @@ class AnomalyError(RuntimeError):
 
 class _AnomalyState(threading.local):
     enabled: bool = False
+    #: True while the engine runs backward passes: ops computed there (a custom
+    #: Function's backward on tensors) leave the report to the engine's check of the
+    #: gradient, which names the node and where it was created, as torch does.
+    in_backward: bool = False
 
 
 _state = _AnomalyState()
@@ -82,7 +90,9 @@ class set_detect_anomaly(detect_anomaly):
 
 
 def _bad(value: Any) -> str | None:
-    a = value if isinstance(value, np.ndarray) else getattr(value, "data", value)
+    a = value if isinstance(value, np.ndarray) else getattr(value, "array", value)
+    if isinstance(a, (np.generic, float, complex)):  # a 0-d result (a mean, a loss)
+        a = np.asarray(a)
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "fc":
         return None
     if np.isfinite(a).all():
@@ -90,11 +100,31 @@ def _bad(value: Any) -> str | None:
     return "NaN" if np.isnan(a).any() else "Inf"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: Frames of these parts of nnlab are how every op runs, not where it was called from.
+_MACHINERY = tuple(
+    os.path.join(_PACKAGE_DIR, p) for p in ("autograd" + os.sep, "ops" + os.sep, "tensor.py")
+)
+
+
+def _call_site() -> str:
+    """The innermost frames above the op machinery: the layer or line that called the op."""
+    frames = traceback.extract_stack()
+    end = len(frames)
+    while end > 0 and os.path.abspath(frames[end - 1].filename).startswith(_MACHINERY):
+        end -= 1
+    return "".join(traceback.format_list(frames[max(end - 3, 0) : end])).rstrip()
+
+
 def check_forward(op: str, out: Any) -> None:
     for o in out if isinstance(out, tuple) else (out,):
         what = _bad(o)
-        if what:
-            raise AnomalyError(f"{op} forward produced {what} in its output.")
+        # Inside a backward pass the engine's check names the node whose gradient it is,
+        # and where that node was created, as torch's anomaly mode does.
+        if what and not _state.in_backward:
+            raise AnomalyError(
+                f"{op} forward produced {what} in its output. It was called here:\n{_call_site()}"
+            )
 
 
 def check_backward(

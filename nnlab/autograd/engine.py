@@ -60,20 +60,20 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Any]:
 
 def _seed_gradient(root: Tensor, g: Any, create_graph: bool) -> Any:
     if g is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(
                 f"backward() on a tensor of shape {root.shape} needs a gradient argument: "
                 "grad can be created implicitly only for scalar outputs. Reduce it first "
                 "(e.g. loss.sum() or loss.mean()) or pass gradient=nnlab.ones_like(output)."
             )
-        g = np.ones(root.shape, dtype=root.dtype)
+        g = np.ones(root.array.shape, dtype=root.array.dtype)
     if isinstance(g, Tensor):
-        g = g if create_graph else g.data
+        g = g if create_graph else g.array
     elif create_graph:
-        g = Tensor(np.asarray(g, dtype=root.dtype))
+        g = Tensor(np.asarray(g, dtype=root.array.dtype))
     else:
-        g = np.asarray(g, dtype=root.dtype)
-    if tuple(g.shape) != tuple(root.shape):
+        g = np.asarray(g, dtype=root.array.dtype)
+    if tuple(g.shape) != root.array.shape:
         raise RuntimeError(
             f"backward(): gradient has shape {tuple(g.shape)} but the output has shape "
             f"{tuple(root.shape)}; they must match."
@@ -83,7 +83,7 @@ def _seed_gradient(root: Tensor, g: Any, create_graph: bool) -> Any:
 
 def _conform(node: Any, index: int, t: Tensor, g: Any, create_graph: bool) -> Any:
     """Check that a gradient has its input's shape; cast it to the input's dtype."""
-    data = t.data
+    data = t.array
     if (
         type(g) is np.ndarray
         and not create_graph
@@ -96,16 +96,16 @@ def _conform(node: Any, index: int, t: Tensor, g: Any, create_graph: bool) -> An
         g = Tensor(np.asarray(g))
     elif not create_graph:
         if isinstance(g, Tensor):
-            g = g.data
+            g = g.array
         elif type(g) is not np.ndarray:
             g = np.asarray(g)
-    if g.shape != t.data.shape:
+    if g.shape != t.array.shape:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient of shape {tuple(g.shape)} "
-            f"for input {index}, whose shape is {tuple(t.data.shape)}."
+            f"for input {index}, whose shape is {tuple(t.array.shape)}."
         )
-    if g.dtype != t.data.dtype:
-        g = g.to(t.data.dtype) if isinstance(g, Tensor) else g.astype(t.data.dtype)
+    if g.dtype != t.array.dtype:
+        g = g.to(t.array.dtype) if isinstance(g, Tensor) else g.astype(t.array.dtype)
     if anomaly._state.enabled:
         anomaly.check_backward(type(node).__name__, index, g, node._trace)
     return g
@@ -127,7 +127,7 @@ def _run_hooks(hooks: dict[int, Any] | None, g: Any) -> Any:
         if isinstance(g, Tensor):
             g = result if isinstance(result, Tensor) else Tensor(np.asarray(result, g.dtype))
         else:
-            g = np.asarray(result.data if isinstance(result, Tensor) else result, g.dtype)
+            g = np.asarray(result.array if isinstance(result, Tensor) else result, g.dtype)
     return g
 
 
@@ -157,10 +157,14 @@ def _accumulate_leaf(t: Tensor, g: Any) -> None:
         t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False, None, 0)
     elif isinstance(g, Tensor) or current.requires_grad:
         t.grad = current + g
-    elif current.data.flags.writeable and current.shape == g.shape and current.dtype == g.dtype:
-        current.data += g
+    elif (
+        current.array.flags.writeable
+        and current.array.shape == g.shape
+        and current.array.dtype == g.dtype
+    ):
+        current.array += g
     else:
-        t.grad = Tensor._make(current.data + g, False, None, 0)
+        t.grad = Tensor._make(current.array + g, False, None, 0)
 
 
 def _needed_nodes(
@@ -233,8 +237,9 @@ def _execute(
         shared.add(id(g))
         deliver(root, g)
 
-    previous_mode = _grad_state.enabled
+    previous_mode, previous_backward = _grad_state.enabled, anomaly._state.in_backward
     _grad_state.enabled = create_graph
+    anomaly._state.in_backward = True
     try:
         for node in order:
             grads = pending.pop(id(node), None)
@@ -274,6 +279,7 @@ def _execute(
                     captured[k] = _owned(g, shared) if n else g
     finally:
         _grad_state.enabled = previous_mode
+        anomaly._state.in_backward = previous_backward
     return captured
 
 

@@ -1,17 +1,16 @@
 """The unit of differentiation: a :class:`Function` with its forward and backward side by side.
 
 Every differentiable op in nnlab is a subclass of :class:`Function`. Calling
-``MyOp.apply(*args)`` runs ``forward`` on NumPy arrays and, when any input needs a
-gradient, records one graph node (the ``Function`` instance itself, which also serves
-as the ``ctx`` both methods receive). Backpropagation later calls ``backward(ctx,
-grad_output)``, which returns one gradient per argument of ``forward``: the local
-derivative times the incoming gradient, i.e. the chain rule
-``dL/dx = dL/dy * dy/dx``.
+``MyOp.apply(*args)`` runs ``forward`` and, when any input needs a gradient, records one
+graph node (the ``Function`` instance itself, which also serves as the ``ctx`` both
+methods receive). Backpropagation later calls ``backward(ctx, grad_output)``, which
+returns one gradient per argument of ``forward``: the local derivative times the
+incoming gradient, i.e. the chain rule ``dL/dx = dL/dy * dy/dx``.
 
-Writing your own op (the same shape as PyTorch's ``torch.autograd.Function``, except
-that ``forward`` receives NumPy arrays):
+Writing your own op is the same as in PyTorch's ``torch.autograd.Function``: ``forward``
+and ``backward`` receive and return tensors.
 
-    >>> import numpy as np, nnlab
+    >>> import nnlab
     >>> from nnlab.autograd import Function
     >>> class Cube(Function):
     ...     '''y = x**3, dy/dx = 3 x**2'''
@@ -22,19 +21,21 @@ that ``forward`` receives NumPy arrays):
     ...     @staticmethod
     ...     def backward(ctx, grad_output):
     ...         (x,) = ctx.saved_tensors
-    ...         return grad_output * 3 * x ** 2
+    ...         return grad_output * 3 * x.pow(2)
     >>> x = nnlab.tensor([1.0, 2.0], requires_grad=True)
     >>> Cube.apply(x).sum().backward()
     >>> x.grad
     tensor([ 3., 12.])
 
-Higher-order gradients come for free when ``backward`` is written with arithmetic
-operators, NumPy ufuncs (``np.exp``, ``np.tanh``...) and the helpers of
-:mod:`nnlab.ops`: under ``create_graph=True`` the engine calls the same ``backward``
-with :class:`~nnlab.tensor.Tensor` arguments, and the saved arrays that are inputs or
-outputs of the op come back as the graph's own tensors. A backward that can only run
-on arrays (in-place tricks, fused kernels) sets ``double_backward = False`` and the
-engine raises a clear error instead of returning a wrong second derivative.
+nnlab's own ops, in :mod:`nnlab.ops`, skip the tensor wrapping for speed: a class whose
+``tensor_io`` is False (the default inside the nnlab package) receives and returns NumPy
+arrays in both methods. Their higher-order gradients come for free when ``backward``
+is written with arithmetic operators, NumPy ufuncs (``np.exp``, ``np.tanh``...) and the
+helpers of :mod:`nnlab.ops`: under ``create_graph=True`` the engine calls the same
+``backward`` with :class:`~nnlab.tensor.Tensor` arguments, and the saved arrays that are
+inputs or outputs of the op come back as the graph's own tensors. A backward that can
+only run on arrays (in-place tricks, fused kernels) sets ``double_backward = False`` and
+the engine raises a clear error instead of returning a wrong second derivative.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import numpy as np
 
 from nnlab.autograd import anomaly
 from nnlab.autograd.grad_mode import _state as _grad_state
+from nnlab.autograd.grad_mode import no_grad
 from nnlab.tensor import Tensor
 
 __all__ = ["Function"]
@@ -58,6 +60,11 @@ class Function:
 
     #: False when ``backward`` only works on NumPy arrays (no ``create_graph``).
     double_backward: bool = True
+
+    #: True when forward and backward take and return tensors, as torch's do. Defaults to
+    #: True for a Function written outside the nnlab package, False for nnlab's own ops,
+    #: which compute on NumPy arrays.
+    tensor_io: bool = False
 
     # Filled by ``apply`` for recorded nodes; class defaults keep unrecorded ones cheap.
     inputs: tuple[Any, ...] | None = None
@@ -70,9 +77,18 @@ class Function:
     _trace: list[traceback.FrameSummary] | None = None
     _tensor_mode: bool = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if "tensor_io" not in cls.__dict__ and forward is not None:
+            code = getattr(getattr(forward, "__func__", forward), "__code__", None)
+            cls.tensor_io = code is None or not _inside_nnlab(code.co_filename)
+        if cls.tensor_io:
+            _wrap_tensor_io(cls)
+
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
-        """Compute the output(s) from NumPy arrays; save what backward needs on ``ctx``."""
+        """Compute the output(s) from the inputs; save what backward needs on ``ctx``."""
         raise NotImplementedError
 
     @staticmethod
@@ -83,9 +99,24 @@ class Function:
     # -- what forward and backward use -------------------------------------------------
 
     def save_for_backward(self, *values: Any) -> None:
-        """Keep arrays for backward. Inputs and outputs saved here become graph tensors
-        when backward runs with ``create_graph=True``; other saved arrays are constants."""
+        """Keep arrays (or tensors) for backward. Inputs and outputs saved here become graph
+        tensors when backward runs with ``create_graph=True``; other saved values are
+        constants."""
+        if self.tensor_io:
+            values = tuple(v.array if isinstance(v, Tensor) else v for v in values)
         self.saved = values
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Accepted for torch compatibility: integer outputs never require grad in nnlab,
+        and a float output marked here simply receives a gradient that is ignored."""
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        """Accepted for torch compatibility; an op that writes into its input must still
+        return that input as its output."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted for torch compatibility: backward always receives gradients as tensors
+        (zeros for outputs that did not contribute)."""
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -96,6 +127,8 @@ class Function:
             )
         if self._tensor_mode:
             return self._saved_as_tensors()
+        if self.tensor_io:
+            return tuple(_as_tensor(v) for v in self.saved)
         return self.saved
 
     def _saved_as_tensors(self) -> tuple[Any, ...]:
@@ -107,7 +140,7 @@ class Function:
                 continue
             found = None
             for t in self.inputs or ():
-                if isinstance(t, Tensor) and t.data is value:
+                if isinstance(t, Tensor) and t.array is value:
                     found = t
                     break
             if found is None:
@@ -156,7 +189,7 @@ class Function:
         record = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a.array)
                 r = a.requires_grad and enabled
                 needs.append(r)
                 record = record or r
@@ -204,6 +237,53 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+def _inside_nnlab(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
+
+
+def _as_tensor(value: Any) -> Any:
+    return Tensor._make(value, False, None, 0) if isinstance(value, np.ndarray) else value
+
+
+def _as_array(value: Any) -> Any:
+    return value.array if isinstance(value, Tensor) else value
+
+
+def _unwrap(out: Any) -> Any:
+    return tuple(_as_array(o) for o in out) if isinstance(out, (tuple, list)) else _as_array(out)
+
+
+def _wrap_tensor_io(cls: type[Function]) -> None:
+    """Let a torch-style Function compute on tensors: wrap the arrays that ``apply`` and the
+    engine pass in as tensors sharing their memory, and unwrap what comes back. The forward
+    runs without recording a graph, as in torch; a ``forward`` without ``ctx`` plus a
+    ``setup_context(ctx, inputs, output)`` is torch's other spelling and works too."""
+    forward, backward = cls.__dict__.get("forward"), cls.__dict__.get("backward")
+    setup = cls.__dict__.get("setup_context")
+    if isinstance(forward, staticmethod):
+        user_forward = forward.__func__
+
+        def tensor_forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+            inputs = tuple(_as_tensor(a) for a in args)
+            with no_grad():
+                if setup is not None:
+                    out = user_forward(*inputs, **kwargs)
+                    setup.__func__(ctx, inputs, out)
+                else:
+                    out = user_forward(ctx, *inputs, **kwargs)
+            return _unwrap(out)
+
+        cls.forward = staticmethod(tensor_forward)
+    if isinstance(backward, staticmethod):
+        user_backward = backward.__func__
+
+        def tensor_backward(ctx: Any, *grads: Any) -> Any:
+            out = user_backward(ctx, *(_as_tensor(g) for g in grads))
+            return out if ctx._tensor_mode else _unwrap(out)
+
+        cls.backward = staticmethod(tensor_backward)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

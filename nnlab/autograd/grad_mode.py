@@ -11,13 +11,17 @@ import functools
 import threading
 from typing import Any, Callable, TypeVar
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = [
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+    "is_inference_mode_enabled",
+]  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _GradState(threading.local):
     enabled: bool = True
+    inference: bool = False
 
 
 _state = _GradState()
@@ -36,7 +40,7 @@ class _GradModeContext:
 
     def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
         self = super().__new__(cls)
-        if func is None:
+        if func is None or isinstance(func, bool):
             return self
         if not callable(func):
             raise TypeError(f"{cls.__name__}() takes no arguments (got {func!r})")
@@ -74,6 +78,49 @@ class no_grad(_GradModeContext):
     """
 
     _target = False
+
+
+class inference_mode(_GradModeContext):
+    """``torch.inference_mode``: no graph is recorded inside it, as in ``no_grad``.
+
+    nnlab has no separate kind of inference tensor, so the two are the same here; with
+    ``mode=False`` the gradient mode is left as it is.
+
+    Example:
+        >>> import nnlab
+        >>> with nnlab.inference_mode():
+        ...     nnlab.is_grad_enabled(), nnlab.is_inference_mode_enabled()
+        (False, True)
+    """
+
+    _target = False
+    mode = True  # the bare decorator (@inference_mode) is built before __init__ runs
+
+    def __init__(self, mode: Any = True) -> None:
+        self.mode = mode if isinstance(mode, bool) else True
+
+    def __enter__(self) -> None:
+        self._previous = _state.enabled, _state.inference
+        if self.mode:
+            _state.enabled, _state.inference = False, True
+
+    def __exit__(self, *exc: object) -> None:
+        _state.enabled, _state.inference = self._previous
+
+    def __call__(self, func: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()``."""
+    return _state.inference
 
 
 class enable_grad(_GradModeContext):

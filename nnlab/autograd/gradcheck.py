@@ -46,18 +46,18 @@ def numerical_jacobian(
     """J[o][k] of shape (outputs[o].size, inputs[k].size), by central differences."""
     wrt = _differentiable(inputs)
     with no_grad():
-        sizes = [o.data.size for o in _outputs(fn, inputs)]
-        jac = [[np.zeros((n, inputs[k].data.size)) for k in wrt] for n in sizes]
+        sizes = [o.array.size for o in _outputs(fn, inputs)]
+        jac = [[np.zeros((n, inputs[k].array.size)) for k in wrt] for n in sizes]
         for col, k in enumerate(wrt):
-            flat = inputs[k].data.reshape(-1)
-            if flat.size and not np.shares_memory(flat, inputs[k].data):
+            flat = inputs[k].array.reshape(-1)
+            if flat.size and not np.shares_memory(flat, inputs[k].array):
                 raise ValueError("gradcheck needs contiguous inputs")
             for i in range(flat.size):
                 orig = flat[i]
                 flat[i] = orig + eps
-                plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+                plus = [o.array.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
                 flat[i] = orig - eps
-                minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+                minus = [o.array.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
                 flat[i] = orig
                 for o in range(len(sizes)):
                     jac[o][col][:, i] = (plus[o] - minus[o]) / (2 * eps)
@@ -68,12 +68,12 @@ def analytical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[l
     """J[o][k] by backpropagating each one-hot output gradient (vector-Jacobian products)."""
     wrt = _differentiable(inputs)
     outs = _outputs(fn, inputs)
-    jac = [[np.zeros((o.data.size, inputs[k].data.size)) for k in wrt] for o in outs]
+    jac = [[np.zeros((o.array.size, inputs[k].array.size)) for k in wrt] for o in outs]
     for o, out in enumerate(outs):
         if not out.requires_grad:
             continue
-        for r in range(out.data.size):
-            seed = np.zeros(out.data.size, dtype=out.dtype)
+        for r in range(out.array.size):
+            seed = np.zeros(out.array.size, dtype=out.dtype)
             seed[r] = 1
             grads = _grad(
                 out, [inputs[k] for k in wrt], seed.reshape(out.shape),
@@ -81,7 +81,7 @@ def analytical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[l
             )  # fmt: skip
             for col, g in enumerate(grads):
                 if g is not None:
-                    jac[o][col][r] = g.data.reshape(-1)
+                    jac[o][col][r] = g.array.reshape(-1)
     return jac
 
 

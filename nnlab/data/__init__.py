@@ -7,7 +7,7 @@
 >>> loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
 >>> xb, yb = next(iter(loader))
 >>> xb.shape, yb.dtype
-((32, 2), dtype('int64'))
+(nnlab.Size([32, 2]), nnlab.int64)
 """
 
 from nnlab.data import datasets, transforms

@@ -280,13 +280,13 @@ def default_collate(batch: Sequence[Any]) -> Any:
         (tensor([[1., 2.],
                 [3., 4.]]), tensor([0, 1]))
         >>> default_collate([{"x": 1.5, "name": "a"}, {"x": 2.5, "name": "b"}])
-        {'x': tensor([1.5, 2.5], dtype=float64), 'name': ['a', 'b']}
+        {'x': tensor([1.5, 2.5], dtype=nnlab.float64), 'name': ['a', 'b']}
     """
     if len(batch) == 0:
         raise ValueError("default_collate: the batch is empty")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack([np.asarray(b.data) for b in batch])
+        return _stack([np.asarray(b.array) for b in batch])
     if isinstance(elem, (np.ndarray, np.generic)):
         return _stack([np.asarray(b) for b in batch])
     if isinstance(elem, bool):

@@ -71,7 +71,7 @@ def _as_data_tensor(x: Any, position: int) -> Tensor:
 
 def _row(t: Tensor, index: Any) -> Tensor:
     # Samples are data, not part of a graph: they never carry gradients.
-    return Tensor._make(np.asarray(t.data[index]), False, None, 0)
+    return Tensor._make(np.asarray(t.array[index]), False, None, 0)
 
 
 class TensorDataset(Dataset):

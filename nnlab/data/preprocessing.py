@@ -46,7 +46,7 @@ def _seeded_rng(fn: str, seed: int | None, generator: Generator | None) -> np.ra
 
 
 def _to_array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _like(result: np.ndarray, original: Any) -> Any:
@@ -252,7 +252,7 @@ def one_hot_encode(labels: Any, num_classes: int | None = None, dtype: Any = np.
 
 def _take(a: Any, idx: np.ndarray) -> Any:
     if isinstance(a, Tensor):
-        return Tensor._make(a.data[idx], False, None, 0)
+        return Tensor._make(a.array[idx], False, None, 0)
     if isinstance(a, np.ndarray):
         return a[idx]
     return [a[i] for i in idx.tolist()]

@@ -57,7 +57,7 @@ class UndefinedMetricWarning(UserWarning):
 
 
 def _as_array(x: Any, fn: str, name: str) -> np.ndarray:
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype == object:
         raise TypeError(f"{fn}: {name} must be numbers or strings, got Python objects")
     if a.dtype.kind == "b":

@@ -45,7 +45,7 @@ __all__ = [
 
 
 def _as_array(x: Any, fn: str, name: str) -> np.ndarray:
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind == "b":
         a = a.astype(np.int64)
     if a.dtype.kind not in "iuf":

@@ -20,6 +20,8 @@ Names: every module and parameter is named as in ``transformers.BertModel`` (e.g
 into the other. :func:`hf_bert_name` is the one place where a stored name is translated
 (a ``bert.`` prefix, pre-training heads, the ``position_ids`` buffer, TF-era
 ``gamma``/``beta``). ``model.encoder.layer[i]`` is the i-th encoder layer, in order.
+:meth:`BertModel.from_pretrained` loads a Hugging Face model folder (``config.json`` and
+``model.safetensors``); the config itself is :mod:`nnlab.models.bert_config`'s.
 
 >>> cfg = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2,
 ...                  num_attention_heads=2, intermediate_size=16, max_position_embeddings=16)
@@ -27,19 +29,20 @@ into the other. :func:`hf_bert_name` is the one place where a stored name is tra
 >>> import numpy as np
 >>> ids = np.array([[2, 7, 9, 3], [2, 5, 3, 0]])
 >>> model(ids, attention_mask=(ids != 0).astype(np.int64)).shape
-(2, 4, 8)
+nnlab.Size([2, 4, 8])
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnlab.models.bert_config import _ACTIVATIONS, BertConfig
 from nnlab.nn import functional as F
 from nnlab.nn import init
 from nnlab.nn.module import Module
@@ -52,79 +55,10 @@ from nnlab.tensor import Tensor
 
 __all__ = ["BertConfig", "BertModel", "BertLayer", "hf_bert_name", "load_minilm", "minilm_path"]
 
-#: Activation names of Hugging Face configs -> the ``approximate`` argument of GELU.
-_ACTIVATIONS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "relu": None}
-
-
-@dataclass
-class BertConfig:
-    """The hyper-parameters of a BERT encoder, with Hugging Face's field names.
-
-    The defaults are those of all-MiniLM-L6-v2 (6 layers, hidden 384, 12 heads,
-    intermediate 1536, 22.7 M parameters).
-
-    Example:
-        >>> BertConfig().num_hidden_layers, BertConfig(hidden_size=768).hidden_size
-        (6, 768)
-    """
-
-    vocab_size: int = 30522
-    hidden_size: int = 384
-    num_hidden_layers: int = 6
-    num_attention_heads: int = 12
-    intermediate_size: int = 1536
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
-    initializer_range: float = 0.02
-    position_embedding_type: str = "absolute"
-
-    def __post_init__(self) -> None:
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(
-                f"BertConfig: hidden_size={self.hidden_size} must be divisible by "
-                f"num_attention_heads={self.num_attention_heads}"
-            )
-        if self.hidden_act not in _ACTIVATIONS:
-            raise ValueError(
-                f"BertConfig: hidden_act={self.hidden_act!r} is not supported; use one of "
-                f"{sorted(_ACTIVATIONS)}"
-            )
-        if self.position_embedding_type != "absolute":
-            raise NotImplementedError(
-                f"BertConfig: position_embedding_type={self.position_embedding_type!r}; only "
-                "'absolute' position embeddings are implemented"
-            )
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str] | None = None) -> BertConfig:
-        """Read a Hugging Face ``config.json`` (a file, or a folder holding one); keys that
-        are not BERT hyper-parameters are ignored. No file (or ``path=None``): the
-        all-MiniLM-L6-v2 defaults."""
-        if path is None:
-            return cls()
-        path = Path(path)
-        if path.is_dir():
-            path = path / "config.json"
-        if not path.is_file():
-            return cls()
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw.get("model_type", "bert") != "bert":
-            raise ValueError(f"{path}: model_type {raw['model_type']!r} is not 'bert'")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def _as_ids(x: Any, what: str) -> np.ndarray:
     """Token ids (or a mask) as an int64 (N, T) array."""
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.array if isinstance(x, Tensor) else np.asarray(x)
     if data.ndim != 2:
         raise ValueError(f"BertModel: expected {what} of shape (N, T), got {tuple(data.shape)}")
     if data.dtype == bool or data.dtype.kind in "iu":
@@ -304,7 +238,7 @@ class BertModel(Module):
         ...                  num_attention_heads=2, intermediate_size=16)
         >>> model = BertModel(cfg)
         >>> len(model.encoder.layer), model.pool(model([[1, 4, 2]])).shape
-        (2, (1, 8))
+        (2, nnlab.Size([1, 8]))
         >>> sorted(model.state_dict())[:2]
         ['embeddings.LayerNorm.bias', 'embeddings.LayerNorm.weight']
     """
@@ -323,7 +257,7 @@ class BertModel(Module):
             if isinstance(module, (Linear, Embedding)):
                 init.normal_(module.weight, 0.0, std)
                 if isinstance(module, Embedding) and module.padding_idx is not None:
-                    module.weight.data[module.padding_idx] = 0
+                    module.weight.array[module.padding_idx] = 0
                 if isinstance(module, Linear) and module.bias is not None:
                     init.zeros_(module.bias)
             elif isinstance(module, LayerNorm):
@@ -349,7 +283,7 @@ class BertModel(Module):
                 "enable_truncation) first"
             )
         for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
-            if extra is not None and tuple(np.shape(getattr(extra, "data", extra))) != (n, t):
+            if extra is not None and tuple(np.shape(getattr(extra, "array", extra))) != (n, t):
                 raise ValueError(
                     f"{self.path()} (BertModel): {name} must have the shape of input_ids "
                     f"{(n, t)}, got {tuple(np.shape(getattr(extra, 'data', extra)))}"
@@ -374,6 +308,36 @@ class BertModel(Module):
                 "pooler; mean-pool the hidden states instead (nnlab.text.SentenceEncoder)"
             )
         return self.pooler(hidden_states)
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | os.PathLike[str], *, add_pooling_layer: bool | None = None
+    ) -> BertModel:
+        """A BERT encoder from a Hugging Face model folder, in eval mode, as
+        ``transformers.BertModel.from_pretrained(folder)``.
+
+        The folder holds ``config.json`` and ``model.safetensors`` as ``save_pretrained``
+        writes them, for a ``BertModel`` or a ``BertFor…`` task model (whose encoder, under
+        ``bert.``, is loaded and whose task head is skipped). Names are translated by
+        :func:`hf_bert_name`; float16 and bfloat16 weights become float32.
+
+        Args:
+            folder: the model folder.
+            add_pooling_layer: build the pooler (default: when the weights hold one).
+
+        Raises:
+            FileNotFoundError: the folder, its config.json or its model.safetensors is
+                missing (one message with what is missing and what the folder holds).
+            TypeError, ValueError: config.json is unreadable or has a wrong setting.
+            RuntimeError: the weights do not fit config.json; the message lists the
+                settings that disagree and every missing, unexpected and mis-shaped tensor.
+
+        Example:
+            >>> model = BertModel.from_pretrained(minilm_path())  # doctest: +SKIP
+            >>> model.config.hidden_size, model.training  # doctest: +SKIP
+            (384, False)
+        """
+        return _from_pretrained(Path(folder), add_pooling_layer)
 
     def extra_repr(self) -> str:
         c = self.config
@@ -412,6 +376,82 @@ def hf_bert_name(name: str) -> str | None:
     if name.endswith("LayerNorm.beta"):
         return name[: -len("beta")] + "bias"
     return name
+
+
+def _pretrained_files(folder: Path) -> tuple[Path, Path]:
+    """config.json and model.safetensors of a model folder, or one error naming all that
+    is missing."""
+    where = "BertModel.from_pretrained"
+    if not folder.is_dir():
+        state = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"{where}: the model folder {folder} {state}")
+    config, weights = folder / "config.json", folder / "model.safetensors"
+    missing = [f.name for f in (config, weights) if not f.is_file()]
+    if not missing:
+        return config, weights
+    present = sorted(p.name for p in folder.iterdir())
+    hints = []
+    if weights.name in missing and "pytorch_model.bin" in present:
+        hints.append(
+            "pytorch_model.bin is a pickle, which nnlab never loads (unpickling can run code); "
+            "re-save the model with transformers' save_pretrained, which writes safetensors"
+        )
+    if weights.name in missing and "model.safetensors.index.json" in present:
+        hints.append("sharded checkpoints (model.safetensors.index.json) are not supported")
+    raise FileNotFoundError(
+        f"{where}: {folder} lacks {' and '.join(missing)}; it holds "
+        f"{', '.join(present) if present else 'nothing'}" + "".join(f"\n  {h}" for h in hints)
+    )
+
+
+def _config_mismatches(config: BertConfig, arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The settings of ``config`` that the weights contradict, one line each."""
+    implied: dict[str, int] = {}
+    word = arrays.get("embeddings.word_embeddings.weight")
+    if word is not None and word.ndim == 2:
+        implied["vocab_size"], implied["hidden_size"] = word.shape
+    for key, name in (
+        ("max_position_embeddings", "embeddings.position_embeddings.weight"),
+        ("type_vocab_size", "embeddings.token_type_embeddings.weight"),
+        ("intermediate_size", "encoder.layer.0.intermediate.dense.weight"),
+    ):
+        if name in arrays and arrays[name].ndim == 2:
+            implied[key] = arrays[name].shape[0]
+    layers = {k.split(".")[2] for k in arrays if k.startswith("encoder.layer.")}
+    implied["num_hidden_layers"] = len(layers)
+    return [
+        f"  config.json says {key}={getattr(config, key)}, the weights have {value}"
+        for key, value in implied.items()
+        if getattr(config, key) != value
+    ]
+
+
+def _from_pretrained(folder: Path, add_pooling_layer: bool | None) -> BertModel:
+    from nnlab.hub import _problems, read_safetensors
+
+    config_file, weights = _pretrained_files(folder)
+    config = BertConfig.from_json(config_file)
+    stored = read_safetensors(weights)
+    # A BertFor... task model keeps its encoder under "bert."; anything else is its head.
+    task_model = any(name.startswith("bert.") for name in stored)
+    arrays = {}
+    for name, value in stored.items():
+        new = None if task_model and not name.startswith("bert.") else hf_bert_name(name)
+        if new is not None:
+            arrays[new] = value
+    if add_pooling_layer is None:
+        add_pooling_layer = "pooler.dense.weight" in arrays
+    model = BertModel(config, add_pooling_layer=add_pooling_layer)
+    problems = _problems(model, arrays, strict=True)
+    if problems:
+        lines = _config_mismatches(config, arrays) + problems
+        raise RuntimeError(
+            f"BertModel.from_pretrained: the weights in {weights} do not fit {config_file} "
+            f"({len(problems)} tensor(s) do not fit)\n" + "\n".join(lines) + "\nHint: "
+            "config.json and model.safetensors must come from the same save_pretrained call."
+        )
+    model.load_state_dict(arrays)
+    return model.eval()
 
 
 _INSTALL_HINT = (
@@ -457,7 +497,9 @@ def load_minilm(path: str | os.PathLike[str] | None = None) -> tuple[BertModel, 
     for f in (weights, tok_file):
         if not f.is_file():
             raise FileNotFoundError(f"load_minilm: {f} does not exist; {_INSTALL_HINT}")
-    config = BertConfig.from_json(folder)
+    # The packaged folder has a config.json; a folder without one gets MiniLM's defaults.
+    has_config = (folder / "config.json").is_file()
+    config = BertConfig.from_json(folder) if has_config else BertConfig()
     model = BertModel(config)
     load_safetensors_into(model, weights, name_map=hf_bert_name)
     tokenizer = Tokenizer.from_file(str(tok_file))

@@ -62,9 +62,9 @@ class CNN1d(Sequential):
         >>> import nnlab
         >>> model = CNN1d()
         >>> model.features(nnlab.randn(8, 1, 40)).shape
-        (8, 32, 5)
+        nnlab.Size([8, 32, 5])
         >>> model(nnlab.randn(8, 1, 40)).shape
-        (8, 10)
+        nnlab.Size([8, 10])
     """
 
     def __init__(

@@ -52,9 +52,9 @@ class CNN3d(Sequential):
         >>> import nnlab
         >>> model = CNN3d(widths=(4, 8))
         >>> model.features(nnlab.randn(2, 1, 8, 8, 8)).shape
-        (2, 8, 2, 2, 2)
+        nnlab.Size([2, 8, 2, 2, 2])
         >>> model(nnlab.randn(2, 1, 8, 8, 8)).shape
-        (2, 2)
+        nnlab.Size([2, 2])
     """
 
     def __init__(

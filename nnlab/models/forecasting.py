@@ -64,9 +64,9 @@ class LSTMForecaster(Module):
         >>> import nnlab
         >>> model = LSTMForecaster(hidden_size=8, horizon=3)
         >>> model(nnlab.randn(4, 24)).shape
-        (4, 3)
+        nnlab.Size([4, 3])
         >>> LSTMForecaster(input_size=2, hidden_size=8, horizon=3)(nnlab.randn(4, 24, 2)).shape
-        (4, 3, 2)
+        nnlab.Size([4, 3, 2])
     """
 
     def __init__(

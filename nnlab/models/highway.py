@@ -62,7 +62,7 @@ class Highway(Module):
         >>> layer = Highway(16)
         >>> x = nnlab.randn(4, 16)
         >>> layer(x).shape
-        (4, 16)
+        nnlab.Size([4, 16])
         >>> layer.gate.bias[:3]
         tensor([-2., -2., -2.], grad_fn=<...>)
     """
@@ -122,7 +122,7 @@ class HighwayNetwork(Sequential):
         >>> import nnlab
         >>> net = HighwayNetwork(64, 32, num_layers=10, out_features=10)
         >>> net(nnlab.randn(5, 64)).shape
-        (5, 10)
+        nnlab.Size([5, 10])
         >>> len(net.layers)
         10
     """

@@ -71,7 +71,7 @@ def sample_next(
 
 
 def _prompt(prompt_ids: Any) -> tuple[np.ndarray, bool]:
-    ids = np.asarray(prompt_ids.data if isinstance(prompt_ids, Tensor) else prompt_ids)
+    ids = np.asarray(prompt_ids.array if isinstance(prompt_ids, Tensor) else prompt_ids)
     if ids.ndim not in (1, 2) or ids.shape[-1] == 0 or ids.dtype.kind not in "iu":
         raise ValueError(
             f"generate: prompt_ids must be a non-empty (L,) or (N, L) array of integer ids, "
@@ -115,9 +115,9 @@ class CharTransformerLM(Module):
         >>> import nnlab
         >>> lm = CharTransformerLM(10, d_model=16, nhead=2, num_layers=1, max_len=32)
         >>> lm(nnlab.tensor([[1, 2, 3, 4]])).shape
-        (1, 4, 10)
+        nnlab.Size([1, 4, 10])
         >>> lm.eval().generate([1, 2], max_new_tokens=5, temperature=0).shape
-        (7,)
+        nnlab.Size([7])
     """
 
     def __init__(
@@ -202,7 +202,7 @@ class CharTransformerLM(Module):
         ids, single = _prompt(prompt_ids)
         with no_grad():
             for _ in range(max_new_tokens):
-                logits = self(Tensor(ids[:, -self.max_len :]))[:, -1].data
+                logits = self(Tensor(ids[:, -self.max_len :]))[:, -1].array
                 nxt = sample_next(logits, temperature, top_k, generator)
                 ids = np.concatenate([ids, nxt[:, None]], axis=1)
         return Tensor(ids[0] if single else ids)
@@ -234,9 +234,9 @@ class CharRNNLM(Module):
         >>> import nnlab
         >>> lm = CharRNNLM(10, embed_dim=8, hidden_size=16)
         >>> lm(nnlab.tensor([[1, 2, 3]])).shape
-        (1, 3, 10)
+        nnlab.Size([1, 3, 10])
         >>> lm.generate([[1, 2], [3, 4]], max_new_tokens=4, temperature=0).shape
-        (2, 6)
+        nnlab.Size([2, 6])
     """
 
     def __init__(
@@ -276,12 +276,12 @@ class CharRNNLM(Module):
         ids, single = _prompt(prompt_ids)
         with no_grad():
             logits, state = self(Tensor(ids), return_state=True)
-            last = logits[:, -1].data
+            last = logits[:, -1].array
             for _ in range(max_new_tokens):
                 nxt = sample_next(last, temperature, top_k, generator)
                 ids = np.concatenate([ids, nxt[:, None]], axis=1)
                 logits, state = self(Tensor(nxt[:, None]), state, return_state=True)
-                last = logits[:, -1].data
+                last = logits[:, -1].array
         return Tensor(ids[0] if single else ids)
 
 

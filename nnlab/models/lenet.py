@@ -59,14 +59,14 @@ class LeNet5(Sequential):
         >>> import nnlab
         >>> model = LeNet5()
         >>> model(nnlab.randn(2, 1, 32, 32)).shape
-        (2, 10)
+        nnlab.Size([2, 10])
         >>> [name for name, _ in model.named_children()]   # doctest: +NORMALIZE_WHITESPACE
         ['conv1', 'act1', 'pool1', 'conv2', 'act2', 'pool2', 'flatten', 'fc1', 'act3', 'fc2',
          'act4', 'fc3']
         >>> model.num_parameters()
         61706
         >>> LeNet5(input_size=28, activation="relu", pooling="max")(nnlab.randn(1, 1, 28, 28)).shape
-        (1, 10)
+        nnlab.Size([1, 10])
     """
 
     def __init__(

@@ -96,7 +96,7 @@ class BasicBlock(Module):
         >>> import nnlab
         >>> block = BasicBlock(8, 16, stride=2)
         >>> block(nnlab.randn(2, 8, 9, 9)).shape
-        (2, 16, 5, 5)
+        nnlab.Size([2, 16, 5, 5])
         >>> sorted({k.rsplit(".", 1)[0] for k in block.state_dict()})
         ['bn1', 'bn2', 'conv1', 'conv2', 'downsample.0', 'downsample.1']
     """
@@ -160,7 +160,7 @@ class BottleneckBlock(Module):
         >>> import nnlab
         >>> block = BottleneckBlock(16, 4)      # 16 → 4 → 4 → 16: an identity shortcut
         >>> block(nnlab.randn(1, 16, 6, 6)).shape, block.downsample is None
-        ((1, 16, 6, 6), True)
+        (nnlab.Size([1, 16, 6, 6]), True)
     """
 
     expansion = 4
@@ -243,7 +243,7 @@ class ResNet(Module):
         >>> import nnlab
         >>> model = ResNet("basic", [1, 1], widths=[8, 16], in_channels=1, num_classes=10)
         >>> model(nnlab.randn(2, 1, 8, 8)).shape
-        (2, 10)
+        nnlab.Size([2, 10])
         >>> model.depth       # stem + 2 convolutions per block + fc
         6
     """
@@ -384,7 +384,7 @@ def resnet(
         >>> net.blocks, net.depth
         ((3, 3, 3), 20)
         >>> resnet(20, in_channels=1, widths=[8, 8, 8], plain=True)(nnlab.randn(1, 1, 8, 8)).shape
-        (1, 10)
+        nnlab.Size([1, 10])
     """
     if depth is not None and blocks is not None:
         raise ValueError("resnet: give depth or blocks, not both")

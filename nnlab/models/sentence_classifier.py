@@ -51,7 +51,7 @@ class SentenceClassifier(Module):
         ...                             num_attention_heads=2, intermediate_size=16))
         >>> clf = SentenceClassifier(3, encoder=tiny, trainable_layers=1)
         >>> clf(nnlab.tensor([[5, 6, 7], [8, 9, 0]])).shape
-        (2, 3)
+        nnlab.Size([2, 3])
         >>> sum(p.requires_grad for p in tiny.encoder.layer[0].parameters())
         0
     """
@@ -91,8 +91,8 @@ class SentenceClassifier(Module):
 
     def forward(self, ids: Tensor) -> Tensor:
         ids = token_ids(self, ids, self.pad_id)  # checked, all-padding columns dropped
-        real = ids.data != self.pad_id
-        hidden = self.encoder(ids.data, real.astype(ids.dtype))
+        real = ids.array != self.pad_id
+        hidden = self.encoder(ids.array, real.astype(ids.dtype))
         pooled = F.normalize(masked_mean(hidden, Tensor(real)), p=2.0, dim=1)
         return self.head(self.dropout(pooled))
 

@@ -58,7 +58,7 @@ _ATTENTIONS = ("additive", "dot", "general")
 
 
 def _ids(x: Any) -> np.ndarray:
-    return np.asarray(x.data if isinstance(x, Tensor) else x)
+    return np.asarray(x.array if isinstance(x, Tensor) else x)
 
 
 def _as_ids(x: Any) -> Tensor:
@@ -96,7 +96,7 @@ class Seq2Seq(Module):
         >>> src = nnlab.tensor([[5, 6, 7, 0], [9, 4, 0, 0]])
         >>> tgt_in = nnlab.tensor([[2, 4, 5], [2, 6, 6]])
         >>> model(src, tgt_in).shape
-        (2, 3, 8)
+        nnlab.Size([2, 3, 8])
         >>> ids, weights = model.greedy_decode(src, max_len=5)
         >>> ids.shape[0], weights.shape[0], weights.shape[2]
         (2, 2, 4)
@@ -262,7 +262,7 @@ class Seq2Seq(Module):
             logits, state, _ = self._step(y, state, memory, keys, mask)
             steps.append(logits)
             if t + 1 < tgt.shape[1]:
-                own = logits.data.argmax(axis=-1)
+                own = logits.array.argmax(axis=-1)
                 y = np.where(rng.random(len(tgt)) < teacher_forcing, tgt[:, t + 1], own)
         return stack(steps, dim=1)
 
@@ -286,9 +286,9 @@ class Seq2Seq(Module):
             ids, weights = [], []
             for _ in range(max_len):
                 logits, state, w = self._step(y, state, memory, keys, mask)
-                y = logits.data.argmax(axis=-1).astype(np.int64)
+                y = logits.array.argmax(axis=-1).astype(np.int64)
                 y[done] = self.pad_idx
-                w = w.data.copy()
+                w = w.array.copy()
                 w[done] = 0.0
                 ids.append(y)
                 weights.append(w)
@@ -336,7 +336,7 @@ class Seq2Seq(Module):
             y = np.full(n * k, self.sos_idx, dtype=np.int64)
             for _ in range(max_len):
                 logits, state, _ = self._step(y, state, memory, keys, mask)
-                logp = F.log_softmax(logits, dim=-1).data.astype(np.float64).reshape(n, k, v)
+                logp = F.log_softmax(logits, dim=-1).array.astype(np.float64).reshape(n, k, v)
                 logp[finished] = -np.inf
                 logp[finished, self.pad_idx] = 0.0
                 candidates = (scores[:, :, None] + logp).reshape(n, k * v)
@@ -365,7 +365,7 @@ class Seq2Seq(Module):
         n = y.shape[0]
         tgt_in = np.concatenate([np.full((n, 1), self.sos_idx), y[:, :-1]], axis=1)
         with no_grad():
-            logp = F.log_softmax(self(src, tgt_in), dim=-1).data.astype(np.float64)
+            logp = F.log_softmax(self(src, tgt_in), dim=-1).array.astype(np.float64)
         picked = np.take_along_axis(logp, y[:, :, None], axis=2)[:, :, 0]
         keep = _before_first(y == self.eos_idx, inclusive=True)
         return Tensor((picked * keep).sum(axis=1))

@@ -46,7 +46,7 @@ def token_ids(model: Module, ids: Tensor, pad_idx: int) -> Tensor:
             f"{model.path()}: expected int64 token ids of shape (N, T), got "
             f"{ids.dtype} {tuple(ids.shape)}"
         )
-    used = (ids.data != pad_idx).any(0).nonzero()[0]
+    used = (ids.array != pad_idx).any(0).nonzero()[0]
     width = int(used[-1]) + 1 if used.size else 1
     return ids if width == ids.shape[1] else ids[:, :width]
 
@@ -83,7 +83,7 @@ class BagOfEmbeddings(Module):
     Example:
         >>> import nnlab
         >>> BagOfEmbeddings(50, 2, embed_dim=8)(nnlab.tensor([[4, 7, 0], [3, 0, 0]])).shape
-        (2, 2)
+        nnlab.Size([2, 2])
     """
 
     def __init__(
@@ -130,10 +130,10 @@ class RecurrentClassifier(Module):
         >>> import nnlab
         >>> RecurrentClassifier(10, cell="gru", hidden_size=8, input_size=1)(
         ...     nnlab.randn(4, 1, 40)).shape
-        (4, 10)
+        nnlab.Size([4, 10])
         >>> RecurrentClassifier(2, hidden_size=8, vocab_size=30, embed_dim=6)(
         ...     nnlab.tensor([[5, 6, 7], [8, 0, 0]])).shape
-        (2, 2)
+        nnlab.Size([2, 2])
     """
 
     def __init__(
@@ -176,7 +176,7 @@ class RecurrentClassifier(Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.tokens:
             x = token_ids(self, x, self.pad_idx)
-            lengths = (x != self.pad_idx).sum(1).data.clip(1, None)
+            lengths = (x != self.pad_idx).sum(1).array.clip(1, None)
             steps = pack_padded_sequence(
                 self.embedding(x), lengths, batch_first=True, enforce_sorted=False
             )
@@ -222,7 +222,7 @@ class TransformerClassifier(Module):
         >>> import nnlab
         >>> net = TransformerClassifier(30, 2, d_model=16, nhead=2, num_layers=1)
         >>> net(nnlab.tensor([[5, 6, 7], [8, 0, 0]])).shape
-        (2, 2)
+        nnlab.Size([2, 2])
     """
 
     def __init__(

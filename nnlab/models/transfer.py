@@ -135,7 +135,7 @@ def replace_head(model: Module, new_head: Module, name: str | None = None) -> Mo
         >>> model = LeNet5(num_classes=10)
         >>> old = replace_head(model, nn.Linear(84, 3))
         >>> old.out_features, model(nnlab.randn(2, 1, 32, 32)).shape
-        (10, (2, 3))
+        (10, nnlab.Size([2, 3]))
     """
     if not isinstance(new_head, Module):
         raise TypeError(
@@ -217,7 +217,7 @@ def digits_cnn(num_classes: int = 5) -> Sequential:
         >>> import nnlab
         >>> model = digits_cnn(5)
         >>> model(nnlab.randn(3, 1, 8, 8)).shape, head_name(model)
-        ((3, 5), 'fc')
+        (nnlab.Size([3, 5]), 'fc')
     """
     return Sequential(
         OrderedDict(
@@ -258,7 +258,7 @@ def _few_shot_split(
 def _predict(model: Module, x: np.ndarray) -> np.ndarray:
     model.eval()
     with no_grad():
-        return model(Tensor(x)).data.argmax(axis=1)
+        return model(Tensor(x)).array.argmax(axis=1)
 
 
 def _train(model: Module, groups: Any, x: np.ndarray, y: np.ndarray, epochs: int) -> None:

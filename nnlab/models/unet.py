@@ -60,7 +60,7 @@ class DoubleConv(Sequential):
     Example:
         >>> import nnlab
         >>> DoubleConv(3, 8)(nnlab.randn(1, 3, 7, 7)).shape
-        (1, 8, 7, 7)
+        nnlab.Size([1, 8, 7, 7])
     """
 
     def __init__(
@@ -112,9 +112,9 @@ class UNet(Module):
         >>> import nnlab
         >>> net = UNet(in_channels=3, n_classes=4, depth=2, base_width=8)
         >>> net(nnlab.randn(2, 3, 17, 20)).shape          # odd sizes are fine
-        (2, 4, 17, 20)
+        nnlab.Size([2, 4, 17, 20])
         >>> UNet(depth=1, base_width=4, padding="valid")(nnlab.randn(1, 1, 28, 28)).shape
-        (1, 2, 12, 12)
+        nnlab.Size([1, 2, 12, 12])
     """
 
     def __init__(

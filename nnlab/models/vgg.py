@@ -101,11 +101,11 @@ class VGG(Sequential):
         >>> import nnlab
         >>> model = VGG(widths=(8, 16), in_channels=1, num_classes=10)
         >>> model(nnlab.randn(2, 1, 8, 8)).shape
-        (2, 10)
+        nnlab.Size([2, 10])
         >>> [type(m).__name__ for m in model.features][:4]
         ['Conv2d', 'BatchNorm2d', 'ReLU', 'Conv2d']
         >>> VGG(cfg="vgg11", hidden_features=(64,))(nnlab.randn(1, 3, 32, 32)).shape
-        (1, 10)
+        nnlab.Size([1, 10])
     """
 
     def __init__(

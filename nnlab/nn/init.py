@@ -99,7 +99,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into the tensor's own array (no graph, same memory)."""
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -279,7 +279,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
 
     Example:
         >>> import numpy as np, nnlab
-        >>> w = orthogonal_(nnlab.empty(3, 5)).data
+        >>> w = orthogonal_(nnlab.empty(3, 5)).array
         >>> bool(np.allclose(w @ w.T, np.eye(3), atol=1e-6))
         True
     """

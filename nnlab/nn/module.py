@@ -31,10 +31,6 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-def _count(n: int) -> str:
-    return f"{n:,}"
-
-
 class Module:
     """Base class for all neural-network modules.
 
@@ -54,7 +50,7 @@ class Module:
         >>> [name for name, _ in m.named_parameters()]
         ['weight']
         >>> m(nnlab.ones(2, 3)).shape
-        (2, 3)
+        nnlab.Size([2, 3])
     """
 
     training: bool
@@ -287,7 +283,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor(np.zeros_like(p.grad.data))
+                p.grad = Tensor(np.zeros_like(p.grad.array))
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first) and on self, as PyTorch."""
@@ -307,7 +303,7 @@ class Module:
             >>> import nnlab
             >>> from nnlab import nn
             >>> nn.Linear(2, 1).to("cpu", dtype=nnlab.float64).weight.dtype
-            dtype('float64')
+            nnlab.float64
         """
         target, _ = _to_args(f"{type(self).__name__}.to", args, kwargs)
         if target is None:
@@ -317,10 +313,10 @@ class Module:
                 f"{type(self).__name__}.to only accepts floating point dtypes, got {target}"
             )
         for t in [*self.parameters(), *self.buffers()]:
-            if t.data.dtype.kind == "f":
-                t.data = t.data.astype(target)
+            if t.array.dtype.kind == "f":
+                t.array = t.array.astype(target)
                 if t.grad is not None:
-                    t.grad = Tensor(t.grad.data.astype(target))
+                    t.grad = Tensor(t.grad.array.astype(target))
         return self
 
     def cpu(self) -> Module:
@@ -332,6 +328,9 @@ class Module:
 
     def double(self) -> Module:
         return self.to(np.float64)
+
+    def half(self) -> Module:
+        return self.to(np.float16)
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -380,7 +379,7 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 src = state_dict[key]
-                value = src.data if isinstance(src, Tensor) else np.asarray(src)
+                value = src.array if isinstance(src, Tensor) else np.asarray(src)
                 if value.shape != target.shape:
                     mismatched.append(
                         f"size mismatch for {key}: copying a param with shape {value.shape} "
@@ -404,8 +403,8 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 src = state_dict[key]
-                value = src.data if isinstance(src, Tensor) else np.asarray(src)
-                target.data[...] = value.astype(target.data.dtype, copy=False)
+                value = src.array if isinstance(src, Tensor) else np.asarray(src)
+                target.array[...] = value.astype(target.array.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # -- introspection --------------------------------------------------------------------
@@ -448,14 +447,9 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def __repr__(self) -> str:
-        total = self.num_parameters()
-        trainable = self.num_parameters(trainable_only=True)
-        frozen = f", {_count(total - trainable)} frozen" if trainable != total else ""
-        return (
-            f"{self._repr_lines()}\n# {_count(total)} parameters{frozen}"
-            if total
-            else self._repr_lines()
-        )
+        # torch's layout exactly, so print(model) and logs read the same in both libraries;
+        # the parameter counts are in num_parameters() and nnlab.summary(model).
+        return self._repr_lines()
 
     def __getstate__(self) -> dict[str, Any]:
         """Copies and pickles drop the weak link to the parent; ``__setstate__`` relinks."""

@@ -18,7 +18,7 @@ class Parameter(Tensor):
         >>> import nnlab
         >>> p = Parameter(nnlab.zeros(2, 3))
         >>> p.requires_grad, p.shape
-        (True, (2, 3))
+        (True, nnlab.Size([2, 3]))
     """
 
     __slots__ = ()
@@ -26,7 +26,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = []
-        source = data.data if isinstance(data, Tensor) else data
+        source = data.array if isinstance(data, Tensor) else data
         super().__init__(source, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -40,5 +40,5 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data: Any, persistent: bool = True) -> None:
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data.array if isinstance(data, Tensor) else data)
         self.persistent = persistent

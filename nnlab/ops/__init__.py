@@ -8,6 +8,7 @@ import scipy.special
 
 from nnlab.ops.activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
 from nnlab.ops.dropout import dropout
+from nnlab.ops.einsum import einsum
 from nnlab.ops.elementwise import (
     abs,
     add,
@@ -19,6 +20,7 @@ from nnlab.ops.elementwise import (
     cos,
     div,
     eq,
+    equal,
     erf,
     exp,
     ge,
@@ -43,7 +45,7 @@ from nnlab.ops.elementwise import (
     where,
 )  # fmt: skip
 from nnlab.ops.indexing import gather, getitem, index_select, one_hot, scatter_add
-from nnlab.ops.linalg import bmm, matmul, mm
+from nnlab.ops.linalg import bmm, matmul, mm, tril, triu
 from nnlab.ops.reduction import (
     all,
     amax,
@@ -70,8 +72,10 @@ from nnlab.ops.shape import (
     concatenate,
     expand,
     flatten,
+    narrow,
     pad,
     permute,
+    repeat,
     reshape,
     split,
     squeeze,
@@ -95,6 +99,8 @@ __all__ = [
     # comparisons of whole tensors, sorting, rounding, norms, running sums
     "all", "allclose", "any", "argsort", "ceil", "cumsum", "floor", "floor_divide", "isclose",
     "maximum", "minimum", "norm", "remainder", "round", "sort", "topk", "trunc", "vector_norm",
+    # matrices and index notation
+    "einsum", "equal", "narrow", "repeat", "tril", "triu",
 ]  # fmt: skip
 
 #: NumPy (and SciPy) ufuncs that a Tensor answers with its own differentiable op.

@@ -256,35 +256,40 @@ class Softplus(Function):
         return g * s * ~ctx.linear + g * ctx.linear, None, None
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(floating(x))
+def tanh(input: Tensor) -> Tensor:
+    return Tanh.apply(floating(input))
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(floating(x))
+def sigmoid(input: Tensor) -> Tensor:
+    return Sigmoid.apply(floating(input))
 
 
-def relu(x: Tensor) -> Tensor:
-    return ReLU.apply(x)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0). ``inplace`` is accepted for PyTorch code; nnlab always returns a new
+    tensor (an input overwritten in place could no longer serve backward)."""
+    return ReLU.apply(input)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU.apply(x, negative_slope)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope · x (``inplace`` as in :func:`relu`)."""
+    return LeakyReLU.apply(input, negative_slope)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return ELU.apply(x, alpha)
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha · (eˣ − 1) (``inplace`` as in :func:`relu`)."""
+    return ELU.apply(input, alpha)
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(x, approximate)
+    return GELU.apply(input, approximate)
 
 
-def silu(x: Tensor) -> Tensor:
-    return SiLU.apply(x)
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x · σ(x) (``inplace`` as in :func:`relu`)."""
+    return SiLU.apply(input)
 
 
-def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return Softplus.apply(x, beta, threshold)
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(input, beta, threshold)

@@ -159,7 +159,7 @@ def _adaptive_max_pool(
     out_size = _adaptive_size(op, x, n, output_size)
     if 0 in x.shape[2:]:
         raise RuntimeError(f"{op}: input has an empty spatial dim, shape {tuple(x.shape)}")
-    index = _adaptive_argmax(x.data, out_size)
+    index = _adaptive_argmax(x.array, out_size)
     y = _unbatch(SpatialGather.apply(x, index), batched)
     if not return_indices:
         return y
@@ -210,7 +210,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
     Example:
         >>> import nnlab
         >>> adaptive_avg_pool3d(nnlab.ones(1, 2, 3, 3, 3), (1, 2, None)).shape
-        (1, 2, 1, 2, 3)
+        nnlab.Size([1, 2, 1, 2, 3])
     """
     return _adaptive_avg_pool("adaptive_avg_pool3d", 3, input, output_size)
 

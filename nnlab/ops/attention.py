@@ -159,7 +159,7 @@ def causal_mask(L: int, S: int | None = None) -> np.ndarray:
 
 def attention_bias(mask: Any, dtype: Any) -> np.ndarray:
     """A boolean mask (True = attend) as the additive bias B: 0 where True, -∞ where False."""
-    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    mask = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
     bias = np.zeros(mask.shape, dtype=dtype)
     bias[~mask] = -np.inf
     return bias
@@ -210,7 +210,7 @@ def _mask_bias(attn_mask: Any, is_causal: bool, L: int, S: int, full: tuple[int,
         return attention_bias(causal_mask(L, S), dtype)
     if attn_mask is None:
         return None
-    data = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    data = attn_mask.array if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     if data.dtype != bool and data.dtype.kind != "f":
         raise RuntimeError(
             "scaled_dot_product_attention: Expected attn_mask dtype to be bool or float, but "
@@ -298,7 +298,7 @@ def scaled_dot_product_attention(
         >>> import nnlab.nn.functional as F
         >>> q, k, v = nnlab.ones(2, 4, 3, 8), nnlab.ones(2, 4, 5, 8), nnlab.randn(2, 4, 5, 6)
         >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
-        (2, 4, 3, 6)
+        nnlab.Size([2, 4, 3, 6])
         >>> F.scaled_dot_product_attention(nnlab.ones(1, 2), nnlab.ones(2, 2),
         ...                                nnlab.tensor([[1.0], [3.0]]))
         tensor([[2.]])
@@ -348,17 +348,17 @@ def scaled_dot_product_attention_composed(
     if is_causal:
         s = s.masked_fill(~causal_mask(L, S), -math.inf)
     elif attn_mask is not None:
-        data = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        data = attn_mask.array if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         if data.dtype == bool:
             s = s.masked_fill(~data, -math.inf)
         else:
             s = s + attn_mask
-    empty = (s.data == -math.inf).all(axis=-1, keepdims=True)
+    empty = (s.array == -math.inf).all(axis=-1, keepdims=True)
     if empty.any():
         s = s.masked_fill(empty, 0.0)
     p = softmax(s, dim=-1)
     if empty.any():
         p = p.masked_fill(empty, 0.0)
     if dropout_p > 0:
-        p = dropout(p, dropout_p, True, generator)
+        p = dropout(p, dropout_p, True, generator=generator)
     return p @ value

@@ -552,7 +552,7 @@ def conv2d(
         >>> import nnlab
         >>> x = nnlab.ones(1, 1, 4, 4)
         >>> conv2d(x, nnlab.ones(2, 1, 3, 3), padding=1, stride=2).shape
-        (1, 2, 2, 2)
+        nnlab.Size([1, 2, 2, 2])
         >>> conv2d(x, nnlab.ones(1, 1, 3, 3))
         tensor([[[[9., 9.],
                   [9., 9.]]]])
@@ -569,7 +569,7 @@ def conv3d(
     Example:
         >>> import nnlab
         >>> conv3d(nnlab.ones(2, 3, 5, 6, 7), nnlab.ones(4, 3, 3, 3, 3), padding="same").shape
-        (2, 4, 5, 6, 7)
+        nnlab.Size([2, 4, 5, 6, 7])
     """
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
@@ -627,7 +627,7 @@ def conv_transpose2d(
         >>> x = nnlab.ones(1, 4, 7, 7)
         >>> conv_transpose2d(x, nnlab.ones(4, 2, 3, 3), stride=2, padding=1,
         ...                  output_padding=1).shape
-        (1, 2, 14, 14)
+        nnlab.Size([1, 2, 14, 14])
     """
     return _conv_transpose(
         "conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
@@ -644,7 +644,7 @@ def conv_transpose3d(
     Example:
         >>> import nnlab
         >>> conv_transpose3d(nnlab.ones(1, 2, 3, 3, 3), nnlab.ones(2, 1, 2, 2, 2), stride=2).shape
-        (1, 1, 6, 6, 6)
+        nnlab.Size([1, 1, 6, 6, 6])
     """
     return _conv_transpose(
         "conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
@@ -673,7 +673,7 @@ def conv_composed(
         >>> x, w = nnlab.randn(2, 4, 6, 5), nnlab.randn(6, 2, 3, 2)
         >>> a = conv_composed(x, w, stride=(2, 1), padding=1, groups=2)
         >>> b = conv2d(x, w, stride=(2, 1), padding=1, groups=2)
-        >>> bool(np.allclose(a.data, b.data, atol=1e-5))
+        >>> bool(np.allclose(a.array, b.array, atol=1e-5))
         True
     """
     d = weight.ndim - 2

@@ -246,17 +246,18 @@ def _ce_args(op: str, input: Any, target: Any, weight: Any, ignore_index: int, l
             f"{op}: input must have a class dimension, shape (C,), (N, C) or (N, C, d₁, ...); "
             "got a 0-d tensor"
         )
-    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    w = _class_weight(op, weight, n_classes, input.dtype)
+    x, t = input.array, target.array  # shapes and dtypes read straight from the arrays
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    w = _class_weight(op, weight, n_classes, x.dtype)
     eps = _check_smoothing(op, label_smoothing)
-    if target.shape == input.shape and target.dtype.kind in "iub":
+    if t.shape == x.shape and t.dtype.kind in "iub":
         raise TypeError(
-            f"{op}: a target of the input's shape {input.shape} holds class probabilities and "
-            f"must be floating point, got {target.dtype}; class indices have shape (N, d₁, ...)"
+            f"{op}: a target of the input's shape {x.shape} holds class probabilities and "
+            f"must be floating point, got {t.dtype}; class indices have shape (N, d₁, ...)"
         )
-    if target.shape == input.shape:
+    if t.shape == x.shape:
         return input, target, w, eps, None
-    indices, ignores = _class_target(op, input.shape, target.data, ignore_index)
+    indices, ignores = _class_target(op, x.shape, t, ignore_index)
     return input, Tensor(indices), w, eps, (ignore_index if ignores else None)
 
 
@@ -284,8 +285,8 @@ def cross_entropy(
     input, target, w, eps, ignored = _ce_args(
         "cross_entropy", input, target, weight, ignore_index, label_smoothing
     )
-    if target.dtype.kind != "f":
-        target = target.data
+    if target.array.dtype.kind != "f":
+        target = target.array
     return SoftmaxCrossEntropy.apply(input, target, w, ignored, eps, reduction)
 
 
@@ -311,15 +312,15 @@ def cross_entropy_composed(
         q = target if eps == 0 else target * (1 - eps) + eps / n_classes
         loss = -(log_p * (q if wb is None else q * wb)).sum(dim)
         if reduction == "mean":
-            return loss.sum() / (input.data.size // n_classes)
+            return loss.sum() / (input.array.size // n_classes)
         return _reduce(loss, reduction)
     nll = nll_loss(log_p, target, w, ignore_index=ignore_index, reduction=reduction)
     if eps == 0:
         return nll
-    valid = (target.data != ignore_index).astype(input.dtype)
+    valid = (target.array != ignore_index).astype(input.dtype)
     smooth = -(log_p if wb is None else log_p * wb).sum(dim) * valid
     if reduction == "mean":
-        safe = np.where(target.data != ignore_index, target.data, 0)
+        safe = np.where(target.array != ignore_index, target.array, 0)
         denom = valid.sum() if w is None else (w[safe] * valid).sum()
         # all ignored: torch's 0/0 gives nan with a zero gradient (not inf · 0 = nan)
         smooth = smooth.sum() / denom if denom else smooth.sum() * 0.0 + np.nan
@@ -389,5 +390,5 @@ def nll_loss(
         raise ValueError("nll_loss: expected an input with 1 or more dimensions (got 0)")
     n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     w = _class_weight("nll_loss", weight, n_classes, input.dtype)
-    target, _ = _class_target("nll_loss", input.shape, target.data, ignore_index)
+    target, _ = _class_target("nll_loss", input.shape, target.array, ignore_index)
     return NllLoss.apply(input, target, w, ignore_index, reduction)

@@ -41,14 +41,19 @@ class Dropout(Function):
 
 
 def dropout(
-    x: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: Generator | None = None,
 ) -> Tensor:
-    """Inverted dropout; the identity when ``training`` is False or ``p`` is 0."""
+    """Inverted dropout; the identity when ``training`` is False or ``p`` is 0. ``inplace``
+    is accepted for PyTorch code; nnlab always returns a new tensor."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0.0:
-        return x
-    return Dropout.apply(x, p, _rng(generator))
+        return input
+    return Dropout.apply(input, p, _rng(generator))
 
 
 class FeatureDropout(Function):
@@ -93,11 +98,15 @@ def feature_dropout(
 
 def _unbatched(x: Tensor, p: float, training: bool, generator: Generator | None) -> Tensor:
     """Channel dropout of a (C, *S) input: its channels are the mask's rows."""
-    return feature_dropout(x.unsqueeze(0), p, training, generator).squeeze(0)
+    return feature_dropout(x.unsqueeze(0), p, training, generator=generator).squeeze(0)
 
 
 def dropout1d(
-    input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Zero whole channels of a sequence batch (``torch.nn.functional.dropout1d``).
 
@@ -129,7 +138,11 @@ def dropout1d(
 
 
 def dropout2d(
-    input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Zero whole feature maps of an image batch (``torch.nn.functional.dropout2d``).
 
@@ -165,7 +178,11 @@ def dropout2d(
 
 
 def dropout3d(
-    input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Zero whole volumes of a 3-D feature batch (``torch.nn.functional.dropout3d``).
 
@@ -180,7 +197,7 @@ def dropout3d(
     Example:
         >>> import nnlab
         >>> dropout3d(nnlab.ones(2, 3, 2, 2, 2), p=0.25).shape
-        (2, 3, 2, 2, 2)
+        nnlab.Size([2, 3, 2, 2, 2])
     """
     _check_p("dropout3d", p)
     if input.ndim not in (4, 5):

@@ -22,7 +22,7 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs",
     "sin", "cos", "erf", "sign", "clamp", "where", "masked_fill", "cast", "clone",
     "lt", "le", "gt", "ge", "eq", "ne", "logical_not", "result_dtype", "floating",
-    "maximum", "minimum", "isclose", "allclose",
+    "maximum", "minimum", "isclose", "allclose", "equal",
 ]  # fmt: skip
 
 
@@ -119,8 +119,8 @@ def _compare(op: str, a: Any, b: Any, compute: Any) -> np.ndarray:
 def floating(x: Any) -> Any:
     """An integer or boolean tensor as the default float dtype, for functions (exp, sin...)
     whose result is floating: torch.exp(int tensor) is float32, np.exp of int64 float64."""
-    if isinstance(x, Tensor) and x.data.dtype.kind in "biu":
-        return Tensor._make(x.data.astype(get_default_dtype()), False, None, 0)
+    if isinstance(x, Tensor) and x.array.dtype.kind in "biu":
+        return Tensor._make(x.array.astype(get_default_dtype()), False, None, 0)
     return x
 
 
@@ -203,13 +203,13 @@ class Pow(Function):
             if isinstance(b, (int, float)):
                 exponent = b - 1 if b != 0 else 0
             else:
-                zero = np.asarray(b.data if isinstance(b, Tensor) else b) == 0
+                zero = np.asarray(b.array if isinstance(b, Tensor) else b) == 0
                 exponent = b - 1 + zero if zero.any() else b - 1
             ga = unbroadcast(g * b * a**exponent, _shape(a))
         if ctx.needs_input_grad[1]:
             # ln(a + [a = 0]) is ln a, and 0 at a = 0; still a function of a, so the
             # second derivative d(gb)/da is right under create_graph
-            zero = np.asarray(a.data if isinstance(a, Tensor) else a) == 0
+            zero = np.asarray(a.array if isinstance(a, Tensor) else a) == 0
             log_a = np.log(a + zero) if zero.any() else np.log(a)
             gb = unbroadcast(g * a**b * log_a, _shape(b))
         return ga, gb
@@ -462,67 +462,67 @@ class Clone(Function):
         return g
 
 
-def add(a: Any, b: Any) -> Tensor:
-    return Add.apply(a, b)
+def add(input: Any, other: Any) -> Tensor:
+    return Add.apply(input, other)
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    return Sub.apply(a, b)
+def sub(input: Any, other: Any) -> Tensor:
+    return Sub.apply(input, other)
 
 
-def mul(a: Any, b: Any) -> Tensor:
-    return Mul.apply(a, b)
+def mul(input: Any, other: Any) -> Tensor:
+    return Mul.apply(input, other)
 
 
-def div(a: Any, b: Any) -> Tensor:
-    return Div.apply(a, b)
+def div(input: Any, other: Any) -> Tensor:
+    return Div.apply(input, other)
 
 
-def pow(a: Any, b: Any) -> Tensor:
-    return Pow.apply(a, b)
+def pow(input: Any, exponent: Any) -> Tensor:
+    return Pow.apply(input, exponent)
 
 
-def neg(x: Tensor) -> Tensor:
-    return Neg.apply(x)
+def neg(input: Tensor) -> Tensor:
+    return Neg.apply(input)
 
 
-def exp(x: Tensor) -> Tensor:
-    return Exp.apply(floating(x))
+def exp(input: Tensor) -> Tensor:
+    return Exp.apply(floating(input))
 
 
-def log(x: Tensor) -> Tensor:
-    return Log.apply(floating(x))
+def log(input: Tensor) -> Tensor:
+    return Log.apply(floating(input))
 
 
-def log1p(x: Tensor) -> Tensor:
-    return Log1p.apply(floating(x))
+def log1p(input: Tensor) -> Tensor:
+    return Log1p.apply(floating(input))
 
 
-def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(floating(x))
+def sqrt(input: Tensor) -> Tensor:
+    return Sqrt.apply(floating(input))
 
 
-def abs(x: Tensor) -> Tensor:
-    return Abs.apply(x)
+def abs(input: Tensor) -> Tensor:
+    return Abs.apply(input)
 
 
-def sin(x: Tensor) -> Tensor:
-    return Sin.apply(floating(x))
+def sin(input: Tensor) -> Tensor:
+    return Sin.apply(floating(input))
 
 
-def cos(x: Tensor) -> Tensor:
-    return Cos.apply(floating(x))
+def cos(input: Tensor) -> Tensor:
+    return Cos.apply(floating(input))
 
 
-def erf(x: Tensor) -> Tensor:
-    return Erf.apply(floating(x))
+def erf(input: Tensor) -> Tensor:
+    return Erf.apply(floating(input))
 
 
-def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max] (either bound may be None). ``clip`` is an alias."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(x, min, max)
+    return Clamp.apply(input, min, max)
 
 
 clip = clamp
@@ -530,32 +530,32 @@ clip = clamp
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise choice: ``a`` where ``condition`` is True, else ``b`` (broadcasting)."""
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = np.asarray(condition.array if isinstance(condition, Tensor) else condition, dtype=bool)
     return Where.apply(cond, a, b)
 
 
-def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
+def masked_fill(input: Tensor, mask: Any, value: float) -> Tensor:
     """``x`` with ``value`` wherever ``mask`` is True (no gradient flows to filled places)."""
-    fill = np.asarray(value, dtype=x.dtype)
+    fill = np.asarray(value, dtype=input.dtype)
     try:
-        return where(mask, fill, x)
+        return where(mask, fill, input)
     except ValueError:
         broadcast_shapes(
-            "masked_fill", _shape(x), _shape(mask.data if isinstance(mask, Tensor) else mask)
+            "masked_fill", _shape(input), _shape(mask.array if isinstance(mask, Tensor) else mask)
         )
         raise
 
 
-def cast(x: Tensor, dtype: Any) -> Tensor:
-    if x.dtype == dtype:
-        return x
+def cast(input: Tensor, dtype: Any) -> Tensor:
+    if input.dtype == dtype:
+        return input
     if np.dtype(dtype).kind not in "fc":
-        return Tensor._make(x.data.astype(dtype), False, None, 0)
-    return Cast.apply(x, dtype)
+        return Tensor._make(input.array.astype(dtype), False, None, 0)
+    return Cast.apply(input, dtype)
 
 
-def clone(x: Tensor) -> Tensor:
-    return Clone.apply(x)
+def clone(input: Tensor) -> Tensor:
+    return Clone.apply(input)
 
 
 def _no_grad(values: Any) -> Tensor:
@@ -563,23 +563,25 @@ def _no_grad(values: Any) -> Tensor:
 
 
 def _raw(v: Any) -> Any:
-    return v.data if isinstance(v, Tensor) else v
+    return v.array if isinstance(v, Tensor) else v
 
 
-def sign(x: Any) -> Tensor:
+def sign(input: Any) -> Tensor:
     """sign(x) ∈ {-1, 0, 1}; piecewise constant, so it has no gradient."""
-    return _no_grad(np.sign(_raw(x)))
+    return _no_grad(np.sign(_raw(input)))
 
 
 def _comparison(name: str, ufunc: np.ufunc, symbol: str) -> Callable[[Any, Any], Tensor]:
     """The public comparison ``name``: ``ufunc`` on the raw values in torch's promoted dtype
     (see :func:`_compare`), a boolean tensor that needs no gradient."""
 
-    def compare(a: Any, b: Any) -> Tensor:
-        return _no_grad(_compare(name, _raw(a), _raw(b), ufunc))
+    def compare(input: Any, other: Any) -> Tensor:
+        return _no_grad(_compare(name, _raw(input), _raw(other), ufunc))
 
     compare.__name__ = compare.__qualname__ = name
-    compare.__doc__ = f"a {symbol} b elementwise (broadcasting): a boolean tensor, no gradient."
+    compare.__doc__ = (
+        f"input {symbol} other elementwise (broadcasting): a boolean tensor, no gradient."
+    )
     return compare
 
 
@@ -591,11 +593,11 @@ eq = _comparison("eq", np.equal, "==")
 ne = _comparison("ne", np.not_equal, "!=")
 
 
-def logical_not(x: Any) -> Tensor:
-    return _no_grad(np.logical_not(_raw(x)))
+def logical_not(input: Any) -> Tensor:
+    return _no_grad(np.logical_not(_raw(input)))
 
 
-def maximum(a: Any, b: Any) -> Tensor:
+def maximum(input: Any, other: Any) -> Tensor:
     """The elementwise larger of ``a`` and ``b`` (broadcasting); ties share the gradient.
 
     Example:
@@ -603,21 +605,21 @@ def maximum(a: Any, b: Any) -> Tensor:
         >>> nnlab.maximum(nnlab.tensor([1.0, 5.0]), nnlab.tensor([3.0, 2.0]))
         tensor([3., 5.])
     """
-    return Maximum.apply(a, b, False)
+    return Maximum.apply(input, other, False)
 
 
-def minimum(a: Any, b: Any) -> Tensor:
+def minimum(input: Any, other: Any) -> Tensor:
     """The elementwise smaller of ``a`` and ``b`` (broadcasting); ties share the gradient."""
-    return Maximum.apply(a, b, True)
+    return Maximum.apply(input, other, True)
 
 
 def isclose(
-    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
     """|a - b| ≤ atol + rtol·|b| elementwise (equal infinities are close; NaN only with
     ``equal_nan``). Both tensors must share a dtype, as in torch. A boolean tensor."""
-    ra, rb = _raw(a), _raw(b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and ra.dtype != rb.dtype:
+    ra, rb = _raw(input), _raw(other)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and ra.dtype != rb.dtype:
         raise RuntimeError(
             f"isclose: both inputs must have the same dtype, got {ra.dtype} and {rb.dtype}"
         )
@@ -629,13 +631,26 @@ def isclose(
 
 
 def allclose(
-    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:
-    """True when every element of ``a`` is close to ``b`` (see :func:`isclose`): a bool.
+    """True when every element of ``input`` is close to ``other`` (see :func:`isclose`).
 
     Example:
         >>> import nnlab
         >>> nnlab.allclose(nnlab.tensor([1.0, 2.0]), nnlab.tensor([1.0, 2.0 + 1e-7]))
         True
     """
-    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+def equal(input: Any, other: Any) -> bool:
+    """True when both have the same shape and the same values (``torch.equal``).
+
+    Example:
+        >>> import nnlab
+        >>> nnlab.equal(nnlab.tensor([1, 2]), nnlab.tensor([1.0, 2.0])), nnlab.equal(
+        ...     nnlab.ones(2), nnlab.ones(3))
+        (True, False)
+    """
+    a, b = np.asarray(_raw(input)), np.asarray(_raw(other))
+    return a.shape == b.shape and bool(np.array_equal(a, b))

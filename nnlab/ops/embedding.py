@@ -59,7 +59,7 @@ class Embedding(Function):
 
 
 def _indices(op: str, input: Any, num: int) -> np.ndarray:
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: indices must be an integer tensor (int64 or int32), got dtype {idx.dtype}; "
@@ -100,11 +100,11 @@ def embedding_renorm_(
     """
     rows = np.unique(_indices("embedding_renorm_", input, weight.shape[0]))
     with no_grad():
-        w = weight.data[rows]
+        w = weight.array[rows]
         norms = np.linalg.norm(w, ord=norm_type, axis=1)
         over = norms > max_norm
         scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
-        weight.data[rows[over]] = w[over] * scale[:, None]
+        weight.array[rows[over]] = w[over] * scale[:, None]
     return weight
 
 
@@ -139,7 +139,7 @@ def embedding(
         >>> w = nnlab.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]], requires_grad=True)
         >>> y = embedding(nnlab.tensor([[1, 2, 1]]), w)
         >>> y.shape
-        (1, 3, 2)
+        nnlab.Size([1, 3, 2])
         >>> y.sum().backward()
         >>> w.grad  # row 1 was used twice
         tensor([[0., 0.],

@@ -24,7 +24,7 @@ __all__ = ["getitem", "gather", "scatter_add", "index_select", "one_hot"]
 
 def _like(result: Tensor, g: Any) -> Any:
     """An op applied inside backward returns a Tensor; plain backward wants the array."""
-    return result if isinstance(g, Tensor) else result.data
+    return result if isinstance(g, Tensor) else result.array
 
 
 def _is_basic(index: Any) -> bool:
@@ -143,7 +143,7 @@ def _torch_order(index: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ..
     return tuple(first), tuple(second)
 
 
-def getitem(x: Tensor, index: Any) -> Tensor:
+def getitem(input: Tensor, index: Any) -> Tensor:
     """``x[index]`` with ints, slices, None, Ellipsis, integer and boolean arrays/tensors,
     with PyTorch's placement of the result's dims."""
     index = _unwrap_index(index)
@@ -156,14 +156,14 @@ def getitem(x: Tensor, index: Any) -> Tensor:
             kinds.add(np.ndarray)
         split = _torch_order(index) if np.ndarray in kinds else None
         if split is not None:
-            return GetItem.apply(GetItem.apply(x, split[0]), split[1])
-    return GetItem.apply(x, index)
+            return GetItem.apply(GetItem.apply(input, split[0]), split[1])
+    return GetItem.apply(input, index)
 
 
 def _index_array(op: str, index: Any, x: Tensor, dim: int) -> tuple[np.ndarray, int]:
     """Check a gather/scatter index as torch does: integer, as many dims as the input, no
     larger than it off ``dim``, values in [0, size) (torch rejects negative indices)."""
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = np.asarray(index.array if isinstance(index, Tensor) else index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
     if idx.ndim != x.ndim:
@@ -188,15 +188,15 @@ def _index_array(op: str, index: Any, x: Tensor, dim: int) -> tuple[np.ndarray, 
     return idx, d
 
 
-def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
     """Pick values along ``dim`` at positions ``index`` (same number of dims as x)."""
-    idx, d = _index_array("gather", index, x, dim)
-    return Gather.apply(x, d, idx)
+    idx, d = _index_array("gather", index, input, dim)
+    return Gather.apply(input, d, idx)
 
 
-def scatter_add(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
+def scatter_add(input: Tensor, dim: int, index: Any, src: Any) -> Tensor:
     """Out-of-place scatter-add: a copy of x with ``src`` added at ``index`` along ``dim``."""
-    idx, d = _index_array("scatter_add", index, x, dim)
+    idx, d = _index_array("scatter_add", index, input, dim)
     src_shape = np.shape(src)
     if len(src_shape) != idx.ndim or any(m > n for m, n in zip(idx.shape, src_shape)):
         raise RuntimeError(
@@ -207,34 +207,36 @@ def scatter_add(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
         # as torch, only the index-shaped corner of a larger src is used
         corner = tuple(slice(0, n) for n in idx.shape)
         src = getitem(src, corner) if isinstance(src, Tensor) else np.asarray(src)[corner]
-    return ScatterAdd.apply(x, d, idx, src)
+    return ScatterAdd.apply(input, d, idx, src)
 
 
-def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
     """The entries of ``x`` at positions ``index`` (a 1-D or 0-d integer tensor) along
     ``dim``; that dim keeps its place, with one entry per index."""
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = np.asarray(index.array if isinstance(index, Tensor) else index)
     if idx.ndim > 1:
         raise IndexError(f"index_select: index must be 1-D (a vector), got shape {idx.shape}")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"index_select: index must be an integer tensor, got dtype {idx.dtype}")
-    ndim = max(x.ndim, 1)
+    ndim = max(input.ndim, 1)
     if not -ndim <= dim < ndim:
-        raise IndexError(f"index_select: dim {dim} is out of range for a tensor of shape {x.shape}")
+        raise IndexError(
+            f"index_select: dim {dim} is out of range for a tensor of shape {input.shape}"
+        )
     d = dim % ndim
-    size = x.shape[d] if x.ndim else 1
+    size = input.shape[d] if input.ndim else 1
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
         raise IndexError(
             f"index_select: index {bad} is out of range for dim {dim} of size {size} "
-            f"(tensor of shape {x.shape})"
+            f"(tensor of shape {input.shape})"
         )
-    return GetItem.apply(x, (slice(None),) * d + (idx.reshape(-1),))
+    return GetItem.apply(input, (slice(None),) * d + (idx.reshape(-1),))
 
 
 def one_hot(indices: Any, num_classes: int = -1) -> Tensor:
     """Integer class labels -> int64 one-hot vectors in a new last dim (``F.one_hot``)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices.array if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class labels, got dtype {idx.dtype}")
     if idx.size and idx.min() < 0:

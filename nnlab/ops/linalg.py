@@ -15,7 +15,7 @@ from nnlab.autograd.function import Function
 from nnlab.ops._broadcast import unbroadcast
 from nnlab.tensor import Tensor
 
-__all__ = ["matmul", "mm", "bmm"]
+__all__ = ["matmul", "mm", "bmm", "tril", "triu"]
 
 
 class MatMul(Function):
@@ -55,20 +55,63 @@ class MatMul(Function):
         return ga, gb
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy/PyTorch broadcasting rules (``a @ b``)."""
-    return MatMul.apply(a, b)
+def matmul(input: Any, other: Any) -> Tensor:
+    """Matrix product with NumPy/PyTorch broadcasting rules (``input @ other``)."""
+    return MatMul.apply(input, other)
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices (2-D only)."""
-    if a.ndim != 2 or b.ndim != 2:
-        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {a.shape} and {b.shape}")
-    return MatMul.apply(a, b)
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(
+            f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
+    return MatMul.apply(input, mat2)
 
 
-def bmm(a: Tensor, b: Tensor) -> Tensor:
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of matrices: (B, n, m) @ (B, m, p) -> (B, n, p)."""
-    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"bmm: expected (B, n, m) and (B, m, p), got {a.shape} and {b.shape}")
-    return MatMul.apply(a, b)
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(
+            f"bmm: expected (B, n, m) and (B, m, p), got {tuple(input.shape)} and "
+            f"{tuple(mat2.shape)}"
+        )
+    return MatMul.apply(input, mat2)
+
+
+class TriangleMask(Function):
+    """y = x · M with M the lower (``tril``) or upper (``triu``) triangle of ones on the
+    last two dims, shifted by ``diagonal``;  dx = g · M."""
+
+    @staticmethod
+    def forward(ctx, x, upper, diagonal):
+        rows, cols = x.shape[-2:]
+        keep = (
+            np.triu(np.ones((rows, cols), bool), diagonal)
+            if upper
+            else np.tril(np.ones((rows, cols), bool), diagonal)
+        )
+        ctx.keep = keep
+        return np.where(keep, x, x.dtype.type(0))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.keep, None, None
+
+
+def _triangle(op: str, input: Tensor, upper: bool, diagonal: int) -> Tensor:
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got {input.ndim}")
+    return TriangleMask.apply(input, upper, int(diagonal))
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (elements with j - i <= diagonal), zeros
+    elsewhere."""
+    return _triangle("tril", input, False, diagonal)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (elements with j - i >= diagonal), zeros
+    elsewhere."""
+    return _triangle("triu", input, True, diagonal)

@@ -65,6 +65,8 @@ class Linear(Function):
 
 
 def _check(x: Tensor, weight: Tensor, bias: Any) -> None:
+    # The arrays' own shapes and dtypes: this runs on every call of every linear layer.
+    x, weight = getattr(x, "array", x), getattr(weight, "array", weight)
     if weight.ndim != 2:
         raise ValueError(
             f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}"
@@ -88,7 +90,7 @@ def _check(x: Tensor, weight: Tensor, bias: Any) -> None:
         )
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Apply the affine map y = x Wᵀ + b (``torch.nn.functional.linear``).
 
     Args:
@@ -106,8 +108,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> linear(x, w, nnlab.tensor([0.5, 0.0, 0.0]))
         tensor([[ 1.5,  3. , -2. ]])
     """
-    _check(x, weight, bias)
-    return Linear.apply(x, weight, bias)
+    _check(input, weight, bias)
+    return Linear.apply(input, weight, bias)
 
 
 def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

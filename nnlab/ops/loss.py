@@ -56,7 +56,7 @@ def _tensor(value: Any) -> Tensor:
 
 
 def _array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
 def resolve_reduction(
@@ -419,8 +419,8 @@ def binary_cross_entropy(
     reduction = resolve_reduction("binary_cross_entropy", size_average, reduce, reduction)
     input, target = _tensor(input), _tensor(target)
     _same_shape("binary_cross_entropy", input, target)
-    _check_unit_interval("binary_cross_entropy", "input", input.data)
-    _check_unit_interval("binary_cross_entropy", "target", target.data)
+    _check_unit_interval("binary_cross_entropy", "input", input.array)
+    _check_unit_interval("binary_cross_entropy", "target", target.array)
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _elementwise_weight("binary_cross_entropy", "weight", weight, input.shape)
@@ -453,7 +453,7 @@ def binary_cross_entropy_with_logits(
         target = target.to(input.dtype)
     pw = None
     if pos_weight is not None:
-        pw = _elementwise_weight(op, "pos_weight", pos_weight, target.shape).data
+        pw = _elementwise_weight(op, "pos_weight", pos_weight, target.shape).array
         pw = pw.astype(input.dtype, copy=False)
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pw)
     if weight is not None:

@@ -127,7 +127,7 @@ def hinge_embedding_loss(
     reduction = resolve_reduction(op, size_average, reduce, reduction)
     input, target = _tensor(input), _tensor(target)
     _broadcast(op, input, target)
-    t = target.data
+    t = target.array
     # torch's composition: both terms apply to labels other than ±1
     loss = where(t != 1, (margin - input).clamp(min=0), 0) + where(t != -1, input, 0)
     return _reduce(loss, reduction)
@@ -159,7 +159,7 @@ def multi_margin_loss(
         raise ValueError(
             f"{op}: expected an input of shape (C,) or (N, C) with C > 0, got {input.shape}"
         )
-    t = target.data
+    t = target.array
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class indices, got dtype {t.dtype}")
     expected = ((), (1,)) if input.ndim == 1 else ((input.shape[0],),)
@@ -192,7 +192,7 @@ def soft_margin_loss(
     """
     reduction = resolve_reduction("soft_margin_loss", size_average, reduce, reduction)
     input, target = _pair("soft_margin_loss", input, target, warn=False)
-    return _reduce(SoftMargin.apply(input, target.data), reduction)
+    return _reduce(SoftMargin.apply(input, target.array), reduction)
 
 
 def cosine_embedding_loss(
@@ -226,7 +226,7 @@ def cosine_embedding_loss(
     norms = ((x1 * x1).sum(dim) + _COS_EPS) * ((x2 * x2).sum(dim) + _COS_EPS)
     cos = dot / norms.sqrt()
     _broadcast(op, cos, target, names=("cosine similarity", "target"))
-    t = target.data
+    t = target.array
     loss = where(t == 1, 1 - cos, 0) + where(t == -1, (cos - margin).clamp(min=0), 0)
     return _reduce(loss, reduction)
 
@@ -269,7 +269,7 @@ def _pairwise_distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
     if p == -math.inf:
         return d.abs().amin(-1)
     if p == 0:  # the number of non-zero entries: piecewise constant, no gradient
-        return Tensor((d.data != 0).sum(-1).astype(d.dtype))
+        return Tensor((d.array != 0).sum(-1).astype(d.dtype))
     return (d.abs() ** p).sum(-1) ** (1 / p)
 
 
@@ -303,7 +303,7 @@ def triplet_margin_loss(
     d_neg = _pairwise_distance(a, neg, p, eps)
     if swap:  # the harder of the two negatives' distances: to the anchor or to the positive
         d_swap = _pairwise_distance(pos, neg, p, eps)
-        d_neg = where(d_swap.data < d_neg.data, d_swap, d_neg)
+        d_neg = where(d_swap.array < d_neg.array, d_swap, d_neg)
     return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
 
 
@@ -334,8 +334,8 @@ def hinge_loss(input: Tensor, target: Any, margin: float = 1.0, reduction: str =
     reduction = resolve_reduction("hinge_loss", None, None, reduction)
     input, target = _tensor(input), _tensor(target)
     _same_shape("hinge_loss", input, target)
-    _check_labels("hinge_loss", target.data, (-1, 1), "convert 0/1 labels with 2 * y - 1")
-    y = target.data.astype(input.dtype)
+    _check_labels("hinge_loss", target.array, (-1, 1), "convert 0/1 labels with 2 * y - 1")
+    y = target.array.astype(input.dtype)
     return _reduce((margin - y * input).clamp(min=0), reduction)
 
 
@@ -377,8 +377,8 @@ def contrastive_loss(
             f"{op}: expected embeddings (N, D) with target (N,), or (D,) with a 0-d target; "
             f"got input1 {x1.shape}, input2 {x2.shape}, target {target.shape}"
         )
-    _check_labels(op, target.data, (0, 1), "use 1 for similar pairs and 0 for dissimilar ones")
-    y = target.data.astype(x1.dtype)
+    _check_labels(op, target.array, (0, 1), "use 1 for similar pairs and 0 for dissimilar ones")
+    y = target.array.astype(x1.dtype)
     diff = x1 - x2 + eps
     squared = (diff * diff).sum(-1)
     gap = (margin - squared.sqrt()).clamp(min=0)

@@ -42,7 +42,7 @@ def canonical_mask(mask: Any, name: str, dtype: np.dtype) -> np.ndarray | None:
     float mask unchanged; None stays None (torch's ``F._canonical_mask``)."""
     if mask is None:
         return None
-    data = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    data = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if data.dtype == bool:
         return attention_bias(~data, dtype)
     if data.dtype.kind != "f":
@@ -51,7 +51,7 @@ def canonical_mask(mask: Any, name: str, dtype: np.dtype) -> np.ndarray | None:
 
 
 def _ndim(mask: Any) -> int:
-    return np.ndim(mask.data if isinstance(mask, Tensor) else mask)
+    return np.ndim(mask.array if isinstance(mask, Tensor) else mask)
 
 
 def _shape_check(query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any,
@@ -159,7 +159,7 @@ def multi_head_attention_forward(
         >>> out, weights = multi_head_attention_forward(
         ...     x, x, x, E, H, w, None, None, None, False, 0.0, wo, None)
         >>> out.shape, weights.shape
-        ((5, 3, 4), (3, 5, 5))
+        (nnlab.Size([5, 3, 4]), nnlab.Size([3, 5, 5]))
     """
     if static_k is not None or static_v is not None:
         raise NotImplementedError(
@@ -171,7 +171,7 @@ def multi_head_attention_forward(
         query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
         if key_padding_mask is not None:
             kpm = (
-                key_padding_mask.data if isinstance(key_padding_mask, Tensor) else key_padding_mask
+                key_padding_mask.array if isinstance(key_padding_mask, Tensor) else key_padding_mask
             )
             key_padding_mask = np.asarray(kpm)[None]
     b_axis, s_axis = (0, 1) if batch_first else (1, 0)

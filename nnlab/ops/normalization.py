@@ -291,8 +291,8 @@ def batch_norm(
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {input.shape}"
         )
-    rm = None if running_mean is None else running_mean.data
-    rv = None if running_var is None else running_var.data
+    rm = None if running_mean is None else running_mean.array
+    rv = None if running_var is None else running_var.array
     return BatchNorm.apply(input, weight, bias, rm, rv, bool(training), momentum, eps)
 
 
@@ -456,12 +456,12 @@ def instance_norm(
                     f"instance_norm: running statistics must have shape ({c},), got "
                     f"{tuple(t.shape)}"
                 )
-            stats[k] = Tensor(np.tile(t.data, n))
+            stats[k] = Tensor(np.tile(t.array, n))
     instances = input.reshape((1, n * c) + tuple(input.shape[2:]))
     y = batch_norm(instances, stats[0], stats[1], None, None, True, momentum, eps)
     for t, repeated in zip((running_mean, running_var), stats):
         if t is not None:
-            t.data[...] = repeated.data.reshape(n, c).mean(axis=0)
+            t.array[...] = repeated.array.reshape(n, c).mean(axis=0)
     return _per_channel(y.reshape(input.shape), weight, bias)
 
 
@@ -536,10 +536,10 @@ def batch_norm_composed(
         var = input.var(dim=axes, keepdim=True, correction=0)
         if running_mean is not None:
             count = input.numel() // input.shape[1]
-            running_mean.data *= 1 - momentum
-            running_mean.data += momentum * mean.data.reshape(-1)
-            running_var.data *= 1 - momentum
-            running_var.data += momentum * count / max(count - 1, 1) * var.data.reshape(-1)
+            running_mean.array *= 1 - momentum
+            running_mean.array += momentum * mean.array.reshape(-1)
+            running_var.array *= 1 - momentum
+            running_var.array += momentum * count / max(count - 1, 1) * var.array.reshape(-1)
     else:
         mean = running_mean.detach().reshape(shape)
         var = running_var.detach().reshape(shape)

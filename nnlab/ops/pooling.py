@@ -327,7 +327,7 @@ def _max_pool(
     y = MaxPool.apply(x, win)
     if not return_indices:
         return _unbatch(y, batched)
-    idx = Tensor._make(_max_indices(x.data, y.data, win), False, None, 0)
+    idx = Tensor._make(_max_indices(x.array, y.array, win), False, None, 0)
     return _unbatch(y, batched), _unbatch(idx, batched)
 
 
@@ -570,7 +570,7 @@ def _max_unpool(
             f"{op}: expected a {n + 1}-D (C, {_dims(n)}) or {n + 2}-D (N, C, {_dims(n)}) "
             f"input, got a tensor with {input.ndim} dimensions, shape {tuple(input.shape)}"
         )
-    index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    index = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
     if tuple(index.shape) != tuple(input.shape):
         raise RuntimeError(
             f"{op}: Expected shape of indices to be same as that of the input tensor "

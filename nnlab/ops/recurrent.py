@@ -419,7 +419,7 @@ def _prepare(op: str, x: Tensor, batch_sizes: Any, reverse: bool) -> tuple[Tenso
         raise ValueError(
             f"{op}: with batch_sizes, x must be packed rows (N, features), got {tuple(x.shape)}"
         )
-    sched = Schedule(batch_sizes.data if isinstance(batch_sizes, Tensor) else batch_sizes, reverse)
+    sched = Schedule(batch_sizes.array if isinstance(batch_sizes, Tensor) else batch_sizes, reverse)
     if sched.N != x.shape[0]:
         raise ValueError(f"{op}: batch_sizes sum to {sched.N} rows but x has {x.shape[0]} rows")
     return x, sched, None
@@ -470,7 +470,7 @@ def rnn_sequence(
         >>> y, h = rnn_sequence(nnlab.ones(5, 2, 3), nnlab.zeros(2, 4), nnlab.ones(4, 3),
         ...                     nnlab.zeros(4, 4))
         >>> y.shape, h.shape, round(float(h[0, 0]), 4)
-        ((5, 2, 4), (2, 4), 0.9951)
+        (nnlab.Size([5, 2, 4]), nnlab.Size([2, 4]), 0.9951)
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn_sequence: unknown nonlinearity {nonlinearity!r} (tanh or relu)")

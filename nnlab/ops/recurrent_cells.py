@@ -25,7 +25,7 @@ def _pre(x, h, w_ih, w_hh, b_ih, b_hh) -> Tensor:
 
 
 def rnn_tanh_cell(
-    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    input: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None = None, b_hh: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
@@ -34,13 +34,13 @@ def rnn_tanh_cell(
         >>> import nnlab
         >>> rnn_tanh_cell(nnlab.ones(1, 2), nnlab.zeros(1, 3), nnlab.zeros(3, 2),
         ...               nnlab.zeros(3, 3)).shape
-        (1, 3)
+        nnlab.Size([1, 3])
     """
-    return tanh(_pre(x, h, w_ih, w_hh, b_ih, b_hh))
+    return tanh(_pre(input, h, w_ih, w_hh, b_ih, b_hh))
 
 
 def rnn_relu_cell(
-    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    input: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None = None, b_hh: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """h' = relu(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
@@ -51,11 +51,11 @@ def rnn_relu_cell(
         ...               nnlab.ones(1, 1))
         tensor([[0.]])
     """
-    return relu(_pre(x, h, w_ih, w_hh, b_ih, b_hh))
+    return relu(_pre(input, h, w_ih, w_hh, b_ih, b_hh))
 
 
 def lstm_cell(
-    x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
+    input: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None = None, b_hh: Tensor | None = None, w_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """(h', c') of one LSTM step, gates (i, f, g, o):
@@ -68,10 +68,10 @@ def lstm_cell(
         >>> h, c = lstm_cell(nnlab.ones(2, 3), (nnlab.zeros(2, 4), nnlab.zeros(2, 4)),
         ...                  nnlab.zeros(16, 3), nnlab.zeros(16, 4))
         >>> h.shape, c.shape
-        ((2, 4), (2, 4))
+        (nnlab.Size([2, 4]), nnlab.Size([2, 4]))
     """
     h, c = state
-    i, f, g, o = _pre(x, h, w_ih, w_hh, b_ih, b_hh).chunk(4, dim=-1)
+    i, f, g, o = _pre(input, h, w_ih, w_hh, b_ih, b_hh).chunk(4, dim=-1)
     c_new = sigmoid(f) * c + sigmoid(i) * tanh(g)
     h_new = sigmoid(o) * tanh(c_new)
     if w_hr is not None:
@@ -80,7 +80,7 @@ def lstm_cell(
 
 
 def gru_cell(
-    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    input: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None = None, b_hh: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """h' of one GRU step, gates (r, z, n):
@@ -93,7 +93,7 @@ def gru_cell(
         >>> gru_cell(nnlab.ones(1, 2), nnlab.ones(1, 1), nnlab.zeros(3, 2), nnlab.zeros(3, 1))
         tensor([[0.5]])
     """
-    xr, xz, xn = _affine(x, w_ih, b_ih).chunk(3, dim=-1)
+    xr, xz, xn = _affine(input, w_ih, b_ih).chunk(3, dim=-1)
     hr, hz, hn = _affine(h, w_hh, b_hh).chunk(3, dim=-1)
     r = sigmoid(xr + hr)
     z = sigmoid(xz + hz)

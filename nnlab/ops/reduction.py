@@ -293,28 +293,28 @@ class CumSum(Function):
         return summed[reverse], None
 
 
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     dim, keepdim = _dim_args(dim, keepdim, kw)
-    return Sum.apply(x, _axes("sum", x.ndim, dim), keepdim)
+    return Sum.apply(input, _axes("sum", input.ndim, dim), keepdim)
 
 
 def _require_float(op: str, x: Tensor) -> None:
     """mean/var/std of integers have no dtype to return in torch: it refuses them."""
-    if x.data.dtype.kind not in "fc":
+    if x.array.dtype.kind not in "fc":
         raise RuntimeError(
             f"{op}(): input dtype must be floating point, got {x.dtype}; convert first, "
             "e.g. x.float()"
         )
 
 
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     dim, keepdim = _dim_args(dim, keepdim, kw)
-    _require_float("mean", x)
-    return Mean.apply(x, _axes("mean", x.ndim, dim), keepdim)
+    _require_float("mean", input)
+    return Mean.apply(input, _axes("mean", input.ndim, dim), keepdim)
 
 
-def prod(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return Prod.apply(x, _axes("prod", x.ndim, dim), keepdim)
+def prod(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return Prod.apply(input, _axes("prod", input.ndim, dim), keepdim)
 
 
 def _correction(unbiased: bool | None, correction: int | None) -> int:
@@ -326,32 +326,32 @@ def _correction(unbiased: bool | None, correction: int | None) -> int:
     return 1 if correction is None else int(correction)
 
 
-def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: int | None = None, **kw: Any) -> Tensor:  # fmt: skip
     """Variance Σ(xᵢ - x̄)² / (n - correction), with Bessel's correction (``correction=1``)
     by default, as PyTorch. The third positional argument is ``unbiased``, as in torch."""
     dim, keepdim = _dim_args(dim, keepdim, kw)
-    _require_float("var", x)
+    _require_float("var", input)
     correction = _correction(unbiased, correction)
-    return Var.apply(x, _axes("var", x.ndim, dim), keepdim, correction)
+    return Var.apply(input, _axes("var", input.ndim, dim), keepdim, correction)
 
 
-def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: int | None = None, **kw: Any) -> Tensor:  # fmt: skip
     """Standard deviation √var, with Bessel's correction by default (as PyTorch); its
     gradient is 0 on a constant slice, as in PyTorch."""
     dim, keepdim = _dim_args(dim, keepdim, kw)
-    _require_float("std", x)
+    _require_float("std", input)
     correction = _correction(unbiased, correction)
-    return Std.apply(x, _axes("std", x.ndim, dim), keepdim, correction)
+    return Std.apply(input, _axes("std", input.ndim, dim), keepdim, correction)
 
 
-def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return Amax.apply(x, _axes("amax", x.ndim, dim), keepdim, False)
+def amax(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return Amax.apply(input, _axes("amax", input.ndim, dim), keepdim, False)
 
 
-def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return Amax.apply(x, _axes("amin", x.ndim, dim), keepdim, True)
+def amin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return Amax.apply(input, _axes("amin", input.ndim, dim), keepdim, True)
 
 
 def _extreme(x: Tensor, dim: Any, keepdim: bool, minimum: bool) -> Any:
@@ -370,7 +370,7 @@ def _extreme(x: Tensor, dim: Any, keepdim: bool, minimum: bool) -> Any:
 
     (axis,) = _axes("min" if minimum else "max", x.ndim, dim) or (0,)
     pick = np.argmin if minimum else np.argmax
-    idx = np.expand_dims(pick(x.data, axis=axis), axis) if x.ndim else np.zeros((), np.int64)
+    idx = np.expand_dims(pick(x.array, axis=axis), axis) if x.ndim else np.zeros((), np.int64)
     if x.ndim == 0:
         return result(x, Tensor._make(idx, False, None, 0))
     values = gather(x, axis, idx)
@@ -380,20 +380,20 @@ def _extreme(x: Tensor, dim: Any, keepdim: bool, minimum: bool) -> Any:
     return result(values, Tensor._make(idx.astype(np.int64), False, None, 0))
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
-    return _extreme(x, dim, keepdim, False)
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    return _extreme(input, dim, keepdim, False)
 
 
-def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
-    return _extreme(x, dim, keepdim, True)
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    return _extreme(input, dim, keepdim, True)
 
 
-def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    return LogSumExp.apply(x, _axes("logsumexp", x.ndim, dim), keepdim)
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    return LogSumExp.apply(input, _axes("logsumexp", input.ndim, dim), keepdim)
 
 
 def _arg(op: str, x: Any, dim: Any, keepdim: bool, pick: Any) -> Tensor:
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.array if isinstance(x, Tensor) else np.asarray(x)
     axes = _axes(op, data.ndim, dim)
     if dim is None or not data.ndim:
         out = np.asarray(pick(data))
@@ -404,35 +404,35 @@ def _arg(op: str, x: Any, dim: Any, keepdim: bool, pick: Any) -> Tensor:
     return Tensor._make(np.asarray(out, dtype=np.int64), False, None, 0)
 
 
-def argmax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def argmax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (flattened when ``dim`` is None); the first one among
     ties, as torch documents. Not differentiable."""
-    return _arg("argmax", x, dim, keepdim, np.argmax)
+    return _arg("argmax", input, dim, keepdim, np.argmax)
 
 
-def argmin(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def argmin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest value (the first among ties); not differentiable."""
-    return _arg("argmin", x, dim, keepdim, np.argmin)
+    return _arg("argmin", input, dim, keepdim, np.argmin)
 
 
 def _logical(op: str, x: Any, dim: Any, keepdim: bool, reduce: Any) -> Tensor:
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.array if isinstance(x, Tensor) else np.asarray(x)
     axes = _axes(op, data.ndim, dim)
     return Tensor._make(np.asarray(reduce(data, axis=axes, keepdims=keepdim)), False, None, 0)
 
 
-def all(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def all(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where every element (along ``dim``; everywhere when None) is non-zero. A
     boolean tensor, not differentiable."""
-    return _logical("all", x, dim, keepdim, np.all)
+    return _logical("all", input, dim, keepdim, np.all)
 
 
-def any(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def any(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where some element (along ``dim``; anywhere when None) is non-zero."""
-    return _logical("any", x, dim, keepdim, np.any)
+    return _logical("any", input, dim, keepdim, np.any)
 
 
-def vector_norm(x: Tensor, ord: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+def vector_norm(input: Tensor, ord: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
     """The p-norm ‖x‖ₚ = (Σ|xᵢ|ᵖ)^(1/p) over ``dim`` (all elements when None), as
     ``torch.linalg.vector_norm``; ``ord`` may be any number, ``inf`` (max |xᵢ|), ``-inf``
     (min |xᵢ|) or 0 (the count of non-zeros).
@@ -444,15 +444,15 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Any = None, keepdim: bool = Fals
     """
     if isinstance(ord, str) or isinstance(ord, bool):
         raise TypeError(f"vector_norm: ord must be a number, got {ord!r}")
-    if x.data.dtype.kind not in "fc":
+    if input.array.dtype.kind not in "fc":
         raise RuntimeError(
-            f"linalg.vector_norm: expected a floating point tensor as input, got {x.dtype}; "
+            f"linalg.vector_norm: expected a floating point tensor as input, got {input.dtype}; "
             "convert first, e.g. x.float()"
         )
-    return VectorNorm.apply(x, float(ord), _axes("vector_norm", x.ndim, dim), bool(keepdim))
+    return VectorNorm.apply(input, float(ord), _axes("vector_norm", input.ndim, dim), bool(keepdim))
 
 
-def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """The norm of ``x`` over ``dim`` (all elements when None), as ``torch.norm``: ``p``
     is ``"fro"`` (the 2-norm of the elements), a number, ``inf`` or ``-inf``; see
     :func:`vector_norm`. The nuclear norm (``"nuc"``) is not implemented.
@@ -468,10 +468,10 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
         if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) > 2:
             raise RuntimeError(f"norm: p='fro' takes at most 2 dims, got dim={dim}")
         p = 2
-    return vector_norm(x, 2.0 if p is None else p, dim, keepdim)
+    return vector_norm(input, 2.0 if p is None else p, dim, keepdim)
 
 
-def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+def cumsum(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
     """Running sum along ``dim``: yᵢ = x₀ + … + xᵢ. Integer and boolean input gives int64,
     as torch; ``dtype`` converts the input first.
 
@@ -481,6 +481,6 @@ def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         tensor([1., 3., 6.])
     """
     if dtype is not None:
-        x = x.to(dtype)
-    (axis,) = _axes("cumsum", x.ndim, dim) or (0,)
-    return CumSum.apply(x, axis)
+        input = input.to(dtype)
+    (axis,) = _axes("cumsum", input.ndim, dim) or (0,)
+    return CumSum.apply(input, axis)

@@ -104,27 +104,27 @@ class Remainder(Function):
 
 
 def _is_integral(x: Any) -> bool:
-    return isinstance(x, Tensor) and x.data.dtype.kind in "biu"
+    return isinstance(x, Tensor) and x.array.dtype.kind in "biu"
 
 
 def _integral_copy(x: Tensor) -> Tensor:
     """torch rounds an integer tensor to a copy of itself (NumPy would give floats)."""
-    return Tensor._make(x.data.copy(), False, None, 0)
+    return Tensor._make(x.array.copy(), False, None, 0)
 
 
-def floor(x: Tensor) -> Tensor:
-    return _integral_copy(x) if _is_integral(x) else Floor.apply(x)
+def floor(input: Tensor) -> Tensor:
+    return _integral_copy(input) if _is_integral(input) else Floor.apply(input)
 
 
-def ceil(x: Tensor) -> Tensor:
-    return _integral_copy(x) if _is_integral(x) else Ceil.apply(x)
+def ceil(input: Tensor) -> Tensor:
+    return _integral_copy(input) if _is_integral(input) else Ceil.apply(input)
 
 
-def trunc(x: Tensor) -> Tensor:
-    return _integral_copy(x) if _is_integral(x) else Trunc.apply(x)
+def trunc(input: Tensor) -> Tensor:
+    return _integral_copy(input) if _is_integral(input) else Trunc.apply(input)
 
 
-def round(x: Tensor, decimals: int = 0) -> Tensor:
+def round(input: Tensor, decimals: int = 0) -> Tensor:
     """Round to the nearest integer (or to ``decimals`` places), halves to even.
 
     Example:
@@ -132,15 +132,15 @@ def round(x: Tensor, decimals: int = 0) -> Tensor:
         >>> nnlab.round(nnlab.tensor([0.5, 1.5, 2.6, -0.5]))
         tensor([ 0.,  2.,  3., -0.])
     """
-    if _is_integral(x):
+    if _is_integral(input):
         if decimals != 0:
             raise NotImplementedError("round: decimals are not implemented for integer tensors")
-        return _integral_copy(x)
-    return Round.apply(x, int(decimals))
+        return _integral_copy(input)
+    return Round.apply(input, int(decimals))
 
 
 def _raw(v: Any) -> Any:
-    return v.data if isinstance(v, Tensor) else v
+    return v.array if isinstance(v, Tensor) else v
 
 
 def _check_integer_division(op: str, a: Any, b: Any) -> None:
@@ -150,7 +150,7 @@ def _check_integer_division(op: str, a: Any, b: Any) -> None:
         raise RuntimeError(f"ZeroDivisionError: {op}: integer division by zero")
 
 
-def floor_divide(a: Any, b: Any) -> Tensor:
+def floor_divide(input: Any, other: Any) -> Tensor:
     """⌊a / b⌋ elementwise (``a // b``), broadcasting; integers stay integers. Not
     differentiable: the result never requires grad.
 
@@ -159,13 +159,13 @@ def floor_divide(a: Any, b: Any) -> Tensor:
         >>> nnlab.tensor([7, -7]) // 2
         tensor([ 3, -4])
     """
-    _check_integer_division("floor_divide", a, b)
+    _check_integer_division("floor_divide", input, other)
     with np.errstate(divide="ignore", invalid="ignore"):
-        y = _binary("floor_divide", _raw(a), _raw(b), np.floor_divide)
+        y = _binary("floor_divide", _raw(input), _raw(other), np.floor_divide)
     return Tensor._make(np.asarray(y), False, None, 0)
 
 
-def remainder(a: Any, b: Any) -> Tensor:
+def remainder(input: Any, other: Any) -> Tensor:
     """a - ⌊a/b⌋·b elementwise (``a % b``), with the sign of the divisor, as Python and
     torch; differentiable in both arguments.
 
@@ -174,5 +174,5 @@ def remainder(a: Any, b: Any) -> Tensor:
         >>> nnlab.tensor([5.0, -5.0]) % 3
         tensor([2., 1.])
     """
-    _check_integer_division("remainder", a, b)
-    return Remainder.apply(a, b)
+    _check_integer_division("remainder", input, other)
+    return Remainder.apply(input, other)

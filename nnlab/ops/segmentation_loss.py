@@ -81,7 +81,7 @@ def dice_loss(
         raise TypeError(f"{op}: input must be floating point scores, got dtype {input.dtype}")
     if not smooth >= 0:
         raise ValueError(f"{op}: smooth must be >= 0, got {smooth}")
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    labels = target.array if isinstance(target, Tensor) else np.asarray(target)
     labels, _ = _class_target(op, input.shape, labels, ignore_index)
     n_classes = input.shape[1]
 

@@ -18,7 +18,7 @@ from nnlab.tensor import Tensor
 
 __all__ = [
     "reshape", "view", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "expand",
-    "cat", "concatenate", "stack", "split", "chunk", "pad",
+    "cat", "concatenate", "stack", "split", "chunk", "pad", "repeat", "narrow",
 ]  # fmt: skip
 
 
@@ -160,85 +160,130 @@ class Pad(Function):
         return g[ctx.centre], None, None
 
 
-def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     """Same elements, new shape (one dimension may be -1, inferred)."""
     shape = tuple(int(s) for s in shape)
-    if shape == x.shape:
-        return x
-    return Reshape.apply(x, shape)
+    if shape == input.shape:
+        return input
+    return Reshape.apply(input, shape)
 
 
-def view(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """As :func:`reshape` (nnlab arrays can always be viewed or copied as needed)."""
-    return reshape(x, shape)
+def view(input: Tensor, shape: Sequence[int]) -> Tensor:
+    """As :func:`reshape`, but never a copy: like torch, a tensor whose memory layout
+    cannot be read in the new shape (a transposed one, say) raises; call ``.contiguous()``
+    first or use ``reshape``."""
+    shape = tuple(int(s) for s in shape)
+    try:
+        np.reshape(input.array, shape, copy=False)
+    except ValueError as exc:
+        if "copy" not in str(exc):
+            return reshape(input, shape)  # a wrong element count: reshape explains it
+        raise RuntimeError(
+            f"view size {shape} is not compatible with the input tensor's size "
+            f"{tuple(input.shape)} and memory layout (at least one dimension spans across two "
+            "contiguous subspaces). Use .reshape(...) instead, or .contiguous().view(...)."
+        ) from None
+    return reshape(input, shape)
 
 
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def repeat(input: Tensor, sizes: Sequence[int]) -> Tensor:
+    """Tile ``x`` ``sizes[i]`` times along each dim (``sizes`` may add leading dims), as
+    ``torch.Tensor.repeat`` (NumPy's ``tile``). Built from reshape and expand, so its
+    gradient sums the copies back."""
+    sizes = tuple(int(n) for n in sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError(
+            f"repeat: the number of repeat dims ({len(sizes)}) can not be smaller than the "
+            f"number of dimensions of the tensor ({input.ndim})"
+        )
+    if any(n < 0 for n in sizes):
+        raise RuntimeError(f"repeat: repeats must be non-negative, got {sizes}")
+    shape = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
+    interleaved = tuple(d for n in shape for d in (1, n))
+    tiled = tuple(d for r, n in zip(sizes, shape) for d in (r, n))
+    out = expand(reshape(input, interleaved), tiled)
+    return reshape(out, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The slice ``start : start + length`` along ``dim`` (a view, as in torch)."""
+    d = _dim("narrow", dim, max(input.ndim, 1))
+    size = input.shape[d]
+    start = int(start) + size if int(start) < 0 else int(start)
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise RuntimeError(
+            f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})"
+        )
+    return input[(slice(None),) * d + (slice(start, start + length),)]
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one."""
-    if x.ndim == 0:
-        return reshape(x, (1,))
-    s = _dim("flatten", start_dim, x.ndim)
-    e = _dim("flatten", end_dim, x.ndim)
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    s = _dim("flatten", start_dim, input.ndim)
+    e = _dim("flatten", end_dim, input.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
-    merged = int(np.prod(x.shape[s : e + 1], dtype=np.int64))
-    return reshape(x, x.shape[:s] + (merged,) + x.shape[e + 1 :])
+    merged = int(np.prod(input.shape[s : e + 1], dtype=np.int64))
+    return reshape(input, input.shape[:s] + (merged,) + input.shape[e + 1 :])
 
 
-def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove size-1 dims (all of them, or those in ``dim``; others are left alone)."""
     if dim is None:
-        shape = tuple(n for n in x.shape if n != 1)
+        shape = tuple(n for n in input.shape if n != 1)
     else:
         dims = {
-            _dim("squeeze", d, max(x.ndim, 1)) for d in ((dim,) if isinstance(dim, int) else dim)
+            _dim("squeeze", d, max(input.ndim, 1))
+            for d in ((dim,) if isinstance(dim, int) else dim)
         }
-        shape = tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1))
-    return reshape(x, shape)
+        shape = tuple(n for i, n in enumerate(input.shape) if not (i in dims and n == 1))
+    return reshape(input, shape)
 
 
-def unsqueeze(x: Tensor, dim: int) -> Tensor:
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at ``dim`` (negative counts from the end of the new shape)."""
-    d = _dim("unsqueeze", dim, x.ndim + 1)
-    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+    d = _dim("unsqueeze", dim, input.ndim + 1)
+    return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
 
 
-def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
-    dims = tuple(_dim("permute", d, x.ndim) for d in dims)
-    if sorted(dims) != list(range(x.ndim)):
+def permute(input: Tensor, dims: Sequence[int]) -> Tensor:
+    dims = tuple(_dim("permute", d, input.ndim) for d in dims)
+    if sorted(dims) != list(range(input.ndim)):
         raise RuntimeError(
-            f"permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}"
+            f"permute: {dims} is not a permutation of the {input.ndim} dims of {input.shape}"
         )
-    if dims == tuple(range(x.ndim)):
-        return x
-    return Permute.apply(x, dims)
+    if dims == tuple(range(input.ndim)):
+        return input
+    return Permute.apply(input, dims)
 
 
-def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
-    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
-        return x
-    dims = list(range(x.ndim))
-    a, b = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
+    if input.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return input
+    dims = list(range(input.ndim))
+    a, b = _dim("transpose", dim0, input.ndim), _dim("transpose", dim1, input.ndim)
     dims[a], dims[b] = dims[b], dims[a]
-    return permute(x, dims)
+    return permute(input, dims)
 
 
-def expand(x: Tensor, shape: Sequence[int]) -> Tensor:
+def expand(input: Tensor, shape: Sequence[int]) -> Tensor:
     """Broadcast to ``shape`` without copying (-1 keeps a dim's size)."""
     shape = tuple(shape)
-    lead = len(shape) - x.ndim
+    lead = len(shape) - input.ndim
     if lead < 0:
-        raise RuntimeError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+        raise RuntimeError(f"expand: cannot expand shape {input.shape} to fewer dims {shape}")
     if any(n == -1 for n in shape[:lead]):
         raise RuntimeError(
-            f"expand: -1 (keep the size) is not allowed for a new leading dim: {x.shape} "
+            f"expand: -1 (keep the size) is not allowed for a new leading dim: {input.shape} "
             f"expanded to {shape}"
         )
-    full = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
-    if full == x.shape:
-        return x
-    return Expand.apply(x, full)
+    full = tuple(input.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    if full == input.shape:
+        return input
+    return Expand.apply(input, full)
 
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
@@ -260,10 +305,10 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     return Stack.apply(*tensors, dim=_dim("stack", dim, np.ndim(tensors[0]) + 1))
 
 
-def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into pieces of ``split_size`` (the last may be smaller), or of the given sizes."""
-    d = _dim("split", dim, x.ndim)
-    n = x.shape[d]
+    d = _dim("split", dim, input.ndim)
+    n = input.shape[d]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0:
@@ -273,31 +318,31 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n:
             raise RuntimeError(
-                f"split: sizes {sizes} do not add up to {n} (dim {dim} of {x.shape})"
+                f"split: sizes {sizes} do not add up to {n} (dim {dim} of {input.shape})"
             )
     if len(sizes) <= 1:
-        return (x,)
-    return Split.apply(x, sizes, d)
+        return (input,)
+    return Split.apply(input, sizes, d)
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into ``chunks`` pieces of size ⌈n / chunks⌉ (the last may be smaller)."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    n = x.shape[_dim("chunk", dim, x.ndim)]
-    return split(x, max(-(-n // chunks), 1), dim)
+    n = input.shape[_dim("chunk", dim, input.ndim)]
+    return split(input, max(-(-n // chunks), 1), dim)
 
 
-def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
     """Pad with a constant. ``pad`` lists (before, after) pairs starting from the LAST dim,
     as ``torch.nn.functional.pad``: (1, 1) pads the last dim, (1, 1, 2, 2) the last two."""
     if mode != "constant":
         raise ValueError(f"pad: mode must be 'constant' here, got {mode!r}")
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: needs an even number of values, at most 2 per dim; got {pad}")
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: negative padding is not supported, got {pad}")
-    widths = [(0, 0)] * x.ndim
+    widths = [(0, 0)] * input.ndim
     for k in range(len(pad) // 2):
-        widths[x.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
-    return Pad.apply(x, widths, value)
+        widths[input.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    return Pad.apply(input, widths, value)

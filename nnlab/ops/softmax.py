@@ -56,9 +56,9 @@ class LogSoftmax(Function):
         return g - np.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
 
 
-def softmax(x: Tensor, dim: int | None = None) -> Tensor:
-    return Softmax.apply(x, _check_dim("softmax", x, dim))
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    return Softmax.apply(input, _check_dim("softmax", input, dim))
 
 
-def log_softmax(x: Tensor, dim: int | None = None) -> Tensor:
-    return LogSoftmax.apply(x, _check_dim("log_softmax", x, dim))
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    return LogSoftmax.apply(input, _check_dim("log_softmax", input, dim))

@@ -53,7 +53,7 @@ def _pick(x: Tensor, axis: int, idx: np.ndarray, result: Any) -> Any:
     return result(gather(x, axis, idx), Tensor._make(idx.astype(np.int64), False, None, 0))
 
 
-def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
     """The values of ``x`` sorted along ``dim`` and where each came from.
 
     Returns a named tuple ``(values, indices)`` with ``values = x.gather(dim, indices)``;
@@ -66,21 +66,21 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
         >>> values, indices
         (tensor([3., 2., 1.]), tensor([0, 2, 1]))
     """
-    axis = _axis("sort", x.ndim, dim)
-    if x.ndim == 0:
-        return SortResult(x.reshape(()), Tensor(np.zeros((), np.int64)))
-    return _pick(x, axis, _order(x.data, axis, descending), SortResult)
+    axis = _axis("sort", input.ndim, dim)
+    if input.ndim == 0:
+        return SortResult(input.reshape(()), Tensor(np.zeros((), np.int64)))
+    return _pick(input, axis, _order(input.array, axis, descending), SortResult)
 
 
-def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """The int64 indices that sort ``x`` along ``dim`` (``sort(x, ...).indices``)."""
-    axis = _axis("argsort", x.ndim, dim)
-    if x.ndim == 0:
+    axis = _axis("argsort", input.ndim, dim)
+    if input.ndim == 0:
         return Tensor(np.zeros((), np.int64))
-    return Tensor._make(_order(x.data, axis, descending).astype(np.int64), False, None, 0)
+    return Tensor._make(_order(input.array, axis, descending).astype(np.int64), False, None, 0)
 
 
-def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """The ``k`` largest (``largest=False``: smallest) values along ``dim`` and their indices.
 
     Returns a named tuple ``(values, indices)``, differentiable through ``values`` as
@@ -92,18 +92,18 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
         >>> nnlab.topk(nnlab.tensor([1.0, 5.0, 3.0, 4.0]), 2)
         topk(values=tensor([5., 4.]), indices=tensor([1, 3]))
     """
-    axis = _axis("topk", x.ndim, dim)
-    size = x.shape[axis] if x.ndim else 1
+    axis = _axis("topk", input.ndim, dim)
+    size = input.shape[axis] if input.ndim else 1
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"topk: k must be an int, got {k!r}")
     if not 0 <= k <= size:
         raise RuntimeError(
             f"topk: selected index k={k} out of range for dim {dim} of size {size} "
-            f"(tensor of shape {x.shape})"
+            f"(tensor of shape {input.shape})"
         )
-    if x.ndim == 0:
+    if input.ndim == 0:
         # torch returns the element itself for k = 0 and k = 1 alike
-        return TopkResult(x.reshape(()), Tensor(np.zeros((), np.int64)))
-    order = _order(x.data, axis, largest)
+        return TopkResult(input.reshape(()), Tensor(np.zeros((), np.int64)))
+    order = _order(input.array, axis, largest)
     idx = np.take(order, np.arange(k), axis=axis)
-    return _pick(x, axis, idx, TopkResult)
+    return _pick(input, axis, idx, TopkResult)

@@ -289,6 +289,6 @@ def upsample(
     Example:
         >>> import nnlab
         >>> upsample(nnlab.ones(1, 1, 2), scale_factor=2).shape
-        (1, 1, 4)
+        nnlab.Size([1, 1, 4])
     """
     return interpolate(input, size, scale_factor, mode, align_corners)

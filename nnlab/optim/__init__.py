@@ -25,6 +25,7 @@ from nnlab.optim.adadelta import Adadelta
 from nnlab.optim.adagrad import Adagrad
 from nnlab.optim.adam import Adam
 from nnlab.optim.adamw import AdamW
+from nnlab.optim.lbfgs import LBFGS
 from nnlab.optim.lr_finder import LRFinderResult, lr_range_test
 from nnlab.optim.nadam import NAdam
 from nnlab.optim.optimizer import Optimizer
@@ -36,6 +37,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "LBFGS",
     "LRFinderResult",
     "NAdam",
     "Optimizer",

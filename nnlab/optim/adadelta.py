@@ -75,12 +75,12 @@ class Adadelta(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = _zero_step()
-            state["square_avg"] = Tensor(np.zeros_like(p.data))
-            state["acc_delta"] = Tensor(np.zeros_like(p.data))
+            state["square_avg"] = Tensor(np.zeros_like(p.array))
+            state["acc_delta"] = Tensor(np.zeros_like(p.array))
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        param, square_avg, acc_delta = p.data, state["square_avg"].data, state["acc_delta"].data
+        param, square_avg, acc_delta = p.array, state["square_avg"].array, state["acc_delta"].array
         g_buf, work, delta = self._scratch(p, 3)
-        state["step"].data += 1
+        state["step"].array += 1
         grad = _effective_grad(param, grad, group, g_buf, work)
 
         square_avg *= rho

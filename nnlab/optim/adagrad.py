@@ -85,17 +85,17 @@ class Adagrad(Optimizer):
         # that sets its own initial_accumulator_value.
         state = self.state[p]
         state["step"] = _zero_step()
-        state["sum"] = Tensor(np.full_like(p.data, self.defaults["initial_accumulator_value"]))
+        state["sum"] = Tensor(np.full_like(p.array, self.defaults["initial_accumulator_value"]))
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         state = self.state[p]
         if len(state) == 0:
             self._init_state(p)
         lr, eps = group["lr"], group["eps"]
-        param, acc = p.data, state["sum"].data
+        param, acc = p.array, state["sum"].array
         g_buf, work = self._scratch(p, 2)
-        state["step"].data += 1
-        step = float(state["step"].data)
+        state["step"].array += 1
+        step = float(state["step"].array)
         grad = _effective_grad(param, grad, group, g_buf, work)
         clr = lr / (1 + (step - 1) * group["lr_decay"])
         np.multiply(grad, grad, out=work)

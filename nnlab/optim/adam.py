@@ -99,18 +99,18 @@ class Adam(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = _zero_step()
-            state["exp_avg"] = Tensor(np.zeros_like(p.data))
-            state["exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+            state["exp_avg"] = Tensor(np.zeros_like(p.array))
+            state["exp_avg_sq"] = Tensor(np.zeros_like(p.array))
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+                state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.array))
         lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
-        param, m, v = p.data, state["exp_avg"].data, state["exp_avg_sq"].data
+        param, m, v = p.array, state["exp_avg"].array, state["exp_avg_sq"].array
         g_buf, work = self._scratch(p, 2)
         decoupled = group["weight_decay"] != 0 and group["decoupled_weight_decay"]
         grad = _effective_grad(param, grad, group, g_buf, work, decoupled)
-        state["step"].data += 1
-        step = float(state["step"].data)
+        state["step"].array += 1
+        step = float(state["step"].array)
 
         _lerp_(m, grad, 1 - beta1, work)
         # v ← β₂v + (1-β₂)g², written as v += (1-β₂)(g² - v): one pass fewer.
@@ -122,7 +122,7 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1**step)
         bias_correction2_sqrt = (1 - beta2**step) ** 0.5
         if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"].data
+            v_max = state["max_exp_avg_sq"].array
             np.maximum(v_max, v, out=v_max)
             v = v_max
         # lr·m̂/(√v̂ + ε) = (step_size·bc₂)·m / (√v + ε·bc₂): the same value, two passes fewer

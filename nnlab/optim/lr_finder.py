@@ -174,7 +174,7 @@ def lr_range_test(
         raise ValueError(f"diverge_threshold must be greater than 1, got {diverge_threshold}")
 
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    saved_params = [p.data.copy() for p in params]
+    saved_params = [p.array.copy() for p in params]
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     has_state = callable(getattr(model, "state_dict", None))
     saved_model = copy.deepcopy(model.state_dict()) if has_state else None
@@ -216,7 +216,7 @@ def lr_range_test(
                 break
     finally:
         for p, data in zip(params, saved_params):
-            p.data[...] = data
+            p.array[...] = data
             p.grad = None
         if saved_model is not None:
             model.load_state_dict(saved_model)

@@ -96,24 +96,24 @@ class NAdam(Optimizer):
         if len(state) == 0:
             state["step"] = _zero_step()
             state["mu_product"] = Tensor(np.ones((), dtype=_scalar_dtype()))
-            state["exp_avg"] = Tensor(np.zeros_like(p.data))
-            state["exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+            state["exp_avg"] = Tensor(np.zeros_like(p.array))
+            state["exp_avg_sq"] = Tensor(np.zeros_like(p.array))
         lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]
-        param, m, v = p.data, state["exp_avg"].data, state["exp_avg_sq"].data
+        param, m, v = p.array, state["exp_avg"].array, state["exp_avg_sq"].array
         g_buf, work, denom = self._scratch(p, 3)
         decoupled = group["weight_decay"] != 0 and group["decoupled_weight_decay"]
         grad = _effective_grad(param, grad, group, g_buf, work, decoupled)
-        state["step"].data += 1
-        step = float(state["step"].data)
+        state["step"].array += 1
+        step = float(state["step"].array)
         bias_correction2 = 1 - beta2**step
 
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         # In the 0-d array's own dtype, as PyTorch's float32 tensor does (not in Python floats).
-        state["mu_product"].data *= mu
-        mu_product = float(state["mu_product"].data)
+        state["mu_product"].array *= mu
+        mu_product = float(state["mu_product"].array)
         mu_product_next = mu_product * mu_next
 
         _lerp_(m, grad, 1 - beta1, work)

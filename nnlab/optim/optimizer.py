@@ -12,7 +12,7 @@ The convention, stated once (every optimizer file relies on it):
   step counter is a 0-d float Tensor, float32 unless the default dtype is float64 (PyTorch's
   rule, kept so trajectories match it digit for digit).
 * ``step()`` runs under ``no_grad``: for each parameter with a gradient it calls the
-  subclass's ``_update(p, grad, group)``, which changes ``p.data`` **in place** (so anything
+  subclass's ``_update(p, grad, group)``, which changes ``p.array`` **in place** (so anything
   holding the parameter or a view of it sees the new values) and never writes into the
   gradient. Temporaries come from a small pool of scratch arrays shared by parameters of
   the same shape and dtype, so a step allocates (almost) nothing.
@@ -140,7 +140,7 @@ class Optimizer:
         ...     def __init__(self, params, lr=0.01):
         ...         super().__init__(params, {"lr": lr})
         ...     def _update(self, p, grad, group):
-        ...         p.data -= group["lr"] * np.sign(grad)
+        ...         p.array -= group["lr"] * np.sign(grad)
         >>> w = nnlab.tensor([1.0, -2.0], requires_grad=True)
         >>> opt = SignSGD([w], lr=0.5)
         >>> (w * w).sum().backward()
@@ -226,10 +226,10 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif p.grad.requires_grad or not p.grad.data.flags.writeable:
-                    p.grad = Tensor(np.zeros_like(p.grad.data))
+                elif p.grad.requires_grad or not p.grad.array.flags.writeable:
+                    p.grad = Tensor(np.zeros_like(p.grad.array))
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, once.
@@ -249,21 +249,21 @@ class Optimizer:
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        self._update(p, p.grad.data, group)
+                        self._update(p, p.grad.array, group)
         self._step_calls += 1
         return loss
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        """Apply one step to ``p.data`` in place, given its gradient array (never modify it)."""
+        """Apply one step to ``p.array`` in place, given its gradient array (never modify it)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _update()")
 
     def _scratch(self, p: Tensor, n: int) -> list[np.ndarray]:
         """``n`` temporary arrays shaped like ``p``, reused across steps and across
         parameters of the same shape and dtype (updates run one parameter at a time)."""
-        key = (p.data.shape, p.data.dtype.str)
+        key = (p.array.shape, p.array.dtype.str)
         pool = self._pool.setdefault(key, [])
         while len(pool) < n:
-            pool.append(np.empty(p.data.shape, dtype=p.data.dtype))
+            pool.append(np.empty(p.array.shape, dtype=p.array.dtype))
         return pool[:n]
 
     # -- state_dict -----------------------------------------------------------------------
@@ -352,7 +352,7 @@ _SCALAR_STATE = frozenset({"step", "mu_product"})
 def _cast_state(p: Tensor, key: str, value: Any) -> Any:
     """Copy one saved state value onto parameter ``p``'s dtype (see ``load_state_dict``)."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if key == "step" and isinstance(value, (int, float)):
         return Tensor(np.array(float(value), dtype=_scalar_dtype()))
     if isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "__array__"):
@@ -360,6 +360,6 @@ def _cast_state(p: Tensor, key: str, value: Any) -> Any:
         if key in _SCALAR_STATE and arr.size == 1:
             arr = arr.reshape(())  # e.g. saved through np.ascontiguousarray, which adds a dim
         if arr.dtype.kind == "f" and arr.ndim > 0 and key != "step":
-            arr = arr.astype(p.data.dtype, copy=False)
+            arr = arr.astype(p.array.dtype, copy=False)
         return Tensor(arr)
     return copy.deepcopy(value)

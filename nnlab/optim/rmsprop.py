@@ -92,23 +92,23 @@ class RMSprop(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = _zero_step()
-            state["square_avg"] = Tensor(np.zeros_like(p.data))
+            state["square_avg"] = Tensor(np.zeros_like(p.array))
             if group["momentum"] > 0:
-                state["momentum_buffer"] = Tensor(np.zeros_like(p.data))
+                state["momentum_buffer"] = Tensor(np.zeros_like(p.array))
             if group["centered"]:
-                state["grad_avg"] = Tensor(np.zeros_like(p.data))
+                state["grad_avg"] = Tensor(np.zeros_like(p.array))
         lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
-        param, square_avg = p.data, state["square_avg"].data
+        param, square_avg = p.array, state["square_avg"].array
         g_buf, work, avg = self._scratch(p, 3)
         grad = _effective_grad(param, grad, group, g_buf, work)
-        state["step"].data += 1
+        state["step"].array += 1
 
         square_avg *= alpha
         np.multiply(grad, grad, out=work)
         work *= 1 - alpha
         square_avg += work
         if group["centered"]:
-            grad_avg = state["grad_avg"].data
+            grad_avg = state["grad_avg"].array
             _lerp_(grad_avg, grad, 1 - alpha, work)
             np.multiply(grad_avg, grad_avg, out=work)
             np.subtract(square_avg, work, out=avg)
@@ -118,7 +118,7 @@ class RMSprop(Optimizer):
         avg += group["eps"]
 
         if momentum > 0:
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"].array
             buf *= momentum
             np.divide(grad, avg, out=work)
             buf += work

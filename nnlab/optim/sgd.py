@@ -80,7 +80,7 @@ class SGD(Optimizer):
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         lr, momentum = group["lr"], group["momentum"]
-        param = p.data
+        param = p.array
         g_buf, work = self._scratch(p, 2)
         grad = _effective_grad(param, grad, group, g_buf, work)
         if momentum != 0:
@@ -90,13 +90,13 @@ class SGD(Optimizer):
                 buf = Tensor(grad.copy())
                 state["momentum_buffer"] = buf
             else:
-                buf.data *= momentum
+                buf.array *= momentum
                 np.multiply(grad, 1 - group["dampening"], out=work)
-                buf.data += work
+                buf.array += work
             if group["nesterov"]:
-                np.multiply(buf.data, momentum, out=work)
+                np.multiply(buf.array, momentum, out=work)
                 grad = np.add(grad, work, out=g_buf)
             else:
-                grad = buf.data
+                grad = buf.array
         np.multiply(grad, -lr, out=work)
         param += work

@@ -6,10 +6,10 @@ folder; ``inference`` evaluates and predicts with a finished run.
 """
 
 from nnlab.runner.builders import build_model, make_splits
-from nnlab.runner.inference import evaluate_run, predict_run
+from nnlab.runner.inference import evaluate_run, predict_run, run_reads_texts
 from nnlab.runner.training import RunResult, resume_from_run, train_from_config
 
 __all__ = [
     "RunResult", "build_model", "evaluate_run", "make_splits", "predict_run", "resume_from_run",
-    "train_from_config",
+    "run_reads_texts", "train_from_config",
 ]  # fmt: skip

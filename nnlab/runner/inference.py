@@ -12,14 +12,20 @@ import numpy as np
 import nnlab
 import nnlab.io
 from nnlab import nn
-from nnlab.config import PRETRAINED_MODELS, RunConfig, parse_config
+from nnlab.config import PRETRAINED_MODELS, TEXT_DATASETS, RunConfig, parse_config
 from nnlab.runner import builders as B
-from nnlab.train.checkpoint import load_state_without_frozen
+from nnlab.runner import run_files as F
+from nnlab.train.checkpoint import load_model_state
 
-__all__ = ["evaluate_run", "predict_run"]
+__all__ = ["evaluate_run", "predict_run", "run_reads_texts"]
+
+
+_RETRAIN = "the run's config no longer matches its weights; restore config.json, or train a new run"
 
 
 def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]]:
+    """The run's config, its kept model (eval mode) and its preprocessing, every file
+    checked against the run's digests (see :mod:`nnlab.runner.run_files`)."""
     run_dir = Path(run_dir)
     for name in ("config.json", "preprocessing.json", "model.safetensors"):
         if not (run_dir / name).is_file():
@@ -27,19 +33,45 @@ def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]
                 f"{run_dir} is not a finished run folder (no {name}); train it with "
                 "`nnlab train CONFIG` or resume it with `nnlab train --resume RUN_DIR`"
             )
-    cfg = parse_config(json.loads((run_dir / "config.json").read_text()), str(run_dir))
-    prep = json.loads((run_dir / "preprocessing.json").read_text())
-    shape = tuple(prep["input_shape"])
-    model = B.build_model(
-        cfg, shape, B.output_size(cfg, prep["n_classes"]), prep.get("vocab_size", 0)
-    )
-    weights = run_dir / "model.safetensors"
-    if cfg.model.type in PRETRAINED_MODELS:  # frozen pretrained weights were left out
-        load_state_without_frozen(model, nnlab.io.load_weights(weights), str(weights))
-    else:
-        nnlab.io.load_into(model, weights)
+    manifest = F.read_manifest(run_dir)
+    cfg, _ = F.load_run_config(run_dir, manifest)  # training.epochs edits do not matter here
+    prep = _preprocessing(run_dir, manifest)
+    if "vocab_size" in prep and "tokenizer" not in prep:
+        F.verify_run_file(run_dir, "vocab.json", manifest)
+    try:
+        model = B.build_model(
+            cfg, tuple(prep["input_shape"]), B.output_size(cfg, prep["n_classes"]),
+            prep.get("vocab_size", 0),
+        )  # fmt: skip
+    except (ValueError, TypeError) as exc:  # a shape the config's model cannot take
+        raise F.RunFileError(f"{run_dir}: cannot rebuild the model ({exc}); {_RETRAIN}") from None
+    weights = F.verify_run_file(run_dir, "model.safetensors", manifest)
+    load_model_state(model, nnlab.io.load_weights(weights), str(weights),
+                     skip_frozen=cfg.model.type in PRETRAINED_MODELS, hint=_RETRAIN)  # fmt: skip
     model.eval()
     return cfg, model, prep
+
+
+def _preprocessing(run_dir: Path, manifest: dict[str, Any] | None) -> dict[str, Any]:
+    path = run_dir / "preprocessing.json"
+    try:
+        prep = json.loads(F.read_run_file(run_dir, "preprocessing.json", manifest))
+        missing = [k for k in ("n_classes", "input_shape", "n_features") if k not in prep]
+    except (ValueError, UnicodeDecodeError, TypeError) as exc:
+        raise F.RunFileError(f"{path} is not valid JSON: {exc}") from None
+    if missing:
+        raise F.RunFileError(f"{path} lacks the keys {', '.join(missing)}")
+    return prep
+
+
+def run_reads_texts(run_dir: str | Path) -> bool:
+    """Whether a run's model reads texts (a text or dates run) rather than numbers; False
+    for a folder that is not a readable run (loading it says what is wrong)."""
+    try:
+        cfg = parse_config(json.loads((Path(run_dir) / "config.json").read_bytes()))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return cfg.task == "seq2seq" or cfg.data.dataset in TEXT_DATASETS
 
 
 def evaluate_run(run_dir: str | Path) -> dict[str, float]:
@@ -50,7 +82,7 @@ def evaluate_run(run_dir: str | Path) -> dict[str, float]:
     cfg, model, _ = _load_run(run_dir)
     s = B.make_splits(cfg)
     if cfg.model.type == "perceptron":
-        return {"accuracy": float((model.predict(s.x_test).data == s.y_test).mean())}
+        return {"accuracy": float((model.predict(s.x_test).array == s.y_test).mean())}
     loss_fn = B.build_loss(cfg, s.y_train, s.n_classes)
     trainer = Trainer(model, loss_fn, optim.SGD(model.parameters(), lr=0.0),
                       metrics=cfg.training.metrics, verbose=False)  # fmt: skip
@@ -66,18 +98,49 @@ def _scale(prep: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return x * np.asarray(stats["scale_"]) + np.asarray(stats["min_"])
 
 
+def _first_bad(x: np.ndarray, bad: np.ndarray) -> str:
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    count = int(bad.sum())
+    more = f" ({count} values in all)" if count > 1 else ""
+    return f"inputs{list(index)} = {float(x[index])!r}{more}"
+
+
+def _check_finite(x: np.ndarray, after: str = "") -> None:
+    """NaN, ±inf and values beyond float32 (the model's dtype) have no prediction."""
+    big = np.finfo(np.float32).max
+    if not np.isfinite(x).all():
+        raise ValueError(
+            f"{_first_bad(x, ~np.isfinite(x))} is not a finite number{after}; every input "
+            "value must be finite"
+        )
+    if (np.abs(x) > big).any():
+        raise ValueError(
+            f"{_first_bad(x, np.abs(x) > big)} overflows float32 (largest {big:.4g}){after}"
+        )
+
+
 def _prepare_inputs(prep: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
     """Raw inputs as the model saw them in training: feature rows are scaled with the
-    training statistics and shaped by the run's layout; images (N, C, H, W) pass as is."""
+    training statistics and shaped by the run's layout; images (N, C, H, W) pass as is.
+    Every value must be a finite float32 number, before and after scaling."""
     shape = tuple(prep["input_shape"])
-    x = np.asarray(inputs, dtype=np.float64)
+    try:
+        x = np.asarray(inputs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"inputs must be numbers ({exc})") from None
+    if x.size == 0:
+        raise ValueError("inputs hold no values: give at least one row")
+    _check_finite(x)
     if x.ndim <= 2:
         x = np.atleast_2d(x)
         layout, width = prep.get("layout", "flat"), prep["n_features"]
-        if x.size == 0 or x.shape[1] != width:
-            got = 0 if x.size == 0 else x.shape[1]
-            raise ValueError(f"inputs have {got} features per row; the model expects {width}")
-        x = B.to_layout(_scale(prep, x).astype(np.float32), layout, prep.get("image_size"))
+        if x.shape[1] != width:
+            raise ValueError(
+                f"inputs have {x.shape[1]} features per row; the model expects {width}"
+            )
+        x = _scale(prep, x)
+        _check_finite(x, " after scaling with the training statistics")
+        x = B.to_layout(x.astype(np.float32), layout, prep.get("image_size"))
     if tuple(x.shape[1:]) != shape:
         raise ValueError(
             f"inputs have shape {tuple(x.shape[1:])} per sample; the model expects {shape}"
@@ -112,9 +175,17 @@ def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray
     else:
         xt = nnlab.tensor(_prepare_inputs(prep, inputs))
     if cfg.model.type == "perceptron":
-        return {"prediction": model.predict(xt).data}
+        return {"prediction": model.predict(xt).array}
     with nnlab.no_grad():
-        out = model(xt).data.astype(np.float64)
+        out = model(xt).array.astype(np.float64)
+    bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"the model's output is not finite (NaN or Inf) for input row(s) "
+            f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''} (counted from 0): inputs "
+            "far outside the training data? No prediction is made for any row"
+        )
     if cfg.task == "segmentation":
         return {"prediction": out.argmax(1)}
     if cfg.task == "classification":

@@ -9,14 +9,20 @@ A run folder holds::
     run.json            epochs trained, which epoch's weights were kept, why training stopped
     checkpoints/        best.safetensors, last.safetensors (full training state)
     model.safetensors   the kept weights                plots/        PNG figures
+    digests.json        SHA-256 of the files above, checked on every load (written last)
 
 The kept weights are those of the best epoch by ``training.monitor`` (validation loss by
 default), as early stopping would keep; ``run.json`` says which epoch that was.
+
+Everything a command line can get wrong (the config, ``--epochs``, ``--output-dir``) is
+checked before the run folder is created; a resume checks its config and checkpoint
+before it writes anything (see :mod:`nnlab.runner.run_files` for what may change).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +34,7 @@ import nnlab
 import nnlab.io
 from nnlab.config import PRETRAINED_MODELS, ConfigError, RunConfig, load_config, parse_config
 from nnlab.runner import builders as B
+from nnlab.runner import run_files as F
 
 __all__ = ["RunResult", "train_from_config", "resume_from_run"]
 
@@ -111,15 +118,38 @@ def _monitor(name: str, parts: _Parts) -> str:
     return name
 
 
+def _check_output_dir(root: Path, given_as: str) -> None:
+    """The folder for run folders must be a folder (or creatable as one) and writable."""
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == root else f"would be inside {existing}, which is"
+        raise ConfigError(f"{given_as} {root} {what} a file, not a folder; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{given_as} {root}: {existing} is not writable")
+
+
+def _output_root(cfg: RunConfig, output_dir: str | None) -> tuple[Path, str]:
+    """Where run folders go, and how the user gave it (for error messages)."""
+    if output_dir:
+        return Path(output_dir), "--output-dir"
+    return Path(cfg.output_dir), "output_dir (in the config)"
+
+
 def _new_run_dir(cfg: RunConfig, output_dir: str | None) -> Path:
-    root = Path(output_dir or cfg.output_dir)
+    root, given_as = _output_root(cfg, output_dir)
+    _check_output_dir(root, given_as)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = root / f"{cfg.name}-{stamp}"
     k = 1
     while run_dir.exists():
         k += 1
         run_dir = root / f"{cfg.name}-{stamp}-{k}"
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(f"{given_as} {root}: cannot create {run_dir} ({exc.strerror})") from None
     return run_dir
 
 
@@ -164,16 +194,22 @@ def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
         grad_clip=cfg.training.grad_clip, accumulate_steps=cfg.training.accumulate_steps,
         penalty=parts.penalty, constraints=parts.constraints, verbose=verbose,
         save_frozen=cfg.model.type not in PRETRAINED_MODELS,
+        detect_anomaly=cfg.training.detect_anomaly,
     )  # fmt: skip
 
 
 def _with_epochs(cfg: RunConfig, epochs: int | None, seed: int | None) -> RunConfig:
-    update: dict[str, Any] = {}
+    """``cfg`` with the command line's ``--epochs``/``--seed``, validated like the config
+    (``--epochs 0`` is an error here, before any file is written)."""
+    if epochs is None and seed is None:
+        return cfg
+    data = cfg.model_dump()
     if epochs is not None:
-        update["training"] = cfg.training.model_copy(update={"epochs": epochs})
+        data["training"]["epochs"] = epochs
     if seed is not None:
-        update["seed"] = seed
-    return cfg.model_copy(update=update) if update else cfg
+        data["seed"] = seed
+    given = " and ".join(o for o, v in (("--epochs", epochs), ("--seed", seed)) if v is not None)
+    return parse_config(data, given)
 
 
 def train_from_config(
@@ -185,21 +221,25 @@ def train_from_config(
 ) -> RunResult:
     """Train the run described by ``config`` (a RunConfig or a TOML path) and write its
     run folder. Returns the folder, the final metrics per split and the history."""
-    source_text = None
+    source_text, given = None, None
     if not isinstance(config, RunConfig):
-        cfg = load_config(config)
-        source_text = Path(config).read_text()
+        given = load_config(config)
+        source_text = Path(config).read_text(encoding="utf-8")
+        cfg = given
     else:
         cfg = config
     cfg = _with_epochs(cfg, epochs, seed)
+    _check_output_dir(*_output_root(cfg, output_dir))  # before the slow part
     parts = _prepare(cfg)
     run_dir = _new_run_dir(cfg, output_dir)
     (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
     if source_text is not None:
-        (run_dir / "config.toml").write_text(source_text)
+        (run_dir / "config.toml").write_text(source_text, encoding="utf-8")
     _save_preprocessing(run_dir, parts.splits, cfg)
+    overrides = F.config_changes(given, cfg) if given is not None else {}
+    F.write_digests(run_dir, overrides)
     if cfg.model.type == "perceptron":
-        return _train_perceptron(parts, run_dir)
+        return _train_perceptron(parts, run_dir, verbose)
     trainer = _trainer(parts, run_dir, verbose)
     trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
     return _finish(parts, trainer, run_dir)
@@ -209,22 +249,44 @@ def resume_from_run(
     run_dir: str | Path, epochs: int | None = None, verbose: bool = True
 ) -> RunResult:
     """Continue an interrupted (or finished) run from its last checkpoint, in place, up to
-    ``training.epochs`` (or ``epochs``). The result equals an uninterrupted run's."""
+    ``training.epochs`` (or ``epochs``). The result equals an uninterrupted run's.
+
+    The settings are the run's own (``config.json``); ``training.epochs`` may be raised
+    by editing the run's ``config.toml`` or with ``epochs`` (which wins). Any other edit of
+    ``config.toml`` is refused, naming the keys (see ``run_files.load_run_config``).
+    Config, digests and checkpoint are all checked, and ``epochs`` must exceed the epochs
+    already trained, before anything in the folder is rewritten."""
     run_dir = Path(run_dir)
     last = run_dir / "checkpoints" / "last.safetensors"
     if not (run_dir / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    if not last.is_file():
-        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from ({last})")
-    cfg = parse_config(json.loads((run_dir / "config.json").read_text()), str(run_dir))
-    cfg = _with_epochs(cfg, epochs, None)
-    parts = _prepare(cfg)
+    manifest = F.read_manifest(run_dir)
+    cfg, edits = F.load_run_config(run_dir, manifest)
     if cfg.model.type == "perceptron":
         raise ConfigError("a perceptron run trains in one go and cannot be resumed")
+    if not last.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from ({last})")
+    if epochs is None and "training.epochs" in edits:
+        epochs = edits["training.epochs"]
+        if verbose:
+            print(f"config.toml sets training.epochs = {epochs} (was {cfg.training.epochs})")
+    cfg = _with_epochs(cfg, epochs, None)
+    parts = _prepare(cfg)
     trainer = _trainer(parts, run_dir, verbose)
     trainer.load(last, train_loader=parts.train_loader)
-    trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
+    if trainer.epoch >= cfg.training.epochs and not F.is_finished(run_dir, manifest):
+        return _finish(parts, trainer, run_dir)  # interrupted while writing its files
+    if trainer.epoch >= cfg.training.epochs:
+        raise ConfigError(
+            f"{run_dir} has already trained {trainer.epoch} epochs and training.epochs is "
+            f"{cfg.training.epochs}: nothing to do. Give --epochs N (N > {trainer.epoch}) or "
+            "raise training.epochs in the run's config.toml to train more"
+        )
+    # The record changes before training, so an interrupted resume resumes to the same count.
     (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+    toml = run_dir / "config.toml"
+    F.write_digests(run_dir, F.config_changes(load_config(toml), cfg) if toml.is_file() else {})
+    trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
     return _finish(parts, trainer, run_dir)
 
 
@@ -247,6 +309,7 @@ def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:
     nnlab.io.save_weights(trainer.model_state(), run_dir / "model.safetensors")
     metrics = _final_metrics(parts, trainer)
     _write_outputs(parts, run_dir, trainer, metrics, info)
+    F.write_digests(run_dir)
     return RunResult(run_dir, metrics, trainer.history, info)
 
 
@@ -334,18 +397,24 @@ def _unscale(scaler: Any, x: np.ndarray) -> np.ndarray:
     return x if scaler is None else np.asarray(scaler.inverse_transform(x))
 
 
-def _train_perceptron(parts: _Parts, run_dir: Path) -> RunResult:
-    """Rosenblatt's rule needs no gradients: it runs its own loop (``Perceptron.fit``)."""
+def _train_perceptron(parts: _Parts, run_dir: Path, verbose: bool) -> RunResult:
+    """Rosenblatt's rule needs no gradients: it runs its own loop (``Perceptron.fit``),
+    which takes milliseconds; its per-epoch lines (mistakes made) are printed after it."""
     from nnlab import analysis
 
     cfg, s, model = parts.cfg, parts.splits, parts.model
     model.fit(s.x_train, s.y_train, epochs=cfg.training.epochs, lr=cfg.optimizer.lr)
     errors = [int(e) for e in model.errors_]
+    if verbose:
+        for i, e in enumerate(errors):
+            print(f"epoch {i + 1}/{cfg.training.epochs}  errors {e}", flush=True)
+        if errors and errors[-1] == 0 and len(errors) < cfg.training.epochs:
+            print(f"converged: no mistakes in epoch {len(errors)}, stopped", flush=True)
     splits = {"train": (s.x_train, s.y_train), "test": (s.x_test, s.y_test)}
     if s.x_val is not None:
         splits["validation"] = (s.x_val, s.y_val)
     metrics = {
-        name: {"accuracy": float((model.predict(x).data == np.asarray(y)).mean())}
+        name: {"accuracy": float((model.predict(x).array == np.asarray(y)).mean())}
         for name, (x, y) in splits.items()
     }
     nnlab.io.save_weights(model, run_dir / "model.safetensors")
@@ -358,4 +427,5 @@ def _train_perceptron(parts: _Parts, run_dir: Path) -> RunResult:
     info = {"epochs_trained": len(errors), "converged": bool(errors and errors[-1] == 0)}
     (run_dir / "run.json").write_text(json.dumps(info, indent=1))
     analysis.plot_perceptron_errors(errors, run_dir / "plots" / "errors.png")
+    F.write_digests(run_dir)
     return RunResult(run_dir, metrics, {"errors_per_epoch": errors}, info)

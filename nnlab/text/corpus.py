@@ -205,7 +205,7 @@ class CharLMDataset(Dataset):
         >>> len(ds), ds.chars[:4]
         (2, [' ', 'd', 'e', 'h'])
         >>> x, y = ds[0]
-        >>> ds.decode(x.data), ds.decode(y.data)
+        >>> ds.decode(x.array), ds.decode(y.array)
         ('hell', 'ello')
     """
 

@@ -147,7 +147,7 @@ class SentenceEncoder:
         Runs in the model's current mode (``model.train()`` applies dropout) and records
         the graph when gradients are enabled, so a loss on it fine-tunes the model.
         """
-        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
         hidden = self.model(ids, m)
         weights = Tensor(m.astype(hidden.dtype)[:, :, None])
         summed = (hidden * weights).sum(1)

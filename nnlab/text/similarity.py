@@ -33,6 +33,7 @@ __all__ = [
     "class_prototypes",
     "few_shot_prototypes",
     "semantic_search",
+    "nearest_neighbours",
     "load_search_corpus",
     "SENTIMENT_DESCRIPTIONS",
 ]
@@ -249,6 +250,32 @@ def semantic_search(
     scores = docs @ _normalize_rows(encoder.encode([query]))[0]
     order = np.argsort(-scores, kind="stable")[:top_k]
     return [(int(i), float(scores[i])) for i in order]
+
+
+def nearest_neighbours(embeddings: Any, top_k: int) -> list[list[tuple[int, float]]]:
+    """For each row of ``embeddings`` (N, D), its ``top_k`` nearest *other* rows by cosine
+    similarity, best first: ``[[(index, cosine), ...], ...]``.
+
+    A row is never its own neighbour (it is left out by index, so a repeated text still
+    finds its twin); each list holds min(top_k, N − 1) pairs, so with fewer than two rows
+    every list is empty.
+
+    Example:
+        >>> pairs = nearest_neighbours([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]], top_k=1)
+        >>> [[(j, round(c, 3)) for j, c in row] for row in pairs]
+        [[(1, 0.8)], [(0, 0.8)], [(1, 0.6)]]
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ValueError(f"nearest_neighbours: top_k must be a whole number ≥ 1, got {top_k!r}")
+    vectors = _normalize_rows(np.asarray(embeddings))
+    n = len(vectors)
+    similarity = (vectors @ vectors.T).astype(np.float64)
+    out = []
+    for i in range(n):
+        others = np.delete(np.arange(n), i)
+        order = others[np.argsort(-similarity[i, others], kind="stable")][:top_k]
+        out.append([(int(j), float(similarity[i, j])) for j in order])
+    return out
 
 
 def load_search_corpus() -> list[str]:

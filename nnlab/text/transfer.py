@@ -142,7 +142,7 @@ def predict_labels(model: Module, *inputs: Any, batch_size: int = 256) -> np.nda
     with no_grad():
         for s in range(0, n, batch_size):
             batch = [Tensor(np.asarray(a[s : s + batch_size])) for a in inputs]
-            out.append(model(*batch).data.argmax(axis=1))
+            out.append(model(*batch).array.argmax(axis=1))
     return np.concatenate(out).astype(np.int64)
 
 
@@ -225,7 +225,7 @@ class TopLayersClassifier(Module):
         >>> clf = TopLayersClassifier(BertModel(cfg), k=1)
         >>> h = nnlab.randn(2, 5, 8)
         >>> clf(h, np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])).shape
-        (2, 2)
+        nnlab.Size([2, 2])
     """
 
     def __init__(self, model: Any, k: int, num_classes: int = 2) -> None:
@@ -242,7 +242,7 @@ class TopLayersClassifier(Module):
 
     def features(self, hidden: Any, mask: Any) -> Tensor:
         """The L2-normalised mean of the top layers' output over the real tokens."""
-        m = np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(np.int64)
+        m = np.asarray(mask.array if isinstance(mask, Tensor) else mask).astype(np.int64)
         width = max(int(m.sum(1).max()), 1)  # trim the padding columns of this batch
         m = m[:, :width]
         h = hidden if isinstance(hidden, Tensor) else Tensor(np.asarray(hidden))
@@ -296,7 +296,7 @@ def layer_inputs(
                 h = model.embeddings(i, np.zeros_like(i))
                 for layer in model.encoder.layer[:start]:
                     h = layer(h, bias)
-                out[s : s + batch_size, :width] = h.data
+                out[s : s + batch_size, :width] = h.array
     finally:
         model.train(was_training)
     return out, mask
@@ -316,7 +316,7 @@ def _run_layers(
             bias = _key_bias(m)
             for layer in layers:
                 h = layer(h, bias)
-            out[s : s + batch_size, :width] = h.data
+            out[s : s + batch_size, :width] = h.array
     return out
 
 

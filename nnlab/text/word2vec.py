@@ -199,10 +199,10 @@ class Word2Vec(nn.Module):
         """Re-draw ``in_embed`` (from ``generator``, default the global one) and zero
         ``out_embed``."""
         bound = 0.5 / self.embedding_dim
-        u = nnlab.rand(self.vocab_size, self.embedding_dim, generator=generator).data
+        u = nnlab.rand(self.vocab_size, self.embedding_dim, generator=generator).array
         with nnlab.no_grad():
-            self.in_embed.data[...] = (2 * u - 1) * bound
-            self.out_embed.data[...] = 0.0
+            self.in_embed.array[...] = (2 * u - 1) * bound
+            self.out_embed.array[...] = 0.0
 
     def extra_repr(self) -> str:
         return f"{self.vocab_size}, {self.embedding_dim}, mode={self.mode!r}"
@@ -397,7 +397,7 @@ def train_word2vec(
         losses.append(total / max(seen, 1))
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
             break
-    wv = WordVectors(corpus.itos, model.in_embed.data.copy())
+    wv = WordVectors(corpus.itos, model.in_embed.array.copy())
     wv.losses, wv.seconds = losses, time.perf_counter() - start
     wv.model, wv.corpus = model, corpus
     return wv

@@ -3,8 +3,12 @@
 A checkpoint holds the model's ``state_dict``, the optimizer's and scheduler's state,
 the random generators' states, the epoch counter and anything else the loop wants to
 keep. Arrays go into the safetensors tensor table (never pickle: loading a checkpoint
-cannot run code); everything else goes into the file's JSON metadata, with a SHA-256
-digest of the array bytes so a corrupted file is detected, not half-loaded.
+cannot run code); everything else goes into the file's JSON metadata. Two SHA-256
+digests, of the array bytes (``sha256``) and of the metadata's JSON text
+(``state_sha256``: the epoch, optimizer settings, history...), are checked on every load,
+so a corrupted or edited file is refused, not half-loaded or silently trained over. A
+checkpoint written before ``state_sha256`` existed still loads, with an
+:class:`UnverifiedCheckpointWarning`.
 
 Files are written atomically: to a temporary file in the same folder, flushed to disk,
 then renamed over the target, so an interrupted save never leaves a broken checkpoint.
@@ -16,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,8 +32,9 @@ from safetensors.numpy import load_file, save_file
 from nnlab.tensor import Tensor
 
 __all__ = [
-    "CheckpointError", "save_checkpoint", "load_checkpoint", "pack_state", "unpack_state",
-    "frozen_parameter_names", "state_without_frozen", "load_state_without_frozen",
+    "CheckpointError", "UnverifiedCheckpointWarning", "save_checkpoint", "load_checkpoint",
+    "pack_state", "unpack_state", "frozen_parameter_names", "state_without_frozen",
+    "load_state_without_frozen", "state_mismatch", "load_model_state", "array_digest",
 ]  # fmt: skip
 
 _FORMAT = "nnlab-checkpoint-1"
@@ -38,11 +44,15 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated, corrupted or not an nnlab checkpoint."""
 
 
+class UnverifiedCheckpointWarning(UserWarning):
+    """A file was loaded without a digest to check it against (written by an older nnlab)."""
+
+
 def pack_state(obj: Any, arrays: dict[str, np.ndarray], prefix: str) -> Any:
     """Split a nested state (dicts, lists, numbers, arrays, Tensors) into a JSON-able
     skeleton and a flat ``{key: array}`` table; arrays are replaced by ``{"@array": key}``."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if isinstance(obj, np.ndarray):
         arrays[prefix] = np.asarray(obj, order="C")
         return {"@array": prefix}
@@ -77,7 +87,8 @@ def unpack_state(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     return obj
 
 
-def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+def array_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
     h = hashlib.sha256()
     for key in sorted(arrays):
         a = arrays[key]
@@ -109,10 +120,12 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> P
     "epoch": 5}``) to ``path`` atomically. Returns the path."""
     arrays: dict[str, np.ndarray] = {}
     skeleton = pack_state(dict(state), arrays, "state")
+    text = json.dumps(skeleton)
     metadata = {
         "format": _FORMAT,
-        "state": json.dumps(skeleton),
-        "sha256": _digest(arrays),
+        "state": text,
+        "sha256": array_digest(arrays),
+        "state_sha256": hashlib.sha256(text.encode()).hexdigest(),
     }
     path = Path(path)
     atomic_write_bytes(path, lambda tmp: save_file(arrays, tmp, metadata=metadata))
@@ -144,8 +157,22 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"(format {metadata.get('format')!r}); load plain weights with "
             "nnlab.io.load_weights instead"
         )
-    if _digest(arrays) != metadata.get("sha256"):
+    if array_digest(arrays) != metadata.get("sha256"):
         raise CheckpointError(f"checkpoint {path} is corrupted: its arrays fail the SHA-256 check")
+    text = metadata.get("state", "")
+    if "state_sha256" not in metadata:
+        warnings.warn(
+            f"checkpoint {path} was written by an older nnlab: its metadata (epoch, optimizer "
+            "and scheduler settings, history) is not covered by a digest and is unverified",
+            UnverifiedCheckpointWarning,
+            stacklevel=2,
+        )
+    elif hashlib.sha256(text.encode()).hexdigest() != metadata["state_sha256"]:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupted or was edited: its metadata (epoch, optimizer "
+            "state, history) fails the SHA-256 check; resume from another checkpoint or "
+            "train again"
+        )
     try:
         skeleton = json.loads(metadata["state"])
     except (KeyError, json.JSONDecodeError) as exc:
@@ -171,16 +198,49 @@ def state_without_frozen(model: Any) -> dict[str, Any]:
     return {k: v for k, v in model.state_dict().items() if k not in frozen}
 
 
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(np.shape(value.array if isinstance(value, Tensor) else value))
+
+
+def state_mismatch(model: Any, state: Mapping[str, Any], skip_frozen: bool = False) -> str:
+    """What keeps ``state`` from loading into ``model``, all in one line: missing keys,
+    unexpected keys and mis-shaped tensors with both shapes; "" when it fits. With
+    ``skip_frozen`` the model's frozen parameters may be missing."""
+    own = model.state_dict()
+    frozen = frozen_parameter_names(model) if skip_frozen else set()
+    missing = [k for k in own if k not in state and k not in frozen]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {_shape(state[k])} in the file, {_shape(own[k])} in the model"
+        for k in own
+        if k in state and _shape(state[k]) != _shape(own[k])
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} ({', '.join(missing)})")
+    if unexpected:
+        parts.append(f"unexpected {len(unexpected)} ({', '.join(unexpected)})")
+    if shapes:
+        parts.append(f"mis-shaped {len(shapes)} ({'; '.join(shapes)})")
+    return "; ".join(parts)
+
+
+def load_model_state(
+    model: Any, state: Mapping[str, Any], source: str, skip_frozen: bool = False, hint: str = ""
+) -> None:
+    """Load ``state`` into ``model`` or raise one :class:`CheckpointError` that names
+    ``source`` and every missing, unexpected and mis-shaped tensor (``hint``: what to do)."""
+    problems = state_mismatch(model, state, skip_frozen)
+    if problems:
+        frozen = " (frozen parameters may be left out, no others)" if skip_frozen else ""
+        raise CheckpointError(
+            f"{source} does not fit the model {type(model).__name__}{frozen}: {problems}"
+            + (f". {hint}" if hint else "")
+        )
+    model.load_state_dict(state, strict=not skip_frozen)
+
+
 def load_state_without_frozen(model: Any, state: Mapping[str, Any], source: str) -> None:
     """Load a state written by :func:`state_without_frozen`: every key but the frozen
     parameters must be there, and nothing else; ``source`` names the file in the error."""
-    own = model.state_dict()
-    frozen = frozen_parameter_names(model)
-    missing = [k for k in own if k not in state and k not in frozen]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{source} does not fit this model: missing {missing or 'nothing'}, unexpected "
-            f"{unexpected or 'nothing'} (frozen parameters may be left out, no others)"
-        )
-    model.load_state_dict(state, strict=False)
+    load_model_state(model, state, source, skip_frozen=True)

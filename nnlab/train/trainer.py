@@ -16,6 +16,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -26,12 +27,14 @@ from typing import Any
 import numpy as np
 
 from nnlab import random as nnrandom
+from nnlab.autograd.anomaly import detect_anomaly as _detect_anomaly
 from nnlab.autograd.grad_mode import no_grad
 from nnlab.tensor import Tensor
 from nnlab.train.callbacks import Callback, CallbackList, LRSchedulerCallback, ProgressBar
 from nnlab.train.checkpoint import (
+    CheckpointError,
     load_checkpoint,
-    load_state_without_frozen,
+    load_model_state,
     save_checkpoint,
     state_without_frozen,
 )
@@ -103,7 +106,7 @@ def _grad_norm(params: Sequence[Tensor]) -> float:
     total = 0.0
     for p in params:
         if p.grad is not None:
-            g = p.grad.data.reshape(-1)
+            g = p.grad.array.reshape(-1)
             total += float(np.dot(g, g))
     return math.sqrt(total)
 
@@ -129,6 +132,10 @@ class Trainer:
         save_frozen: put frozen parameters in checkpoints (default: True). False for a
             model whose frozen part its constructor rebuilds (a pretrained encoder): the
             checkpoints then hold the trained part only.
+        detect_anomaly: run :meth:`fit` inside ``nnlab.autograd.detect_anomaly()``, so the
+            first op whose forward or backward produces NaN/Inf raises an ``AnomalyError``
+            naming it (and, for backward, where the op was created) instead of a NaN loss
+            steps later. Every array is scanned: for debugging only.
     """
 
     def __init__(
@@ -148,6 +155,7 @@ class Trainer:
         constraints: Iterable[Callable[[Any], None]] = (),
         verbose: bool = True,
         save_frozen: bool = True,
+        detect_anomaly: bool = False,
     ) -> None:
         if accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be ≥ 1, got {accumulate_steps}")
@@ -161,6 +169,7 @@ class Trainer:
         self.penalty = penalty
         self.constraints = list(constraints)
         self.save_frozen = save_frozen
+        self.detect_anomaly = bool(detect_anomaly)
         # The scheduler steps before any user callback sees the epoch, so a checkpoint
         # written at epoch end already holds the next epoch's learning rate.
         internal: list[Callback] = []
@@ -197,6 +206,8 @@ class Trainer:
         Keras-style ``(x, y)`` pairs of arrays, batched here with ``batch_size``
         (shuffled for training).
         """
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a whole number ≥ 0, got {epochs!r}")
         train_loader = _as_loader(train_loader, batch_size, shuffle=True)
         val_loader = _as_loader(val_loader, batch_size, shuffle=False)
         if self.epoch >= epochs:
@@ -216,8 +227,10 @@ class Trainer:
         logs: dict[str, Any] = {}
         self.callbacks.on_train_begin()
         try:
-            while self.epoch < epochs and not self.stop_training:
-                logs = self._run_epoch(train_loader, val_loader)
+            # Off: leave anomaly mode as the caller set it (a surrounding detect_anomaly()).
+            with _detect_anomaly() if self.detect_anomaly else contextlib.nullcontext():
+                while self.epoch < epochs and not self.stop_training:
+                    logs = self._run_epoch(train_loader, val_loader)
         except NonFiniteLossError as exc:
             self.stop_reason = str(exc)
             raise
@@ -253,7 +266,7 @@ class Trainer:
             loss = self.loss_fn(out, y)
             if self.penalty is not None:
                 loss = loss + self.penalty(self.model)
-            value = float(loss.data)
+            value = float(loss.array)
             if not math.isfinite(value):
                 raise NonFiniteLossError(
                     f"loss is {value} at epoch {epoch + 1}, step {self.global_step + 1} "
@@ -265,8 +278,8 @@ class Trainer:
             total_loss += value * n
             seen += n
             if self.metrics:
-                outputs_seen.append(out.data.copy())
-                targets_seen.append(np.asarray(getattr(y, "data", y)))
+                outputs_seen.append(out.array.copy())
+                targets_seen.append(np.asarray(getattr(y, "array", y)))
             last = n_batches is not None and i + 1 == n_batches
             step_loss += value / k
             if (i + 1) % k == 0 or last:
@@ -313,7 +326,7 @@ class Trainer:
         """Mean loss and metrics over ``loader`` in eval mode, without recording a graph."""
         outputs, targets = self._collect(loader)
         with no_grad():
-            loss = float(self.loss_fn(Tensor(outputs), Tensor(targets)).data)
+            loss = float(self.loss_fn(Tensor(outputs), Tensor(targets)).array)
         logs = {"loss": loss}
         for name, fn in self.metrics.items():
             logs[name] = fn(outputs, targets)
@@ -327,8 +340,8 @@ class Trainer:
             with no_grad():
                 for batch in loader:
                     x, y = _split_batch(batch)
-                    outs.append(_call(self.model, x).data)
-                    ys.append(np.asarray(getattr(y, "data", y)))
+                    outs.append(_call(self.model, x).array)
+                    ys.append(np.asarray(getattr(y, "array", y)))
         finally:
             self.model.train(was_training)
         return np.concatenate(outs), np.concatenate(ys)
@@ -337,7 +350,7 @@ class Trainer:
         """Model outputs for an array/Tensor of inputs, or a tuple of them for a model with
         several inputs (in batches, eval mode)."""
         several = isinstance(inputs, tuple)
-        arrays = [np.asarray(getattr(a, "data", a)) for a in (inputs if several else (inputs,))]
+        arrays = [np.asarray(getattr(a, "array", a)) for a in (inputs if several else (inputs,))]
         was_training = self.model.training
         self.model.eval()
         try:
@@ -345,7 +358,7 @@ class Trainer:
                 parts = []
                 for i in range(0, len(arrays[0]), batch_size):
                     batch = tuple(Tensor(a[i : i + batch_size]) for a in arrays)
-                    parts.append(_call(self.model, batch if several else batch[0]).data)
+                    parts.append(_call(self.model, batch if several else batch[0]).array)
         finally:
             self.model.train(was_training)
         return np.concatenate(parts)
@@ -375,19 +388,20 @@ class Trainer:
         unless ``save_frozen``)."""
         return self.model.state_dict() if self.save_frozen else state_without_frozen(self.model)
 
-    def load_model_state(self, state: dict[str, Any]) -> None:
-        """Load a :meth:`model_state` into the model."""
-        if self.save_frozen:
-            self.model.load_state_dict(state)
-        else:
-            load_state_without_frozen(self.model, state, "the checkpoint")
+    def load_model_state(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
+        """Load a :meth:`model_state` into the model; a state that does not fit raises one
+        :class:`CheckpointError` naming ``source`` and every missing, unexpected and
+        mis-shaped tensor."""
+        load_model_state(self.model, state, source, skip_frozen=not self.save_frozen)
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.load_model_state(state["model"])
+    def load_state_dict(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
+        self.load_model_state(state["model"], source)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             if "scheduler" not in state:
-                raise KeyError("checkpoint has no scheduler state but this trainer has a scheduler")
+                raise CheckpointError(
+                    f"{source} has no scheduler state but this trainer has a scheduler"
+                )
             self.scheduler.load_state_dict(state["scheduler"])
         nnrandom.set_rng_state(state["rng"])
         self.epoch = int(state["epoch"])
@@ -403,7 +417,7 @@ class Trainer:
     def load(self, path: str | Path, train_loader: Any = None) -> Trainer:
         """Restore a checkpoint written by :meth:`save`; give the train loader to restore
         its shuffling state too. Then call :meth:`fit` with the total epoch count."""
-        self.load_state_dict(load_checkpoint(path))
+        self.load_state_dict(load_checkpoint(path), source=f"checkpoint {path}")
         loader_state = getattr(self, "_pending_loader_state", None)
         if train_loader is not None and loader_state is not None:
             train_loader.load_state_dict(loader_state)

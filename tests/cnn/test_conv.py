@@ -53,7 +53,7 @@ def tolerance(dtype: Any, expected: np.ndarray) -> Tol:
 
 def compare(actual: Any, expected: torch.Tensor, dtype: Any, what: str) -> None:
     e = expected.detach().numpy()
-    a = np.asarray(actual.data if isinstance(actual, nnlab.Tensor) else actual)
+    a = np.asarray(actual.array if isinstance(actual, nnlab.Tensor) else actual)
     assert_close(a, e, tolerance(dtype, e), what)
 
 
@@ -233,7 +233,7 @@ def test_fused_conv_equals_composed_twin(x_shape, w_shape, kwargs) -> None:
         b = nnlab.tensor(rng.standard_normal(w_shape[0]), requires_grad=True)
         y = op(x, w, b, **kwargs)
         y.backward(rng.standard_normal(y.shape))
-        results.append([y.data, x.grad.data, w.grad.data, b.grad.data])
+        results.append([y.array, x.grad.array, w.grad.array, b.grad.array])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
 
@@ -279,11 +279,11 @@ def test_conv_skips_unneeded_gradients() -> None:
 
 def test_conv_does_not_write_into_its_input() -> None:
     x = nnlab.randn(2, 3, 5, 5, requires_grad=True)
-    before = x.data.copy()
+    before = x.array.copy()
     for mode in ("zeros", "reflect", "circular"):
         y = nn.Conv2d(3, 3, 3, padding=1, padding_mode=mode)(x)
         y.backward(np.ones(y.shape, dtype=np.float32))
-    np.testing.assert_array_equal(x.data, before)
+    np.testing.assert_array_equal(x.array, before)
 
 
 # -- initialisation, state_dict, repr ---------------------------------------------------
@@ -305,7 +305,7 @@ def test_default_init_matches_torch(cls: str, args: tuple, kwargs: dict) -> None
     fan_in = ours.weight.shape[1] * math.prod(ours.weight.shape[2:])
     bound = 1 / math.sqrt(fan_in)
     for name, p in theirs.named_parameters():
-        mine = dict(ours.named_parameters())[name].data
+        mine = dict(ours.named_parameters())[name].array
         ref = p.detach().numpy()
         assert mine.shape == ref.shape and mine.dtype == ref.dtype == np.float32
         assert np.abs(mine).max() <= bound and np.abs(ref).max() <= bound
@@ -315,7 +315,7 @@ def test_default_init_matches_torch(cls: str, args: tuple, kwargs: dict) -> None
             assert np.abs(mine).max() > 0.99 * bound
     nnlab.manual_seed(0)
     again = getattr(nn, cls)(*args, **kwargs)
-    np.testing.assert_array_equal(again.weight.data, ours.weight.data)
+    np.testing.assert_array_equal(again.weight.array, ours.weight.array)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
 def compare(actual: Any, expected: torch.Tensor, dtype: Any, what: str) -> None:
     e = expected.detach().numpy()
-    a = np.asarray(actual.data if isinstance(actual, nnlab.Tensor) else actual)
+    a = np.asarray(actual.array if isinstance(actual, nnlab.Tensor) else actual)
     tol = TOLERANCES[np.dtype(dtype)]
     if np.dtype(dtype) == np.float32 and e.size:
         tol = Tol(rtol=1e-5, atol=max(1e-6, 1e-5 * float(np.abs(e).max())))

@@ -38,7 +38,7 @@ def _channel_scale(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 def test_whole_channels_are_dropped_with_probability_p(layer, shape, p) -> None:
     nnlab.manual_seed(11)
     x = np.random.default_rng(0).uniform(0.5, 1.5, shape).astype(np.float32)
-    y = layer(p)(nnlab.tensor(x)).data
+    y = layer(p)(nnlab.tensor(x)).array
     scale = _channel_scale(y, x)
     kept = scale > 0
     np.testing.assert_allclose(scale[kept], 1 / (1 - p), rtol=1e-6)
@@ -54,37 +54,37 @@ def test_gradient_is_the_mask(layer, shape) -> None:
     y = layer(0.4)(x)
     g = np.random.default_rng(2).standard_normal(shape)
     y.backward(g)
-    mask = y.data / x.data
-    np.testing.assert_allclose(x.grad.data, g * mask, rtol=1e-12)
+    mask = y.array / x.array
+    np.testing.assert_allclose(x.grad.array, g * mask, rtol=1e-12)
 
 
 def test_seeding_reproduces_masks() -> None:
     x = nnlab.ones(8, 16, 3, 3)
     drop = nn.Dropout2d(0.5)
     nnlab.manual_seed(3)
-    a = drop(x).data
-    b = drop(x).data
+    a = drop(x).array
+    b = drop(x).array
     nnlab.manual_seed(3)
-    np.testing.assert_array_equal(drop(x).data, a)
-    np.testing.assert_array_equal(drop(x).data, b)
+    np.testing.assert_array_equal(drop(x).array, a)
+    np.testing.assert_array_equal(drop(x).array, b)
     assert not np.array_equal(a, b)  # consecutive calls draw new masks
     g = nnlab.random.Generator(5)
-    c = F.dropout2d(x, 0.5, generator=g).data
-    np.testing.assert_array_equal(F.dropout2d(x, 0.5, generator=nnlab.random.Generator(5)).data, c)
+    c = F.dropout2d(x, 0.5, generator=g).array
+    np.testing.assert_array_equal(F.dropout2d(x, 0.5, generator=nnlab.random.Generator(5)).array, c)
 
 
 def test_expected_value_is_preserved() -> None:
     nnlab.manual_seed(0)
-    y = nn.Dropout2d(0.3)(nnlab.ones(100, 100, 2, 2)).data
+    y = nn.Dropout2d(0.3)(nnlab.ones(100, 100, 2, 2)).array
     assert abs(y.mean() - 1.0) < 5 * np.sqrt(0.3 / 0.7 / 10_000)
 
 
 @pytest.mark.parametrize("layer, shape", LAYERS, ids=["1d", "2d", "3d"])
 def test_evaluation_and_extreme_p(layer, shape) -> None:
     x = nnlab.tensor(np.random.default_rng(4).standard_normal(shape))
-    np.testing.assert_array_equal(layer(0.5).eval()(x).data, x.data)
-    np.testing.assert_array_equal(layer(0.0)(x).data, x.data)
-    np.testing.assert_array_equal(layer(1.0)(x).data, np.zeros(shape))
+    np.testing.assert_array_equal(layer(0.5).eval()(x).array, x.array)
+    np.testing.assert_array_equal(layer(0.0)(x).array, x.array)
+    np.testing.assert_array_equal(layer(1.0)(x).array, np.zeros(shape))
 
 
 def test_unbatched_inputs_drop_channels() -> None:
@@ -92,7 +92,7 @@ def test_unbatched_inputs_drop_channels() -> None:
     nnlab.manual_seed(1)
     for layer, shape in ((nn.Dropout1d(0.5), (200, 4)), (nn.Dropout3d(0.5), (200, 2, 2, 2))):
         x = np.ones(shape)
-        y = layer(nnlab.tensor(x)).data
+        y = layer(nnlab.tensor(x)).array
         assert y.shape == shape
         per_channel = y.reshape(shape[0], -1)
         assert ((per_channel == 0).all(1) | (per_channel == 2).all(1)).all()
@@ -104,7 +104,7 @@ def test_dropout2d_3d_input_is_read_as_n_c_l_with_a_warning_like_torch() -> None
         TF.dropout2d(torch.ones(4, 5, 6))
     nnlab.manual_seed(2)
     with pytest.warns(UserWarning, match="dropout2d: Received a 3D input"):
-        y = F.dropout2d(nnlab.ones(40, 50, 6)).data
+        y = F.dropout2d(nnlab.ones(40, 50, 6)).array
     assert ((y == 0).all(-1) | (y == 2).all(-1)).all()
     with pytest.warns(UserWarning, match="dropout3d: Received a 3-D input"):
         F.dropout3d(nnlab.ones(4, 5, 6))
@@ -125,18 +125,26 @@ def test_errors_like_torch() -> None:
         nn.Dropout2d(-0.1)
 
 
+def test_dropout1d_layer_raises_shape_error_with_path() -> None:
+    with pytest.raises(nn.ShapeError, match=r"model\.1 \(Dropout1d\).*\(N, C, L\).*Dropout2d"):
+        nn.Sequential(nn.Identity(), nn.Dropout1d())(nnlab.zeros(2, 3, 4, 4))
+
+
 @pytest.mark.parametrize(
-    "layer, shape, pattern",
+    "name, shape, pattern",
     [
-        (nn.Dropout1d(), (2, 3, 4, 4), r"model\.1 \(Dropout1d\).*\(N, C, L\).*Dropout2d"),
-        (nn.Dropout2d(), (2, 3), r"\(N, C, H, W\).*\(2, 3\).*use Dropout"),
-        (nn.Dropout2d(), (2, 3, 4, 4, 4), r"Dropout3d"),
-        (nn.Dropout3d(), (2, 3, 4), r"\(N, C, D, H, W\).*Dropout1d"),
+        ("Dropout2d", (2, 3), "dropout2d: Received a 2-D input"),
+        ("Dropout2d", (2, 3, 4, 4, 4), "dropout2d: Received a 5-D input"),
+        ("Dropout3d", (2, 3, 4), "dropout3d: Received a 3-D input"),
     ],
 )  # fmt: skip
-def test_layers_raise_shape_errors_with_path(layer, shape, pattern) -> None:
-    with pytest.raises(nn.ShapeError, match=pattern):
-        nn.Sequential(nn.Identity(), layer)(nnlab.zeros(*shape))
+def test_channel_dropout_layers_warn_on_other_ranks_as_torch(name, shape, pattern) -> None:
+    with pytest.warns(UserWarning, match=pattern):
+        theirs = getattr(T, name)(0.5)(torch.ones(*shape))
+    with pytest.warns(UserWarning, match=pattern):
+        ours = getattr(nn, name)(0.5)(nnlab.ones(*shape))
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert set(np.unique(ours.numpy())) <= {0.0, 2.0}
 
 
 def test_reprs_match_torch() -> None:

@@ -328,11 +328,11 @@ def check_twin(twin: Twin, dtype: type, training: bool) -> None:
     xn, xt = nnlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out, tout = ours(xn), theirs(xt)
     label = f"{twin.name} {'train' if training else 'eval'} {np.dtype(dtype)}"
-    _close(out.data, tout.detach().numpy(), dtype, f"{label}: output")
+    _close(out.array, tout.detach().numpy(), dtype, f"{label}: output")
     g = rng.standard_normal(tout.shape).astype(dtype)
     out.backward(nnlab.tensor(g))
     tout.backward(torch.from_numpy(g))
-    _close(xn.grad.data, xt.grad.numpy(), dtype, f"{label}: input grad")
+    _close(xn.grad.array, xt.grad.numpy(), dtype, f"{label}: input grad")
     # A bias that feeds a training-mode batch norm has a gradient of exactly 0 in exact
     # arithmetic (the norm subtracts the channel mean), so both libraries return rounding
     # noise there: parameter gradients are compared on at least 1/10 of the scale of the
@@ -340,14 +340,14 @@ def check_twin(twin: Twin, dtype: type, training: bool) -> None:
     theirs_grads = {n: p.grad.numpy() for n, p in theirs.named_parameters()}
     floor = 0.1 * max(float(np.abs(g).max()) for g in theirs_grads.values())
     for name, p in ours.named_parameters():
-        _close(p.grad.data, theirs_grads[name], dtype, f"{label}: grad of {name}", floor)
+        _close(p.grad.array, theirs_grads[name], dtype, f"{label}: grad of {name}", floor)
     theirs_buffers = dict(theirs.named_buffers())
     for name, b in ours.named_buffers():  # running statistics after a training step
         expected = theirs_buffers[name].numpy()
         if expected.dtype.kind == "f":
-            _close(b.data, expected, dtype, f"{label}: buffer {name}")
+            _close(b.array, expected, dtype, f"{label}: buffer {name}")
         else:
-            np.testing.assert_array_equal(b.data, expected, err_msg=f"{label}: buffer {name}")
+            np.testing.assert_array_equal(b.array, expected, err_msg=f"{label}: buffer {name}")
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
@@ -432,13 +432,13 @@ def test_resnet_depths_and_errors() -> None:
 def test_resnet_init_is_torchvisions() -> None:
     nnlab.manual_seed(0)
     model = resnet(blocks=[1, 1], widths=[32, 64], zero_init_residual=True)
-    w = model.layer2[0].conv2.weight.data  # kaiming normal, fan_out = 64·9, gain √2
+    w = model.layer2[0].conv2.weight.array  # kaiming normal, fan_out = 64·9, gain √2
     assert abs(w.std() - np.sqrt(2 / (64 * 9))) < 0.05 * np.sqrt(2 / (64 * 9))
-    assert np.all(model.layer1[0].bn2.weight.data == 0)  # blocks start as the identity
-    assert np.all(model.bn1.weight.data == 1)
+    assert np.all(model.layer1[0].bn2.weight.array == 0)  # blocks start as the identity
+    assert np.all(model.bn1.weight.array == 1)
     x = nnlab.randn(2, 32, 4, 4).relu()
     block = model.layer1[0].eval()
-    np.testing.assert_allclose(block(x).data, x.data, rtol=1e-6)
+    np.testing.assert_allclose(block(x).array, x.array, rtol=1e-6)
 
 
 def test_projection_always() -> None:
@@ -450,29 +450,29 @@ def test_projection_always() -> None:
 
 
 def _rel(a: nnlab.Tensor, b: nnlab.Tensor) -> float:
-    return float(np.linalg.norm(a.data - b.data) / np.linalg.norm(b.data))
+    return float(np.linalg.norm(a.array - b.array) / np.linalg.norm(b.array))
 
 
 def test_highway_gate_bias_starts_carrying() -> None:
     nnlab.manual_seed(0)
     layer = Highway(32)  # gate bias −2
-    assert np.all(layer.gate.bias.data == -2.0)
+    assert np.all(layer.gate.bias.array == -2.0)
     x = nnlab.randn(64, 32)
     t = layer.gate(x).sigmoid()
     assert 0.08 < float(t.mean()) < 0.18  # ≈ σ(−2) = 0.119: mostly carry
     y = layer(x)
     h = layer.activation(layer.transform(x))
-    np.testing.assert_allclose(y.data, (t * h + (1 - t) * x).data, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(y.array, (t * h + (1 - t) * x).array, rtol=1e-6, atol=1e-7)
     assert _rel(y, x) < 0.3  # close to the carried input...
     assert _rel(y, h) > 0.7  # ...and far from the transform
     # more negative bias: closer to the identity; positive: close to H(x)
     closed = Highway(32, gate_bias=-15.0)
     closed.transform.load_state_dict(layer.transform.state_dict())
-    xg = nnlab.tensor(x.data, requires_grad=True)
+    xg = nnlab.tensor(x.array, requires_grad=True)
     y_closed = closed(xg)
-    np.testing.assert_allclose(y_closed.data, x.data, atol=2e-4)
+    np.testing.assert_allclose(y_closed.array, x.array, atol=2e-4)
     y_closed.sum().backward()
-    np.testing.assert_allclose(xg.grad.data, 1.0, atol=2e-3)  # the carry passes gradients
+    np.testing.assert_allclose(xg.grad.array, 1.0, atol=2e-3)  # the carry passes gradients
     opened = Highway(32, gate_bias=15.0)
     opened.transform.load_state_dict(layer.transform.state_dict())
     assert _rel(opened(x), h) < 1e-3
@@ -481,7 +481,7 @@ def test_highway_gate_bias_starts_carrying() -> None:
 def test_highway_reset_parameters_keeps_gate_bias() -> None:
     layer = Highway(8, activation="tanh", gate_bias=-3.0)
     layer.reset_parameters()
-    assert np.all(layer.gate.bias.data == -3.0)
+    assert np.all(layer.gate.bias.array == -3.0)
     with pytest.raises(ValueError, match="activation"):
         Highway(8, activation="swish")
     with pytest.raises(nn.ShapeError, match="features"):
@@ -496,13 +496,13 @@ def test_deep_highway_network_keeps_the_signal() -> None:
     net = HighwayNetwork(16, 16, num_layers=30, gate_bias=-4.0)
     x = nnlab.randn(8, 16, requires_grad=True)
     net(x).pow(2).sum().backward()
-    highway_grad = float(np.abs(x.grad.data).mean())
+    highway_grad = float(np.abs(x.grad.array).mean())
     plain = nn.Sequential(net.stem, net.act, *[
         nn.Sequential(layer.transform, nn.ReLU()) for layer in net.layers
     ])  # fmt: skip
-    xp = nnlab.tensor(x.data, requires_grad=True)
+    xp = nnlab.tensor(x.array, requires_grad=True)
     plain(xp).pow(2).sum().backward()
-    plain_grad = float(np.abs(xp.grad.data).mean())
+    plain_grad = float(np.abs(xp.grad.array).mean())
     assert highway_grad > 1e-2
     assert plain_grad < 1e-3 * highway_grad
 

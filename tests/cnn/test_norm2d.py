@@ -59,17 +59,17 @@ def step(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, g: np.ndarray,
     xn = nnlab.tensor(x, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     yn, yt = ours(xn), theirs(xt)
-    assert_close(yn.data, yt.detach().numpy(), tol, f"{label}: output")
+    assert_close(yn.array, yt.detach().numpy(), tol, f"{label}: output")
     yn.backward(g)
     yt.backward(torch.from_numpy(g))
-    assert_close(xn.grad.data, xt.grad.numpy(), tol, f"{label}: gradient of the input")
+    assert_close(xn.grad.array, xt.grad.numpy(), tol, f"{label}: gradient of the input")
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad.data, theirs_params[name].grad.numpy(), tol, f"{label}: d{name}")
+        assert_close(p.grad.array, theirs_params[name].grad.numpy(), tol, f"{label}: d{name}")
     theirs_buffers = dict(theirs.named_buffers())
     assert list(dict(ours.named_buffers())) == list(theirs_buffers)
     for name, b in ours.named_buffers():
-        assert_close(b.data, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
+        assert_close(b.array, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
 
 
 def run_steps(ours, theirs, shapes, label: str, dtype: Any, modes=("train", "eval")) -> None:
@@ -118,7 +118,7 @@ def test_norm_layer_matches_torch_over_steps(name, cls, args, kwargs, shapes, dt
     ours, theirs = twins(cls, args, kwargs, dtype)
     run_steps(ours, theirs, shapes, name, dtype)
     if cls.startswith("BatchNorm") and ours.track_running_stats:
-        assert int(ours.num_batches_tracked.data) == 2 * len(shapes)
+        assert int(ours.num_batches_tracked.array) == 2 * len(shapes)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -148,11 +148,11 @@ def test_functional_instance_and_group_norm_match_torch() -> None:
         y = F.instance_norm(nnlab.tensor(x), ours_rm, ours_rv, nnlab.tensor(w), nnlab.tensor(b),
                             use_input_stats, 0.2, 1e-3)  # fmt: skip
         e = TF.instance_norm(t(x), theirs_rm, theirs_rv, t(w), t(b), use_input_stats, 0.2, 1e-3)
-        assert_close(y.data, e.numpy(), tol, f"instance_norm {use_input_stats}")
-        assert_close(ours_rm.data, theirs_rm.numpy(), tol, "instance_norm running_mean")
-        assert_close(ours_rv.data, theirs_rv.numpy(), tol, "instance_norm running_var")
+        assert_close(y.array, e.numpy(), tol, f"instance_norm {use_input_stats}")
+        assert_close(ours_rm.array, theirs_rm.numpy(), tol, "instance_norm running_mean")
+        assert_close(ours_rv.array, theirs_rv.numpy(), tol, "instance_norm running_var")
     y = F.group_norm(nnlab.tensor(x), 2, nnlab.tensor(w), nnlab.tensor(b), 1e-3)
-    assert_close(y.data, TF.group_norm(t(x), 2, t(w), t(b), 1e-3).numpy(), tol, "group_norm")
+    assert_close(y.array, TF.group_norm(t(x), 2, t(w), t(b), 1e-3).numpy(), tol, "group_norm")
 
 
 def test_batchnorm2d_running_statistics_by_hand() -> None:
@@ -165,13 +165,13 @@ def test_batchnorm2d_running_statistics_by_hand() -> None:
         bn(nnlab.tensor(x))
         mean = 0.8 * mean + 0.2 * x.mean(axis=(0, 2, 3))
         var = 0.8 * var + 0.2 * x.var(axis=(0, 2, 3), ddof=1)
-        np.testing.assert_allclose(bn.running_mean.data, mean, rtol=1e-12)
-        np.testing.assert_allclose(bn.running_var.data, var, rtol=1e-12)
+        np.testing.assert_allclose(bn.running_mean.array, mean, rtol=1e-12)
+        np.testing.assert_allclose(bn.running_var.array, var, rtol=1e-12)
     bn.eval()
     x = rng.standard_normal((2, 3, 2, 2))
     shape = (1, 3, 1, 1)
     expected = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + 1e-5)
-    np.testing.assert_allclose(bn(nnlab.tensor(x)).data, expected, rtol=1e-12)
+    np.testing.assert_allclose(bn(nnlab.tensor(x)).array, expected, rtol=1e-12)
 
 
 def test_batchnorm2d_fused_equals_composed() -> None:
@@ -184,7 +184,7 @@ def test_batchnorm2d_fused_equals_composed() -> None:
         rm, rv = nnlab.zeros(4, dtype=nnlab.float64), nnlab.ones(4, dtype=nnlab.float64)
         y = fn(x, rm, rv, w, b, True, 0.1, 1e-5)
         y.backward(rng.standard_normal((3, 4, 5, 2)))
-        results.append([y.data, rm.data, rv.data, x.grad.data, w.grad.data, b.grad.data])
+        results.append([y.array, rm.array, rv.array, x.grad.array, w.grad.array, b.grad.array])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
 
@@ -202,7 +202,7 @@ def test_group_norm_fused_equals_composed(shape, groups, affine) -> None:
         b = nnlab.tensor(rng.standard_normal(shape[1]), requires_grad=True) if affine else None
         y = fn(x, groups, w, b, 1e-5)
         y.backward(rng.standard_normal(shape))
-        results.append([y.data] + [t.grad.data for t in (x, w, b) if t is not None])
+        results.append([y.array] + [t.grad.array for t in (x, w, b) if t is not None])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
 

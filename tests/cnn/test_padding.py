@@ -58,15 +58,15 @@ def test_pad_matches_torch(shape: tuple, pad: tuple, mode: str, dtype: Any) -> N
     yt, gt = _run(torch, TF.pad, x, seed, pad=pad, mode=mode)
     ys, gs = _run(nnlab, F.pad, x, seed, pad=pad, mode=mode)
     label = f"pad {shape} {pad} {mode} {np.dtype(dtype)}"
-    assert_close(ys.data, yt.detach().numpy(), None, f"{label}: output")  # copies: exact
-    assert_close(gs.data, gt.numpy(), TOLERANCES[np.dtype(dtype)], f"{label}: gradient")
+    assert_close(ys.array, yt.detach().numpy(), None, f"{label}: output")  # copies: exact
+    assert_close(gs.array, gt.numpy(), TOLERANCES[np.dtype(dtype)], f"{label}: gradient")
 
 
 def test_constant_pad_value() -> None:
     x = rng_for("value").standard_normal((2, 3, 4))
     ys = F.pad(nnlab.tensor(x), (1, 2, 0, 1), value=-2.5)
     yt = TF.pad(torch.tensor(x), (1, 2, 0, 1), value=-2.5)
-    assert_close(ys.data, yt.numpy(), None, "constant pad with a value")
+    assert_close(ys.array, yt.numpy(), None, "constant pad with a value")
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
@@ -105,8 +105,8 @@ def test_padding_layers_match_torch(cls: str, args: tuple, shape: tuple) -> None
     seed = rng.standard_normal(tuple(yt.shape))
     yt, gt = _run(torch, theirs, x, seed)
     ys, gs = _run(nnlab, ours, x, seed)
-    assert_close(ys.data, yt.detach().numpy(), None, f"{cls}: output")
-    assert_close(gs.data, gt.numpy(), TOLERANCES[np.dtype(np.float64)], f"{cls}: gradient")
+    assert_close(ys.array, yt.detach().numpy(), None, f"{cls}: output")
+    assert_close(gs.array, gt.numpy(), TOLERANCES[np.dtype(np.float64)], f"{cls}: gradient")
 
 
 # -- errors -------------------------------------------------------------------------------

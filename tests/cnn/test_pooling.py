@@ -57,17 +57,17 @@ def run_both(ours: Any, theirs: Any, x: np.ndarray, dtype: Any, label: str,
     out_n, out_t = ours(xn), theirs(xt)
     if isinstance(out_t, tuple):
         assert isinstance(out_n, tuple), f"{label}: nnlab returned no indices"
-        assert_close(out_n[1].data, out_t[1].numpy(), None, f"{label}: indices")
+        assert_close(out_n[1].array, out_t[1].numpy(), None, f"{label}: indices")
         out_n, out_t = out_n[0], out_t[0]
     expected = out_t.detach().numpy()
-    assert_close(out_n.data, expected, TOLERANCES[np.dtype(dtype)], f"{label}: output")
+    assert_close(out_n.array, expected, TOLERANCES[np.dtype(dtype)], f"{label}: output")
     if not grad:
         return
     g = rng.standard_normal(expected.shape).astype(dtype)
     out_n.backward(g)
     out_t.backward(torch.from_numpy(g))
     e = xt.grad.numpy()
-    assert_close(xn.grad.data, e, TOLERANCES[np.dtype(dtype)], f"{label}: gradient of the input")
+    assert_close(xn.grad.array, e, TOLERANCES[np.dtype(dtype)], f"{label}: gradient of the input")
 
 
 @dataclass
@@ -239,13 +239,13 @@ def test_ties_go_to_the_first_maximum_like_torch() -> None:
     xn = nnlab.tensor(x, requires_grad=True)
     y, idx = F.max_pool2d(xn, 2, stride=1, return_indices=True)
     y.sum().backward()
-    np.testing.assert_array_equal(idx.data, [[[[0, 5], [7, 5]]]])  # first in row-major order
-    np.testing.assert_array_equal(xn.grad.data, [[[[1, 0, 0], [0, 0, 2], [0, 1, 0]]]])
+    np.testing.assert_array_equal(idx.array, [[[[0, 5], [7, 5]]]])  # first in row-major order
+    np.testing.assert_array_equal(xn.grad.array, [[[[1, 0, 0], [0, 0, 2], [0, 1, 0]]]])
     xt = torch.tensor(x, requires_grad=True)
     yt, it = TF.max_pool2d(xt, 2, stride=1, return_indices=True)
     yt.sum().backward()
-    np.testing.assert_array_equal(it.numpy(), idx.data)
-    np.testing.assert_array_equal(xt.grad.numpy(), xn.grad.data)
+    np.testing.assert_array_equal(it.numpy(), idx.array)
+    np.testing.assert_array_equal(xt.grad.numpy(), xn.grad.array)
 
 
 @pytest.mark.parametrize(
@@ -276,11 +276,11 @@ def test_window_of_padding_only() -> None:
     xn = nnlab.tensor(x, requires_grad=True)
     y, idx = F.max_pool1d(xn, 2, stride=1, padding=1, dilation=2, return_indices=True)
     y_t, idx_t = TF.max_pool1d(torch.from_numpy(x), 2, 1, 1, 2, return_indices=True)
-    np.testing.assert_array_equal(y.data, y_t.numpy())
-    np.testing.assert_array_equal(idx.data, idx_t.numpy())
-    np.testing.assert_array_equal(idx.data, [[[1], [1]]])
+    np.testing.assert_array_equal(y.array, y_t.numpy())
+    np.testing.assert_array_equal(idx.array, idx_t.numpy())
+    np.testing.assert_array_equal(idx.array, [[[1], [1]]])
     y.backward(np.ones((1, 2, 1)))
-    np.testing.assert_array_equal(xn.grad.data, np.zeros((1, 2, 1)))
+    np.testing.assert_array_equal(xn.grad.array, np.zeros((1, 2, 1)))
 
 
 def test_overlapping_windows_accumulate_gradients() -> None:
@@ -289,7 +289,7 @@ def test_overlapping_windows_accumulate_gradients() -> None:
     x[0, 0, 1, 1] = 5.0
     xn = nnlab.tensor(x, requires_grad=True)
     F.max_pool2d(xn, 2, stride=1).sum().backward()
-    assert xn.grad.data[0, 0, 1, 1] == 4.0 and xn.grad.data.sum() == 4.0
+    assert xn.grad.array[0, 0, 1, 1] == 4.0 and xn.grad.array.sum() == 4.0
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -322,7 +322,7 @@ def test_max_unpool_1d_3d_and_unbatched_match_torch() -> None:
         y_t, i_t = getattr(TF, f"max_pool{n}d")(torch.from_numpy(x), 2, return_indices=True)
         ours = getattr(F, f"max_unpool{n}d")(y_n, i_n, 2)
         theirs = getattr(TF, f"max_unpool{n}d")(y_t, i_t, 2)
-        np.testing.assert_array_equal(ours.data, theirs.numpy())
+        np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_global_avg_pool() -> None:
@@ -377,7 +377,7 @@ def test_pool_gradcheck(name, fn, shape) -> None:
 
 def test_max_unpool2d_gradcheck() -> None:
     y, idx = F.max_pool2d(_distinct((1, 2, 4, 6), 0), 2, return_indices=True)
-    pooled = nnlab.tensor(y.data, requires_grad=True)
+    pooled = nnlab.tensor(y.array, requires_grad=True)
     assert gradcheck(lambda v: F.max_unpool2d(v, idx, 2, output_size=(5, 7)), [pooled])
 
 

@@ -174,17 +174,17 @@ def test_empirical_output_index_and_untouched_state() -> None:
     nnlab.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Conv2d(2, 1, 3))
     net.train()
-    before = {k: v.data.copy() for k, v in net.state_dict().items()}
+    before = {k: v.array.copy() for k, v in net.state_dict().items()}
     measured = empirical_receptive_field(net, (8, 1, 12, 12), output_index=(0, 0))
     assert measured.bounds == ((0, 4), (0, 4))
     assert net.training and all(m.training for m in net.modules())
     assert all(p.grad is None for p in net.parameters())
     for k, v in net.state_dict().items():
-        np.testing.assert_array_equal(v.data, before[k])
+        np.testing.assert_array_equal(v.array, before[k])
     r = receptive_field(net, (1, 1, 12, 12), verbose=False)
     assert net.training
     for k, v in net.state_dict().items():
-        np.testing.assert_array_equal(v.data, before[k])
+        np.testing.assert_array_equal(v.array, before[k])
     assert r.rf == (5, 5)
 
 

@@ -230,7 +230,7 @@ def test_dice_loss_gradcheck():
     rng = np.random.default_rng(2)
     x = nnlab.tensor(rng.standard_normal((2, 3, 3, 4)), dtype=nnlab.float64, requires_grad=True)
     t = nnlab.from_numpy(rng.integers(0, 3, size=(2, 3, 4)))
-    t.data[1, 0, :2] = -1
+    t.array[1, 0, :2] = -1
     assert gradcheck(lambda z: F.dice_loss(z, t, smooth=0.5, ignore_index=-1), [x])
     assert gradcheck(
         lambda z: F.dice_loss(z, t, smooth=0.0, reduction="none", ignore_index=-1), [x]
@@ -261,7 +261,7 @@ def test_dice_loss_drives_logits_to_the_target():
         loss = F.dice_loss(logits, target) + F.cross_entropy(logits, target)
         logits.grad = None
         loss.backward()
-        logits.data -= 20.0 * logits.grad.data
+        logits.array -= 20.0 * logits.grad.array
     assert mean_iou(m, logits) == 1.0  # a Tensor of scores is fine too
 
 

@@ -91,11 +91,11 @@ def run_both(ours: Any, theirs: Any, x: np.ndarray, dtype: Any, label: str,
     xt = torch.from_numpy(xa).requires_grad_(True)
     out_n, out_t = ours(xn), theirs(xt)
     tol = TOLERANCES[np.dtype(dtype)]
-    assert_close(out_n.data, out_t.detach().numpy(), tol, f"{label}: output")
+    assert_close(out_n.array, out_t.detach().numpy(), tol, f"{label}: output")
     g = rng.standard_normal(tuple(out_t.shape)).astype(dtype)
     out_n.backward(g)
     out_t.backward(torch.from_numpy(g))
-    assert_close(xn.grad.data, xt.grad.numpy(), tol, f"{label}: gradient of the input")
+    assert_close(xn.grad.array, xt.grad.numpy(), tol, f"{label}: gradient of the input")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -124,9 +124,9 @@ def test_align_corners_meaning() -> None:
     0.75, 1.25 (clamped to the last pixel)."""
     x = nnlab.tensor([[[0.0, 1.0]]])
     corners = F.interpolate(x, size=4, mode="linear", align_corners=True)
-    np.testing.assert_allclose(corners.data.ravel(), [0, 1 / 3, 2 / 3, 1], rtol=1e-6)
+    np.testing.assert_allclose(corners.array.ravel(), [0, 1 / 3, 2 / 3, 1], rtol=1e-6)
     edges = F.interpolate(x, scale_factor=2, mode="linear")
-    np.testing.assert_allclose(edges.data.ravel(), [0, 0.25, 0.75, 1], rtol=1e-6)
+    np.testing.assert_allclose(edges.array.ravel(), [0, 0.25, 0.75, 1], rtol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 7), (1, 1, 7, 7, 7)], ids=["1d", "3d"])
@@ -138,13 +138,13 @@ def test_nearest_same_size_scale_is_applied_and_differentiated_exactly(shape) ->
     xn = nnlab.tensor(x, requires_grad=True)
     y = F.interpolate(xn, scale_factor=1.1)
     expected = TF.interpolate(torch.from_numpy(x), scale_factor=1.1)
-    np.testing.assert_array_equal(y.data, expected.numpy())
+    np.testing.assert_array_equal(y.array, expected.numpy())
     y.sum().backward()
     per_dim = np.array([2.0, 1, 1, 1, 1, 1, 0])
     grad = per_dim
     for _ in range(len(shape) - 3):
         grad = np.multiply.outer(grad, per_dim)
-    np.testing.assert_array_equal(xn.grad.data.reshape(grad.shape), grad)
+    np.testing.assert_array_equal(xn.grad.array.reshape(grad.shape), grad)
 
 
 def test_upsampling_2d_layers_match_torch() -> None:

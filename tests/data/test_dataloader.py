@@ -89,8 +89,8 @@ def test_batches_are_copies_without_grad():
     x = nnlab.tensor(np.ones((4, 2), np.float32), requires_grad=True)
     xb, _ = next(iter(DataLoader(TensorDataset(x, np.zeros(4)), batch_size=2)))
     assert not xb.requires_grad
-    xb.data[:] = 5.0
-    assert float(x.data.max()) == 1.0
+    xb.array[:] = 5.0
+    assert float(x.array.max()) == 1.0
 
 
 # -- shuffling ------------------------------------------------------------------------------

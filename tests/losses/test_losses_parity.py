@@ -146,7 +146,7 @@ def test_legacy_size_average_and_reduce(size_average, reduce, expected):
         theirs = TF.cross_entropy(
             torch.tensor(x), torch.tensor(t), size_average=size_average, reduce=reduce
         )
-    assert_close(ours.data, theirs.numpy(), TOLERANCES[F64], "legacy cross_entropy")
+    assert_close(ours.array, theirs.numpy(), TOLERANCES[F64], "legacy cross_entropy")
     assert module.reduction == expected
 
 
@@ -207,11 +207,11 @@ def test_module_matches_torch(name, kwargs, arrays, dtype):
     as_nn[0].requires_grad_(True)
     as_th[0].requires_grad_(True)
     out_nn, out_th = ours(*as_nn), theirs(*as_th)
-    assert_close(out_nn.data, out_th.detach().numpy(), tol, f"{name} output")
+    assert_close(out_nn.array, out_th.detach().numpy(), tol, f"{name} output")
     seed = rng_for(name, "seed").standard_normal(out_th.shape).astype(dtype)
     (g_nn,) = nnlab.autograd.grad(out_nn, [as_nn[0]], seed)
     (g_th,) = torch.autograd.grad(out_th, [as_th[0]], torch.tensor(seed))
-    assert_close(g_nn.data, g_th.numpy(), tol, f"{name} input gradient")
+    assert_close(g_nn.array, g_th.numpy(), tol, f"{name} input gradient")
 
 
 def test_module_repr_and_buffers():
@@ -269,14 +269,14 @@ def _compare_twins(fused, composed, sample, dtype=F64):
     twin = make_inputs(sample, "nnlab", dtype)
     out, ref = fused(*ours.args, **ours.kwargs), composed(*twin.args, **twin.kwargs)
     tol = TWIN_TOL[np.dtype(dtype)]
-    assert_close(out.data, ref.data, tol, f"{sample.name}: fused vs composed value")
+    assert_close(out.array, ref.array, tol, f"{sample.name}: fused vs composed value")
     if not ours.leaves or not out.requires_grad:
         return
     seed = rng_for(sample.name).standard_normal(out.shape).astype(dtype)
     grads = nnlab.autograd.grad(out, ours.leaves, seed, allow_unused=True)
     refs = nnlab.autograd.grad(ref, twin.leaves, seed, allow_unused=True)
     for k, (g, r) in enumerate(zip(grads, refs)):
-        assert_close(g.data, r.data, tol, f"{sample.name}: fused vs composed gradient {k}")
+        assert_close(g.array, r.array, tol, f"{sample.name}: fused vs composed gradient {k}")
 
 
 @pytest.mark.parametrize(
@@ -330,12 +330,12 @@ def test_fused_cross_entropy_gradient_in_place_and_twice():
     t = nnlab.tensor(rng.integers(0, 4, 5))
     loss = F.cross_entropy(x, t)
     loss.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad.array.copy()
     loss.backward()
-    assert_close(x.grad.data, 2 * first, TOLERANCES[F32], "second backward")
-    probs = np.exp(x.data - x.data.max(1, keepdims=True))
+    assert_close(x.grad.array, 2 * first, TOLERANCES[F32], "second backward")
+    probs = np.exp(x.array - x.array.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
-    probs[np.arange(5), t.data] -= 1
+    probs[np.arange(5), t.array] -= 1
     assert_close(first, probs / 5, TOLERANCES[F32], "softmax - onehot")
 
 
@@ -347,19 +347,19 @@ def test_fused_cross_entropy_refuses_create_graph_but_twin_allows_it():
         nnlab.autograd.grad(F.cross_entropy(x, t), [x], create_graph=True)
     (g,) = nnlab.autograd.grad(cross_entropy_composed(x, t), [x], create_graph=True)
     (gg,) = nnlab.autograd.grad((g * g).sum(), [x])
-    xt = torch.tensor(x.data, requires_grad=True)
+    xt = torch.tensor(x.array, requires_grad=True)
     (g_th,) = torch.autograd.grad(
-        TF.cross_entropy(xt, torch.tensor(t.data)), [xt], create_graph=True
+        TF.cross_entropy(xt, torch.tensor(t.array)), [xt], create_graph=True
     )
     (gg_th,) = torch.autograd.grad((g_th * g_th).sum(), [xt])
-    assert_close(gg.data, gg_th.numpy(), TOLERANCES[F64], "second derivative")
+    assert_close(gg.array, gg_th.numpy(), TOLERANCES[F64], "second derivative")
 
 
 def test_stable_for_extreme_logits():
     x = nnlab.tensor([[1000.0, -1000.0, 0.0], [-1e4, 1e4, 0.0]], requires_grad=True)
     loss = F.cross_entropy(x, nnlab.tensor([1, 1]))
     loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(x.grad.data).all()
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad.array).all()
     assert loss.item() == pytest.approx(1000.0)
     z = nnlab.tensor([-1000.0, 1000.0], requires_grad=True)
     bce = F.binary_cross_entropy_with_logits(z, nnlab.tensor([1.0, 0.0]), reduction="sum")
@@ -386,15 +386,15 @@ def test_hinge_loss_matches_numpy(reduction, margin, dtype):
     xt = nnlab.tensor(x, requires_grad=True)
     out = F.hinge_loss(xt, nnlab.tensor(y), margin=margin, reduction=reduction)
     expected = _reduce_np(np.maximum(0, margin - y * x), reduction)
-    assert_close(out.data, np.asarray(expected, dtype=dtype), TOLERANCES[dtype], "hinge_loss")
+    assert_close(out.array, np.asarray(expected, dtype=dtype), TOLERANCES[dtype], "hinge_loss")
     seed = rng.standard_normal(out.shape).astype(dtype)
     (g,) = nnlab.autograd.grad(out, [xt], seed)
     scale = seed if reduction == "none" else seed / (x.size if reduction == "mean" else 1)
     expected_grad = -y * (margin - y * x > 0) * scale
-    assert_close(g.data, expected_grad.astype(dtype), TOLERANCES[dtype], "hinge_loss grad")
+    assert_close(g.array, expected_grad.astype(dtype), TOLERANCES[dtype], "hinge_loss grad")
     assert_close(
-        nnlab.nn.HingeLoss(margin, reduction)(xt, nnlab.tensor(y)).data,
-        out.data,
+        nnlab.nn.HingeLoss(margin, reduction)(xt, nnlab.tensor(y)).array,
+        out.array,
         None,
         "HingeLoss module",
     )
@@ -412,7 +412,7 @@ def test_contrastive_loss_matches_numpy(reduction, shape, dtype):
     d = np.sqrt(((a - b + 1e-6) ** 2).sum(-1))
     per_pair = y * d**2 + (1 - y) * np.maximum(0, 1.2 - d) ** 2
     expected = np.asarray(_reduce_np(per_pair, reduction), dtype=dtype)
-    assert_close(out.data, expected, TOLERANCES[dtype], "contrastive_loss")
+    assert_close(out.array, expected, TOLERANCES[dtype], "contrastive_loss")
     seed = rng.standard_normal(out.shape).astype(dtype)
     (ga, gb) = nnlab.autograd.grad(out, [at, bt], seed)
     scale = seed if reduction == "none" else seed / (per_pair.size if reduction == "mean" else 1)
@@ -420,10 +420,10 @@ def test_contrastive_loss_matches_numpy(reduction, shape, dtype):
     dl_dd = (2 * y * d - 2 * (1 - y) * np.maximum(0, 1.2 - d)) * scale
     expected_ga = (dl_dd / d)[..., None] * (a - b + 1e-6)
     tol = TOLERANCES[dtype]
-    assert_close(ga.data, expected_ga.astype(dtype), tol, "contrastive_loss grad a")
-    assert_close(gb.data, -expected_ga.astype(dtype), tol, "contrastive_loss grad b")
+    assert_close(ga.array, expected_ga.astype(dtype), tol, "contrastive_loss grad a")
+    assert_close(gb.array, -expected_ga.astype(dtype), tol, "contrastive_loss grad b")
     module = nnlab.nn.ContrastiveLoss(margin=1.2, reduction=reduction)
-    assert_close(module(at, bt, nnlab.tensor(y)).data, out.data, None, "ContrastiveLoss module")
+    assert_close(module(at, bt, nnlab.tensor(y)).array, out.array, None, "ContrastiveLoss module")
 
 
 @pytest.mark.parametrize(

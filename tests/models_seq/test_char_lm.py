@@ -39,7 +39,7 @@ def test_output_at_t_ignores_later_inputs(name, t):
     x = np.random.default_rng(1).integers(0, V, (3, 12))
     y = x.copy()
     y[:, t + 1 :] = (y[:, t + 1 :] + 7) % V
-    a, b = model(x).data, model(y).data
+    a, b = model(x).array, model(y).array
     np.testing.assert_array_equal(a[:, : t + 1], b[:, : t + 1])
     if t + 1 < x.shape[1]:
         assert np.abs(a[:, t + 1 :] - b[:, t + 1 :]).max() > 1e-4

@@ -40,7 +40,7 @@ def test_shapes_and_gradients(cell, attention):
 def test_padding_does_not_change_logits(cell, attention):
     model = make(cell, attention)
     wider = np.concatenate([SRC, np.zeros((3, 4), dtype=np.int64)], axis=1)
-    a, b = model(SRC, TGT_IN).data, model(wider, TGT_IN).data
+    a, b = model(SRC, TGT_IN).array, model(wider, TGT_IN).array
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # the attention puts exactly zero weight on padding
     _, weights = model.greedy_decode(wider, max_len=4)
@@ -51,18 +51,18 @@ def test_padding_does_not_change_logits(cell, attention):
 @pytest.mark.parametrize("cell, attention", CONFIGS)
 def test_fused_teacher_forcing_equals_step_by_step(cell, attention):
     model = make(cell, attention)
-    fused = model(SRC, TGT_IN, teacher_forcing=1.0).data
-    steps = model.decode_steps(SRC, TGT_IN, teacher_forcing=1.0).data
+    fused = model(SRC, TGT_IN, teacher_forcing=1.0).array
+    steps = model.decode_steps(SRC, TGT_IN, teacher_forcing=1.0).array
     np.testing.assert_allclose(fused, steps, rtol=1e-5, atol=1e-6)
 
 
 def test_scheduled_sampling_is_seeded():
     model = make()
-    a = model(SRC, TGT_IN, teacher_forcing=0.5, generator=nnlab.Generator(3)).data
-    b = model(SRC, TGT_IN, teacher_forcing=0.5, generator=nnlab.Generator(3)).data
+    a = model(SRC, TGT_IN, teacher_forcing=0.5, generator=nnlab.Generator(3)).array
+    b = model(SRC, TGT_IN, teacher_forcing=0.5, generator=nnlab.Generator(3)).array
     np.testing.assert_array_equal(a, b)
     # ratio 0: every step reads the previous argmax, i.e. greedy decoding's inputs
-    free = model(SRC, TGT_IN, teacher_forcing=0.0).data.argmax(-1)
+    free = model(SRC, TGT_IN, teacher_forcing=0.0).array.argmax(-1)
     ids, _ = model.greedy_decode(SRC, max_len=4)
     ids = ids.numpy()
     ended = np.cumsum(ids == model.eos_idx, axis=1) - (ids == model.eos_idx) > 0

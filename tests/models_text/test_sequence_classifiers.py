@@ -41,11 +41,11 @@ def test_extra_padding_changes_nothing(name):
     wider = np.concatenate([ids, np.zeros((5, 6), dtype=ids.dtype)], axis=1)
     out = model(nnlab.tensor(ids))
     assert out.shape == (5, 3)
-    np.testing.assert_allclose(model(nnlab.tensor(wider)).data, out.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(nnlab.tensor(wider)).array, out.array, rtol=1e-5, atol=1e-6)
     # each row alone (its own padding) gives the same logits as inside the batch
     for i in range(5):
         alone = model(nnlab.tensor(ids[i : i + 1]))
-        np.testing.assert_allclose(alone.data[0], out.data[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(alone.array[0], out.array[i], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -59,7 +59,7 @@ def test_gradients_reach_every_used_parameter(name):
     loss.backward()
     for key, p in model.named_parameters():
         assert p.grad is not None, key
-        assert np.isfinite(p.grad.data).all(), key
+        assert np.isfinite(p.grad.array).all(), key
 
 
 def test_continuous_signals_are_read_as_steps():

@@ -121,7 +121,7 @@ def test_initialiser_distribution_matches_torch(name, ours, theirs, bounds, std)
     result = ours(a)
     theirs(e)
     assert result is a and a.dtype == np.float32
-    values, reference = a.data, e.numpy()
+    values, reference = a.array, e.numpy()
     if bounds is not None:
         low, high = bounds
         width = high - low
@@ -137,7 +137,7 @@ def test_orthogonal_matches_torch() -> None:
         a, e = _pair(*shape)
         init.orthogonal_(a, gain=gain)
         T.init.orthogonal_(e, gain=gain)
-        flat, ref = a.data.reshape(shape[0], -1), e.numpy().reshape(shape[0], -1)
+        flat, ref = a.array.reshape(shape[0], -1), e.numpy().reshape(shape[0], -1)
         small = min(flat.shape)
         for m in (flat, ref):
             gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
@@ -148,7 +148,7 @@ def test_orthogonal_matches_torch() -> None:
         nnlab.manual_seed(seed)
         torch.manual_seed(seed)
         a, e = _pair(30, 30)
-        values.append(init.orthogonal_(a).data)
+        values.append(init.orthogonal_(a).array)
         reference.append(T.init.orthogonal_(e).numpy())
     _same_distribution(np.stack(values), np.stack(reference))
     with pytest.raises(ValueError, match="2 or more dimensions"):
@@ -163,25 +163,25 @@ def test_constant_ones_zeros_eye_match_torch() -> None:
         (init.eye_, T.init.eye_),
     ):
         a, e = _pair(3, 5)
-        np.testing.assert_array_equal(ours(a).data, theirs(e).numpy())
+        np.testing.assert_array_equal(ours(a).array, theirs(e).numpy())
 
 
 def test_init_writes_in_place_without_recording() -> None:
     layer = nn.Linear(4, 3)
-    array = layer.weight.data
+    array = layer.weight.array
     out = init.xavier_uniform_(layer.weight)
-    assert out is layer.weight and layer.weight.data is array
+    assert out is layer.weight and layer.weight.array is array
     assert layer.weight.grad_fn is None and layer.weight.requires_grad
 
 
 def test_generator_makes_init_reproducible() -> None:
     g = nnlab.Generator(5)
-    first = init.kaiming_normal_(nnlab.empty(4, 4), generator=g).data.copy()
+    first = init.kaiming_normal_(nnlab.empty(4, 4), generator=g).array.copy()
     g.manual_seed(5)
-    second = init.kaiming_normal_(nnlab.empty(4, 4), generator=g).data
+    second = init.kaiming_normal_(nnlab.empty(4, 4), generator=g).array
     np.testing.assert_array_equal(first, second)
     nnlab.manual_seed(5)
-    third = init.kaiming_normal_(nnlab.empty(4, 4)).data
+    third = init.kaiming_normal_(nnlab.empty(4, 4)).array
     np.testing.assert_array_equal(first, third)  # the default generator, seeded alike
 
 
@@ -214,9 +214,9 @@ def test_layer_default_inits_have_torchs_distributions() -> None:
         for name, p in ours.named_parameters():
             reference = theirs.get_parameter(name).detach().numpy()
             assert p.shape == reference.shape and p.dtype == reference.dtype
-            assert np.abs(p.data).max() <= bound and np.abs(reference).max() <= bound
+            assert np.abs(p.array).max() <= bound and np.abs(reference).max() <= bound
             if p.numel() >= 1000:  # enough draws to compare the two samples
-                _same_distribution(p.data, reference)
+                _same_distribution(p.array, reference)
 
 
 @pytest.mark.parametrize("affine", [True, False])
@@ -231,13 +231,13 @@ def test_norm_layer_defaults_equal_torchs(affine: bool) -> None:
         for k, v in ours.state_dict().items():
             expected = theirs_state[k].numpy()
             assert v.dtype == expected.dtype, k
-            np.testing.assert_array_equal(v.data, expected, err_msg=k)
+            np.testing.assert_array_equal(v.array, expected, err_msg=k)
 
 
 def test_reset_parameters_redraws() -> None:
     layer = nn.Linear(8, 8)
-    before = layer.weight.data.copy()
+    before = layer.weight.array.copy()
     layer.reset_parameters()
-    assert not np.array_equal(before, layer.weight.data)
+    assert not np.array_equal(before, layer.weight.array)
     bound = 1 / math.sqrt(8)
-    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    assert np.abs(layer.weight.array).max() <= bound and np.abs(layer.bias.array).max() <= bound

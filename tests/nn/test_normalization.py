@@ -48,17 +48,17 @@ def _step(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, g: np.ndarray
     xn = nnlab.tensor(x, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     yn, yt = ours(xn), theirs(xt)
-    assert_close(yn.data, yt.detach().numpy(), tol, f"{label}: output")
+    assert_close(yn.array, yt.detach().numpy(), tol, f"{label}: output")
     yn.backward(g)
     yt.backward(torch.from_numpy(g))
-    assert_close(xn.grad.data, xt.grad.numpy(), tol, f"{label}: grad of input")
+    assert_close(xn.grad.array, xt.grad.numpy(), tol, f"{label}: grad of input")
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad.data, theirs_params[name].grad.numpy(), tol, f"{label}: grad {name}")
+        assert_close(p.grad.array, theirs_params[name].grad.numpy(), tol, f"{label}: grad {name}")
     theirs_buffers = dict(theirs.named_buffers())
     assert list(dict(ours.named_buffers())) == list(theirs_buffers)
     for name, b in ours.named_buffers():
-        assert_close(b.data, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
+        assert_close(b.array, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
 
 
 BN_CASES: list[tuple[str, dict[str, Any], list[tuple[int, ...]]]] = [
@@ -91,7 +91,7 @@ def test_batchnorm1d_matches_torch_over_steps(name, kwargs, shapes, dtype) -> No
                 g = rng.standard_normal(shape).astype(dtype)
                 _step(ours, theirs, x, g, f"BatchNorm1d {name} {mode} step {step} {shape}")
     if ours.track_running_stats:
-        assert int(ours.num_batches_tracked.data) == 3 * len(shapes)
+        assert int(ours.num_batches_tracked.array) == 3 * len(shapes)
 
 
 def test_batchnorm_running_statistics_by_hand() -> None:
@@ -106,17 +106,17 @@ def test_batchnorm_running_statistics_by_hand() -> None:
         avg(nnlab.tensor(x))
         mean = 0.9 * mean + 0.1 * x.mean(0)
         var = 0.9 * var + 0.1 * x.var(0, ddof=1)
-        np.testing.assert_allclose(bn.running_mean.data, mean, rtol=1e-12)
-        np.testing.assert_allclose(bn.running_var.data, var, rtol=1e-12)
+        np.testing.assert_allclose(bn.running_mean.array, mean, rtol=1e-12)
+        np.testing.assert_allclose(bn.running_var.array, var, rtol=1e-12)
         seen = np.concatenate(batches[:t])
         # cumulative: the average of the batch means (equal batch sizes: the overall mean)
-        np.testing.assert_allclose(avg.running_mean.data, seen.mean(0), rtol=1e-12)
-        np.testing.assert_allclose(avg.running_var.data, _cumulative(batches[:t]), rtol=1e-12)
-        assert int(avg.num_batches_tracked.data) == t
+        np.testing.assert_allclose(avg.running_mean.array, seen.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(avg.running_var.array, _cumulative(batches[:t]), rtol=1e-12)
+        assert int(avg.num_batches_tracked.array) == t
     bn.eval()
     x = rng.standard_normal((2, 3))
-    expected = (x - bn.running_mean.data) / np.sqrt(bn.running_var.data + 1e-5)
-    np.testing.assert_allclose(bn(nnlab.tensor(x)).data, expected, rtol=1e-12)
+    expected = (x - bn.running_mean.array) / np.sqrt(bn.running_var.array + 1e-5)
+    np.testing.assert_allclose(bn(nnlab.tensor(x)).array, expected, rtol=1e-12)
 
 
 def _cumulative(batches: list[np.ndarray]) -> np.ndarray:
@@ -130,11 +130,11 @@ def _cumulative(batches: list[np.ndarray]) -> np.ndarray:
 def test_batchnorm_eval_does_not_touch_buffers() -> None:
     bn = nn.BatchNorm1d(4)
     bn(nnlab.randn(8, 4) * 3)
-    state = {k: v.data.copy() for k, v in bn.state_dict().items()}
+    state = {k: v.array.copy() for k, v in bn.state_dict().items()}
     bn.eval()
     bn(nnlab.randn(8, 4))
     for k, v in bn.state_dict().items():
-        np.testing.assert_array_equal(v.data, state[k], err_msg=k)
+        np.testing.assert_array_equal(v.array, state[k], err_msg=k)
 
 
 LN_CASES: list[tuple[str, Any, dict[str, Any], list[tuple[int, ...]]]] = [
@@ -174,12 +174,12 @@ def test_functional_forms_match_torch() -> None:
         y = F.batch_norm(nnlab.tensor(x), ours_rm, ours_rv, nnlab.tensor(w), nnlab.tensor(b),
                          training, 0.2, 1e-3)  # fmt: skip
         e = T.functional.batch_norm(t(x), theirs_rm, theirs_rv, t(w), t(b), training, 0.2, 1e-3)
-        np.testing.assert_allclose(y.data, e.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(ours_rm.data, theirs_rm.numpy(), rtol=1e-12)
-        np.testing.assert_allclose(ours_rv.data, theirs_rv.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(y.array, e.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ours_rm.array, theirs_rm.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours_rv.array, theirs_rv.numpy(), rtol=1e-12)
     y = F.layer_norm(nnlab.tensor(x), (4, 3), eps=1e-3)
     e = T.functional.layer_norm(t(x), (4, 3), eps=1e-3)
-    np.testing.assert_allclose(y.data, e.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.array, e.numpy(), rtol=1e-10, atol=1e-12)
 
 
 # -- the fused ops: finite differences and the composed twins -----------------------------
@@ -226,8 +226,8 @@ def test_batch_norm_fused_equals_composed(shape, affine, training) -> None:
             rv = nnlab.ones(shape[1], dtype=nnlab.float64)
         y = fn(x, rm, rv, w, b, training, 0.1, 1e-5)
         y.backward(np.random.default_rng(9).standard_normal(shape))
-        grads = [t.grad.data for t in (x, w, b) if t is not None]
-        results.append([y.data, rm.data, rv.data, *grads])
+        grads = [t.grad.array for t in (x, w, b) if t is not None]
+        results.append([y.array, rm.array, rv.array, *grads])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
 
@@ -266,7 +266,7 @@ def test_layer_norm_fused_equals_composed(x_shape, shape, affine, bias) -> None:
         x, w, b = _ln_inputs(x_shape, shape, affine, bias)
         y = fn(x, shape, w, b, 1e-5)
         y.backward(np.random.default_rng(9).standard_normal(x_shape))
-        results.append([y.data] + [t.grad.data for t in (x, w, b) if t is not None])
+        results.append([y.array] + [t.grad.array for t in (x, w, b) if t is not None])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
 
@@ -290,7 +290,7 @@ def test_only_needed_gradients_are_computed() -> None:
     x = nnlab.randn(4, 3, requires_grad=True)
     bn(x).sum().backward()
     assert bn.weight.grad is None and bn.bias.grad is None
-    np.testing.assert_allclose(x.grad.data, np.ones((4, 3)) / np.sqrt(1 + 1e-5), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, np.ones((4, 3)) / np.sqrt(1 + 1e-5), rtol=1e-6)
 
 
 # -- errors and contracts ------------------------------------------------------------------
@@ -342,11 +342,11 @@ def test_batchnorm_loads_torch_state_after_training() -> None:
         theirs(torch.randn(5, 3) * 2 + 1)
     ours = nn.BatchNorm1d(3)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    assert int(ours.num_batches_tracked.data) == 4
+    assert int(ours.num_batches_tracked.array) == 4
     theirs.eval()
     ours.eval()
     x = np.random.default_rng(0).standard_normal((3, 3)).astype(np.float32)
-    assert_close(ours(nnlab.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
+    assert_close(ours(nnlab.tensor(x)).array, theirs(torch.from_numpy(x)).detach().numpy(),
                  TOLERANCES[np.dtype(np.float32)], "BatchNorm1d eval after loading")  # fmt: skip
 
 

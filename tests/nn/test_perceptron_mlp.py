@@ -38,11 +38,11 @@ def test_perceptron_converges_on_separable_data(dim: int, seed: int) -> None:
     X, y = _separable(200, dim, margin=0.2, seed=seed)
     p = nn.Perceptron(dim).fit(X, y, epochs=500, generator=nnlab.Generator(seed))
     assert p.errors_[-1] == 0 and len(p.errors_) < 500
-    assert (p.predict(X).data == y).mean() == 1.0
+    assert (p.predict(X).array == y).mean() == 1.0
     # Novikoff's bound on the total number of updates: (R/γ)², with the bias folded
     # in as a constant input 1 (R over the augmented inputs; γ measured for the same w).
     R = np.sqrt((X**2).sum(1).max() + 1)
-    w, b = p.weight.data[0].astype(np.float64), float(p.bias.data[0])
+    w, b = p.weight.array[0].astype(np.float64), float(p.bias.array[0])
     assert np.all((2 * y - 1) * (X @ w + b) > 0)  # the learned hyperplane separates
     gamma = 0.2 / np.sqrt(1 + 0.3**2)  # margin of the generating hyperplane, augmented
     assert sum(p.errors_) <= (R / gamma) ** 2
@@ -51,10 +51,10 @@ def test_perceptron_converges_on_separable_data(dim: int, seed: int) -> None:
 def test_perceptron_never_solves_xor() -> None:
     p = nn.Perceptron(2).fit(XOR_X, XOR_Y, epochs=200, generator=nnlab.Generator(0))
     assert len(p.errors_) == 200 and min(p.errors_) > 0  # it never stops
-    assert (p.predict(XOR_X).data == XOR_Y).mean() <= 0.75
+    assert (p.predict(XOR_X).array == XOR_Y).mean() <= 0.75
     for lr in (0.1, 0.5):  # nor with another rate or sample order
         p = nn.Perceptron(2).fit(XOR_X, XOR_Y, epochs=50, lr=lr, shuffle=False)
-        assert min(p.errors_) > 0 and (p.predict(XOR_X).data == XOR_Y).mean() < 1.0
+        assert min(p.errors_) > 0 and (p.predict(XOR_X).array == XOR_Y).mean() < 1.0
 
 
 def test_perceptron_learns_and_or() -> None:
@@ -71,7 +71,7 @@ def test_perceptron_parameters_have_linear_layout() -> None:
     linear = nn.Linear(3, 1)
     linear.load_state_dict(p.state_dict())
     x = nnlab.randn(6, 3)
-    np.testing.assert_allclose(linear(x).data[:, 0], p.decision_function(x).data, rtol=1e-6)
+    np.testing.assert_allclose(linear(x).array[:, 0], p.decision_function(x).array, rtol=1e-6)
     assert repr(p).splitlines()[0] == "Perceptron(in_features=3)"
 
 
@@ -105,7 +105,7 @@ def _train_xor_mlp(seed: int, steps: int = 2000, lr: float = 0.5) -> nn.Module:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_mlp_with_sgd_solves_xor(seed: int) -> None:
     model = _train_xor_mlp(seed)
-    predictions = (model(nnlab.tensor(XOR_X)).data[:, 0] > 0).astype(np.int64)
+    predictions = (model(nnlab.tensor(XOR_X)).array[:, 0] > 0).astype(np.int64)
     np.testing.assert_array_equal(predictions, XOR_Y)
 
 
@@ -153,12 +153,12 @@ def test_mlp_matches_torch_sequential(hidden, act, torch_act, norm, dropout) -> 
             continue  # different random masks; dropout is tested on its own
         out = ours(nnlab.tensor(x, requires_grad=True))
         tout = theirs(torch.from_numpy(x))
-        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
         out.sum().backward()
         tout.sum().backward()
         for name, p in ours.named_parameters():
             expected = theirs.get_parameter(name).grad.numpy()
-            np.testing.assert_allclose(p.grad.data, expected, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(p.grad.array, expected, rtol=1e-10, atol=1e-12)
         ours.zero_grad()
         theirs.zero_grad()
 

@@ -74,12 +74,12 @@ def test_summary_reports_frozen_layers() -> None:
 def test_summary_leaves_the_model_as_it_was() -> None:
     model = _model()
     model[2](nnlab.randn(8, 6))  # some running statistics
-    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    state = {k: v.array.copy() for k, v in model.state_dict().items()}
     rng_state = nnlab.get_rng_state()
     summary(model, (1, 3, 4), verbose=False)  # a batch of 1 only works in evaluation mode
     assert model.training and all(m.training for m in model.modules())
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.data, state[k], err_msg=k)
+        np.testing.assert_array_equal(v.array, state[k], err_msg=k)
     assert nnlab.get_rng_state() == rng_state
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     model.eval()
@@ -112,7 +112,7 @@ def test_summary_surfaces_shape_errors() -> None:
 
 
 def _weights(model: nn.Module) -> list[np.ndarray]:
-    return [model[0].weight.data, model[3].weight.data]
+    return [model[0].weight.array, model[3].weight.array]
 
 
 def _net() -> nn.Module:
@@ -140,13 +140,13 @@ def test_penalties_values_and_gradients() -> None:
     en = elastic_net_penalty(model, l1_ratio=0.3)
     assert float(en) == pytest.approx(0.3 * float(l1) + 0.35 * float(l2), rel=1e-6)
     (0.5 * l2).backward()
-    np.testing.assert_allclose(model[0].weight.grad.data, w[0], rtol=1e-6)
+    np.testing.assert_allclose(model[0].weight.grad.array, w[0], rtol=1e-6)
     assert model[0].bias.grad is None and model[1].weight.grad is None
     model.zero_grad()
     l1_penalty(model).backward()
-    np.testing.assert_array_equal(model[3].weight.grad.data, np.sign(w[1]))
+    np.testing.assert_array_equal(model[3].weight.grad.array, np.sign(w[1]))
     full = l2_penalty(model, exclude_bias=False, exclude_norm=False)
-    assert float(full) == pytest.approx(sum(float((p.data**2).sum()) for p in model.parameters()),
+    assert float(full) == pytest.approx(sum(float((p.array**2).sum()) for p in model.parameters()),
                                         rel=1e-6)  # fmt: skip
     with pytest.raises(ValueError, match="l1_ratio"):
         elastic_net_penalty(model, l1_ratio=2.0)
@@ -156,12 +156,12 @@ def test_penalty_matches_torch_weight_decay_gradient() -> None:
     """λ/2·Σw² added to the loss gives the same step as SGD's weight_decay=λ."""
     model = nn.Linear(3, 2, bias=False)
     theirs = torch.nn.Linear(3, 2, bias=False)
-    theirs.load_state_dict({"weight": torch.from_numpy(model.weight.data.copy())})
+    theirs.load_state_dict({"weight": torch.from_numpy(model.weight.array.copy())})
     (0.05 * l2_penalty(model)).backward()
     optimizer = torch.optim.SGD(theirs.parameters(), lr=1.0, weight_decay=0.1)
     theirs.weight.grad = torch.zeros(2, 3)
     optimizer.step()
-    np.testing.assert_allclose(model.weight.data - model.weight.grad.data,
+    np.testing.assert_allclose(model.weight.array - model.weight.grad.array,
                                theirs.weight.detach().numpy(), rtol=1e-6)  # fmt: skip
 
 
@@ -177,22 +177,22 @@ def test_max_norm_matches_torch_renorm(norm_type: float, dim: int) -> None:
     nnlab.manual_seed(1)
     model = nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8))
     nn.init.normal_(model[0].weight, 0.0, 1.0)
-    w = torch.from_numpy(model[0].weight.data.copy())
-    bias, gamma = model[0].bias.data.copy(), model[1].weight.data.copy()
+    w = torch.from_numpy(model[0].weight.array.copy())
+    bias, gamma = model[0].bias.array.copy(), model[1].weight.array.copy()
     largest = max_norm_(model, 1.5, norm_type=norm_type, dim=dim)
     expected = torch.renorm(w, p=norm_type, dim=dim, maxnorm=1.5).numpy()
-    np.testing.assert_allclose(model[0].weight.data, expected, rtol=1e-6)
+    np.testing.assert_allclose(model[0].weight.array, expected, rtol=1e-6)
     norms = np.linalg.norm(np.moveaxis(w.numpy(), dim, 0), ord=norm_type, axis=1)
     assert largest == pytest.approx(norms.max(), rel=1e-6)
-    np.testing.assert_array_equal(model[0].bias.data, bias)  # biases and norms untouched
-    np.testing.assert_array_equal(model[1].weight.data, gamma)
+    np.testing.assert_array_equal(model[0].bias.array, bias)  # biases and norms untouched
+    np.testing.assert_array_equal(model[1].weight.array, gamma)
 
 
 def test_max_norm_leaves_small_rows_and_rejects_negative() -> None:
     layer = nn.Linear(3, 2)
     nn.init.constant_(layer.weight, 0.1)
-    before = layer.weight.data.copy()
+    before = layer.weight.array.copy()
     max_norm_(layer, 1.0)
-    np.testing.assert_array_equal(layer.weight.data, before)
+    np.testing.assert_array_equal(layer.weight.array, before)
     with pytest.raises(ValueError, match="non-negative"):
         max_norm_(layer, -1.0)

@@ -49,7 +49,7 @@ def _assert_grads_equal(ours, theirs, dtype):
             assert p.grad is None
         else:
             assert p.grad.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(p.grad.data, t.grad.numpy(), **TOL[dtype])
+            np.testing.assert_allclose(p.grad.array, t.grad.numpy(), **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -61,7 +61,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype):
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
     assert isinstance(total, nnlab.Tensor) and total.shape == ()
     assert total.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(total.data, expected.numpy(), **TOL[dtype])
+    np.testing.assert_allclose(total.array, expected.numpy(), **TOL[dtype])
     _assert_grads_equal(ours, theirs, dtype)
 
 
@@ -77,7 +77,7 @@ def test_clip_grad_norm_single_tensor_and_no_grads():
     assert float(clip_grad_norm_(p, 1.0)) == 0.0 and p.grad is None
     p.grad = nnlab.tensor([3.0, 4.0])
     assert float(clip_grad_norm_(p, 1.0)) == pytest.approx(5.0)
-    np.testing.assert_allclose(p.grad.data, [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(p.grad.array, [0.6, 0.8], rtol=1e-5)
 
 
 def test_nonfinite_norm():
@@ -94,14 +94,14 @@ def test_nonfinite_norm():
     torch_total = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
     assert np.isnan(float(total)) and np.isnan(float(torch_total))
     for p, t in zip(ours, theirs):
-        np.testing.assert_array_equal(np.isnan(p.grad.data), np.isnan(t.grad.numpy()))
+        np.testing.assert_array_equal(np.isnan(p.grad.array), np.isnan(t.grad.numpy()))
 
 
 def test_clip_grads_with_norm_and_get_total_norm_match_torch():
     ours, theirs = _pair(_grads(), np.float64)
     total = get_total_norm([p.grad for p in ours], norm_type=2.0)
     expected = torch.nn.utils.get_total_norm([t.grad for t in theirs], norm_type=2.0)
-    np.testing.assert_allclose(total.data, expected.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(total.array, expected.numpy(), rtol=1e-12)
     clip_grads_with_norm_(ours, 2.0, total)
     torch.nn.utils.clip_grads_with_norm_(theirs, 2.0, expected)
     _assert_grads_equal(ours, theirs, np.float64)
@@ -130,9 +130,9 @@ def test_shared_and_read_only_gradients_are_clipped_once():
         p.grad = g
     expected = torch.nn.utils.clip_grad_norm_(params, 1.0)
     np.testing.assert_allclose(float(total), float(expected), rtol=1e-6)
-    np.testing.assert_allclose(a.grad.data, params[0].grad.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(c.grad.data, params[2].grad.numpy(), rtol=1e-6)
-    assert a.grad.data is b.grad.data
+    np.testing.assert_allclose(a.grad.array, params[0].grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(c.grad.array, params[2].grad.numpy(), rtol=1e-6)
+    assert a.grad.array is b.grad.array
 
 
 # -- learning-rate range test ---------------------------------------------------------------
@@ -209,16 +209,16 @@ def test_range_test_restores_model_and_optimizer():
         opt.step()
     weights = copy.deepcopy(model.state_dict())
     state = copy.deepcopy(opt.state_dict())
-    array = model.weight.data
+    array = model.weight.array
     optim.lr_range_test(model, mse, opt, loader, num_iter=30)
-    assert model.weight.data is array  # restored in place
+    assert model.weight.array is array  # restored in place
     for key, value in weights.items():
-        np.testing.assert_array_equal(model.state_dict()[key].data, value.data)
+        np.testing.assert_array_equal(model.state_dict()[key].array, value.array)
     after = opt.state_dict()
     assert after["param_groups"] == state["param_groups"]
     for k, s in state["state"].items():
         for name, value in s.items():
-            np.testing.assert_array_equal(after["state"][k][name].data, value.data)
+            np.testing.assert_array_equal(after["state"][k][name].array, value.array)
     assert not model.training
     assert all(p.grad is None for p in model.parameters())
 
@@ -226,7 +226,7 @@ def test_range_test_restores_model_and_optimizer():
 def test_range_test_restores_even_when_interrupted():
     model, loader = _regression()
     opt = optim.SGD(model.parameters(), lr=0.1)
-    weights = model.weight.data.copy()
+    weights = model.weight.array.copy()
     calls = []
 
     def failing_loss(out, target):
@@ -237,7 +237,7 @@ def test_range_test_restores_even_when_interrupted():
 
     with pytest.raises(KeyboardInterrupt):
         optim.lr_range_test(model, failing_loss, opt, loader, start_lr=1e-2, end_lr=1.0)
-    np.testing.assert_array_equal(model.weight.data, weights)
+    np.testing.assert_array_equal(model.weight.array, weights)
     assert opt.param_groups[0]["lr"] == 0.1
 
 

@@ -87,7 +87,7 @@ class Run:
 
     def arrays(self):
         if self.lib == "nnlab":
-            return [p.data.copy() for p in self.params]
+            return [p.array.copy() for p in self.params]
         return [p.detach().numpy().copy() for p in self.params]
 
 
@@ -188,7 +188,7 @@ def test_state_names_and_groups_match_torch(config):
             expected = theirs["state"][k][key].numpy()
             assert isinstance(value, nnlab.Tensor)
             assert value.dtype == expected.dtype, f"dtype of state {key!r}"
-            np.testing.assert_allclose(value.data, expected, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(value.array, expected, rtol=1e-10, atol=1e-12)
     for g, t in zip(mine["param_groups"], theirs["param_groups"]):
         for key, value in g.items():
             assert t[key] == value, f"group entry {key!r}: {value!r} vs torch {t[key]!r}"
@@ -279,12 +279,12 @@ def test_load_state_dict_copies_and_casts():
     (w * w).sum().backward()
     src.step()
     sd = src.state_dict()
-    sd["state"][0]["momentum_buffer"] = sd["state"][0]["momentum_buffer"].data.astype(np.float64)
+    sd["state"][0]["momentum_buffer"] = sd["state"][0]["momentum_buffer"].array.astype(np.float64)
     dst = optim.SGD([w], lr=0.5, momentum=0.9)
     dst.load_state_dict(sd)
     buf = dst.state[w]["momentum_buffer"]
     assert buf.dtype == np.float32
-    assert not np.shares_memory(buf.data, src.state[w]["momentum_buffer"].data)
+    assert not np.shares_memory(buf.array, src.state[w]["momentum_buffer"].array)
     assert dst.param_groups[0]["lr"] == 0.1 and dst.param_groups[0]["params"][0] is w
 
 
@@ -303,7 +303,7 @@ def test_parameters_without_grad_are_skipped_and_get_no_state():
     (used * used).sum().backward()
     opt.step()
     assert unused in opt.state and not opt.state[unused] or unused not in opt.state
-    np.testing.assert_array_equal(unused.data, np.ones(2, np.float32))
+    np.testing.assert_array_equal(unused.array, np.ones(2, np.float32))
     assert list(opt.state_dict()["state"]) == [0]
 
 
@@ -317,7 +317,7 @@ def test_sgd_without_momentum_keeps_no_state():
 
 def test_updates_in_place_and_leave_grads_alone():
     w = nnlab.tensor([1.0, -2.0, 3.0], requires_grad=True)
-    array = w.data
+    array = w.array
     for cls in (
         optim.SGD,
         optim.Adam,
@@ -330,10 +330,10 @@ def test_updates_in_place_and_leave_grads_alone():
         opt = cls([w], maximize=True, weight_decay=0.1)
         opt.zero_grad()
         (w * w).sum().backward()
-        grad = w.grad.data.copy()
+        grad = w.grad.array.copy()
         opt.step()
-        assert w.data is array, cls.__name__
-        np.testing.assert_array_equal(w.grad.data, grad, err_msg=cls.__name__)
+        assert w.array is array, cls.__name__
+        np.testing.assert_array_equal(w.grad.array, grad, err_msg=cls.__name__)
 
 
 def test_zero_grad():
@@ -343,7 +343,7 @@ def test_zero_grad():
     grad = w.grad
     opt.zero_grad(set_to_none=False)
     assert w.grad is grad
-    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(w.grad.array, [0.0, 0.0])
     opt.zero_grad()
     assert w.grad is None
 
@@ -361,7 +361,7 @@ def test_closure_is_evaluated_with_grad_enabled_and_returned():
     with nnlab.no_grad():
         loss = opt.step(closure)
     assert float(loss) == 4.0
-    np.testing.assert_allclose(w.data, [1.0])
+    np.testing.assert_allclose(w.array, [1.0])
 
 
 def test_add_param_group_takes_defaults():

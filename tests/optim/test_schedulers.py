@@ -393,7 +393,7 @@ class Training:
 
     def weights(self):
         if self.lib is nn_sched:
-            return np.append(self.w.data, self.b.data)
+            return np.append(self.w.array, self.b.array)
         return np.append(self.w.detach().numpy(), self.b.detach().numpy())
 
 

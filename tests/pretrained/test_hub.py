@@ -27,7 +27,8 @@ def test_config_from_the_package_and_defaults(tmp_path):
     shape = (config.num_hidden_layers, config.hidden_size, config.num_attention_heads)
     assert shape == (6, 384, 12)
     assert (config.intermediate_size, config.layer_norm_eps) == (1536, 1e-12)
-    assert BertConfig.from_json(tmp_path) == BertConfig()  # no config.json: MiniLM defaults
+    with pytest.raises(FileNotFoundError, match="config.json does not exist"):
+        BertConfig.from_json(tmp_path)  # no config.json: an error, never silent defaults
     with pytest.raises(ValueError, match="divisible"):
         BertConfig(hidden_size=10, num_attention_heads=4)
 
@@ -46,13 +47,13 @@ def test_a_missing_tensor_is_named(minilm_file, tmp_path):
     path = tmp_path / "missing.safetensors"
     save_file(arrays, path)
     model = BertModel()
-    before = model.embeddings.word_embeddings.weight.data.copy()
+    before = model.embeddings.word_embeddings.weight.array.copy()
     with pytest.raises(RuntimeError) as info:
         load_safetensors_into(model, path, name_map=hf_bert_name)
     message = str(info.value)
     assert str(path) in message and "1 tensor(s) do not fit" in message
     assert "missing:    encoder.layer.5.output.dense.bias  (model (384,)" in message
-    np.testing.assert_array_equal(model.embeddings.word_embeddings.weight.data, before)
+    np.testing.assert_array_equal(model.embeddings.word_embeddings.weight.array, before)
 
 
 def test_wrong_shapes_and_extra_tensors_are_all_listed(minilm_file, tmp_path):
@@ -136,7 +137,7 @@ def test_torch_state_dict_into_an_nnlab_twin_with_dtype_conversion(tmp_path):
         load_safetensors_into(ours, path)
         for name, p in ours.named_parameters():
             assert p.dtype == np.float32
-            np.testing.assert_array_equal(p.data, state[name].float().numpy())
+            np.testing.assert_array_equal(p.array, state[name].float().numpy())
         with torch.no_grad():
             tmodel_cast = tmodel.to(dtype).float()
             expected = tmodel_cast(torch.from_numpy(x)).numpy()
@@ -151,7 +152,7 @@ def test_name_maps_and_skip_patterns(tmp_path):
     model = nn.Sequential(nn.Linear(3, 2))
     rename = {"net.fc.weight": "0.weight", "net.fc.bias": "0.bias"}
     load_safetensors_into(model, path, name_map=rename, skip=("head.*",))
-    np.testing.assert_array_equal(model[0].weight.data, np.ones((2, 3)))
+    np.testing.assert_array_equal(model[0].weight.array, np.ones((2, 3)))
     with pytest.raises(RuntimeError, match="unexpected: head.extra"):
         load_safetensors_into(model, path, name_map=rename)
     with pytest.raises(ValueError, match="name_map sends both .* to '0.weight'"):

@@ -171,7 +171,7 @@ def test_a_fine_tuning_step_lowers_the_loss(encoder):
     params = list(model.encoder.layer[-1].parameters())
     for p in params:
         p.requires_grad_(True)
-    before = {id(p): p.data.copy() for p in params}
+    before = {id(p): p.array.copy() for p in params}
     opt = nnlab.optim.SGD(params, lr=1.0)
     losses = []
     try:
@@ -183,7 +183,7 @@ def test_a_fine_tuning_step_lowers_the_loss(encoder):
             losses.append(loss.item())
     finally:
         for p in params:  # the session's model goes back to its pretrained weights
-            p.data[...] = before[id(p)]
+            p.array[...] = before[id(p)]
         model.requires_grad_(True)
         model.zero_grad()
     assert losses[1] < losses[0]

@@ -33,7 +33,7 @@ def tolerance(dtype: Any, expected: np.ndarray) -> Tol:
 
 def compare(actual: Any, expected: Any, dtype: Any, what: str) -> None:
     e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    a = np.asarray(actual.data if isinstance(actual, nnlab.Tensor) else actual)
+    a = np.asarray(actual.array if isinstance(actual, nnlab.Tensor) else actual)
     assert_close(a, e, tolerance(dtype, e), what)
 
 
@@ -99,13 +99,13 @@ def check_module(
     loss_t.backward()
     for k, (x, tx) in enumerate(zip(xs, txs)):
         if tx.grad is None:
-            assert x.grad is None or not np.any(x.grad.data), f"{label}: input {k}"
+            assert x.grad is None or not np.any(x.grad.array), f"{label}: input {k}"
             continue
         compare(x.grad, tx.grad, dtype, f"{label} {np.dtype(dtype)}: grad of input {k}")
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         expected = theirs_params[name].grad
         if expected is None:
-            assert p.grad is None or not np.any(p.grad.data), f"{label}: grad of {name}"
+            assert p.grad is None or not np.any(p.grad.array), f"{label}: grad of {name}"
             continue
         compare(p.grad, expected, dtype, f"{label} {np.dtype(dtype)}: grad of {name}")

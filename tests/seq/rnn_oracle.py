@@ -38,7 +38,7 @@ def tolerance(dtype: Any, expected: np.ndarray) -> Tol:
 
 def compare(actual: Any, expected: Any, dtype: Any, what: str) -> None:
     e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    a = actual.data if isinstance(actual, nnlab.Tensor) else np.asarray(actual)
+    a = actual.array if isinstance(actual, nnlab.Tensor) else np.asarray(actual)
     assert_close(a, e, tolerance(dtype, e), what)
 
 

@@ -103,7 +103,7 @@ def test_sdpa_matches_torch(case: Case, dtype: Any) -> None:
     for k, (a, e) in enumerate(zip(grads, t_grads)):
         compare(a, e, dtype, f"{label}: gradient of input {k}")
     if case.mask == "empty-row":
-        assert not out.data[..., 1, :].any(), "a query with no key gets a zero output"
+        assert not out.array[..., 1, :].any(), "a query with no key gets a zero output"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -112,7 +112,7 @@ def test_sdpa_fused_equals_composed_twin(case: Case) -> None:
     fused = _run(nnlab, F.scaled_dot_product_attention, case, np.float64, arrays, mask)
     twin = _run(nnlab, scaled_dot_product_attention_composed, case, np.float64, arrays, mask)
     for k, (a, e) in enumerate(zip([fused[0], *fused[1]], [twin[0], *twin[1]])):
-        np.testing.assert_allclose(a.data, e.data, rtol=1e-12, atol=1e-13, err_msg=str(k))
+        np.testing.assert_allclose(a.array, e.array, rtol=1e-12, atol=1e-13, err_msg=str(k))
 
 
 def test_sdpa_dropout_equals_twin_with_the_same_seed() -> None:
@@ -124,7 +124,7 @@ def test_sdpa_dropout_equals_twin_with_the_same_seed() -> None:
         xs = [nnlab.tensor(a, requires_grad=True) for a in arrays]
         out = fn(*xs, dropout_p=0.4, is_causal=True, generator=Generator(7))
         out.backward(np.ones(out.shape))
-        results.append([out.data] + [x.grad.data for x in xs])
+        results.append([out.array] + [x.grad.array for x in xs])
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-13)
 
@@ -168,16 +168,16 @@ def test_sdpa_returns_weights_and_nan_rows_on_request() -> None:
     bias = np.zeros((3, 5), dtype=np.float32)
     bias[1] = -np.inf
     out, w = attention(q, k, v, bias, need_weights=True)
-    np.testing.assert_allclose(w.data.sum(-1)[:, [0, 2]], 1.0, rtol=1e-6)
-    assert not w.data[:, 1].any() and not out.data[:, 1].any()
+    np.testing.assert_allclose(w.array.sum(-1)[:, [0, 2]], 1.0, rtol=1e-6)
+    assert not w.array[:, 1].any() and not out.array[:, 1].any()
     out, w = attention(q, k, v, bias, need_weights=True, empty_rows="nan")
-    assert np.isnan(out.data[:, 1]).all() and np.isfinite(out.data[:, [0, 2]]).all()
+    assert np.isnan(out.array[:, 1]).all() and np.isfinite(out.array[:, [0, 2]]).all()
 
 
 def test_sdpa_dropout_statistics_and_seeding() -> None:
     q, k, v = nnlab.zeros(4, 50, 8), nnlab.zeros(4, 50, 8), nnlab.randn(4, 50, 3)
     _, w = attention(q, k, v, None, dropout_p=0.25, need_weights=True)
-    w = w.data
+    w = w.array
     dropped = (w == 0).mean()
     assert abs(dropped - 0.25) < 0.02  # 10,000 weights: σ ≈ 0.004
     np.testing.assert_allclose(w[w != 0], 1 / 50 / 0.75, rtol=1e-6)  # kept ones rescaled
@@ -186,8 +186,8 @@ def test_sdpa_dropout_statistics_and_seeding() -> None:
     nnlab.manual_seed(11)
     b = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
     c = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.array_equal(a.data, c.data)
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.array_equal(a.array, c.array)
 
 
 def test_sdpa_does_not_modify_inputs_and_skips_unneeded_gradients() -> None:
@@ -197,7 +197,7 @@ def test_sdpa_does_not_modify_inputs_and_skips_unneeded_gradients() -> None:
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 3), bool))
     out.sum().backward()
     for t, a in zip((q, k, v), arrays):
-        np.testing.assert_array_equal(t.data, a)
+        np.testing.assert_array_equal(t.array, a)
     assert k.grad is None and q.grad is not None and v.grad is not None
 
 
@@ -232,7 +232,7 @@ def test_sdpa_rejects_what_torch_rejects(name, qs, ks, vs, kwargs, mention) -> N
 
 def test_sdpa_dtype_mismatch_and_gqa() -> None:
     q = nnlab.ones(2, 3, 4)
-    with pytest.raises(RuntimeError, match="float32, float64"):
+    with pytest.raises(RuntimeError, match="nnlab.float32, nnlab.float64"):
         F.scaled_dot_product_attention(q, nnlab.ones(2, 3, 4, dtype=nnlab.float64), q)
     with pytest.raises(NotImplementedError, match="enable_gqa"):
         F.scaled_dot_product_attention(q, q, q, enable_gqa=True)
@@ -249,8 +249,8 @@ def _softmax_rows(s: np.ndarray) -> np.ndarray:
 def _additive_numpy(layer: nn.AdditiveAttention, q: np.ndarray, k: np.ndarray, v: np.ndarray,
                     pad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """wᵀ tanh(W_q q + W_k k), softmax over the unpadded keys, weighted sum of values."""
-    wq, wk = layer.query_proj.weight.data, layer.key_proj.weight.data
-    w = layer.score_proj.weight.data[0]
+    wq, wk = layer.query_proj.weight.array, layer.key_proj.weight.array
+    w = layer.score_proj.weight.array[0]
     hidden = np.tanh((q @ wq.T)[:, :, None, :] + (k @ wk.T)[:, None, :, :])
     scores = hidden @ w
     if pad is not None:
@@ -271,12 +271,12 @@ def test_additive_attention_matches_numpy_formula() -> None:
     pad[0, 4:] = True
     context, weights = layer(nnlab.tensor(q), nnlab.tensor(k), nnlab.tensor(v), pad)
     ctx_np, w_np = _additive_numpy(layer, q, k, v, pad)
-    np.testing.assert_allclose(context.data, ctx_np, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(weights.data, w_np, rtol=1e-12, atol=1e-14)
-    assert not weights.data[0, :, 4:].any()
+    np.testing.assert_allclose(context.array, ctx_np, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(weights.array, w_np, rtol=1e-12, atol=1e-14)
+    assert not weights.array[0, :, 4:].any()
     # One query per sample (a decoder step): (N, Dq) -> context (N, Dv), weights (N, S).
     c1, w1 = layer(nnlab.tensor(q[:, 0]), nnlab.tensor(k), nnlab.tensor(v))
-    np.testing.assert_allclose(c1.data, _additive_numpy(layer, q[:, :1], k, v, None)[0][:, 0])
+    np.testing.assert_allclose(c1.array, _additive_numpy(layer, q[:, :1], k, v, None)[0][:, 0])
     assert w1.shape == (2, 6)
     assert [n for n, _ in layer.named_parameters()] == [
         "query_proj.weight", "key_proj.weight", "score_proj.weight"]  # fmt: skip
@@ -293,9 +293,9 @@ def test_additive_attention_gradcheck_and_empty_rows() -> None:
     inputs = [_f64(2, 2, 3, seed=1), _f64(2, 3, 2, seed=2), _f64(2, 3, 2, seed=3)]
     assert gradcheck(fn, inputs)
     context, weights = fn(*inputs)
-    assert not context.data[1].any() and not weights.data[1].any()
+    assert not context.array[1].any() and not weights.array[1].any()
     (context.sum() + weights.sum()).backward()
-    assert all(np.isfinite(x.grad.data).all() for x in inputs)
+    assert all(np.isfinite(x.grad.array).all() for x in inputs)
 
 
 @pytest.mark.parametrize("scaled", [True, False])
@@ -312,8 +312,8 @@ def test_dot_product_attention_matches_numpy_and_gradcheck(scaled: bool) -> None
     context, weights = layer(nnlab.tensor(q), nnlab.tensor(k), nnlab.tensor(v), pad)
     scores = q @ k.transpose(0, 2, 1) / (math.sqrt(4) if scaled else 1.0)
     w_np = _softmax_rows(np.where(pad[:, None, :], -np.inf, scores))
-    np.testing.assert_allclose(weights.data, w_np, rtol=1e-12)
-    np.testing.assert_allclose(context.data, w_np @ v, rtol=1e-12)
+    np.testing.assert_allclose(weights.array, w_np, rtol=1e-12)
+    np.testing.assert_allclose(context.array, w_np @ v, rtol=1e-12)
     fn = lambda *xs: layer(*xs, pad)  # noqa: E731
     assert gradcheck(fn, [_f64(2, 3, 4, seed=4), _f64(2, 5, 4, seed=5), _f64(2, 5, 2, seed=6)])
 

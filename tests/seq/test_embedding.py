@@ -48,36 +48,36 @@ def test_embedding_matches_torch(name: str, kwargs: dict, shape: tuple, dtype: t
     out, tout = ours(nnlab.tensor(ids)), theirs(torch.tensor(ids))
     # exact copies of rows, except after max_norm rescaling (norms rounded differently)
     exact = Tol(0, 0) if "max_norm" not in kwargs else Tol(1e-6, 1e-7)
-    assert_close(out.data, tout.detach().numpy(), exact, f"{name}: output")
+    assert_close(out.array, tout.detach().numpy(), exact, f"{name}: output")
     # max_norm renormalises the table in place: both tables changed the same way
-    assert_close(ours.weight.data, theirs.weight.detach().numpy(), Tol(1e-6, 1e-7),
+    assert_close(ours.weight.array, theirs.weight.detach().numpy(), Tol(1e-6, 1e-7),
                  f"{name}: weight after the lookup")  # fmt: skip
     g = rng.standard_normal(tout.shape).astype(dtype)
     out.backward(g)
     tout.backward(torch.from_numpy(g))
     expected = theirs.weight.grad.numpy()
     scale = float(np.abs(expected).max()) or 1.0
-    assert_close(ours.weight.grad.data, expected, Tol(1e-6, 1e-6 * scale), f"{name}: grad")
+    assert_close(ours.weight.grad.array, expected, Tol(1e-6, 1e-6 * scale), f"{name}: grad")
 
 
 def test_padding_row_is_zero_and_gets_no_gradient() -> None:
     emb = nn.Embedding(5, 3, padding_idx=1)
-    np.testing.assert_array_equal(emb.weight.data[1], 0)
+    np.testing.assert_array_equal(emb.weight.array[1], 0)
     emb(nnlab.tensor([[1, 1, 2], [1, 0, 1]])).sum().backward()
-    np.testing.assert_array_equal(emb.weight.grad.data[1], 0)
-    np.testing.assert_array_equal(emb.weight.grad.data[2], 1)
+    np.testing.assert_array_equal(emb.weight.grad.array[1], 0)
+    np.testing.assert_array_equal(emb.weight.grad.array[2], 1)
 
 
 def test_fused_op_equals_plain_indexing() -> None:
     """The sparse-GEMM backward vs np.add.at through indexing: same gradient."""
     rng = np.random.default_rng(0)
     w1 = nnlab.tensor(rng.standard_normal((50, 6)), requires_grad=True)
-    w2 = nnlab.tensor(w1.data.copy(), requires_grad=True)
+    w2 = nnlab.tensor(w1.array.copy(), requires_grad=True)
     ids = nnlab.tensor(rng.integers(0, 50, (7, 30)))
     g = rng.standard_normal((7, 30, 6))
     F.embedding(ids, w1).backward(g)
     embedding_composed(ids, w2).backward(g)
-    np.testing.assert_allclose(w1.grad.data, w2.grad.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w1.grad.array, w2.grad.array, rtol=1e-12, atol=1e-12)
 
 
 def test_from_pretrained_freeze() -> None:
@@ -86,20 +86,20 @@ def test_from_pretrained_freeze() -> None:
     theirs = torch.nn.Embedding.from_pretrained(torch.tensor(table))
     assert frozen.weight.requires_grad is False is theirs.weight.requires_grad
     out = frozen(nnlab.tensor([3, 0]))
-    np.testing.assert_array_equal(out.data, table[[3, 0]])
+    np.testing.assert_array_equal(out.array, table[[3, 0]])
     assert not out.requires_grad
     trainable = nn.Embedding.from_pretrained(table, freeze=False, padding_idx=0)
-    np.testing.assert_array_equal(trainable.weight.data[0], table[0])  # not zeroed, as torch
+    np.testing.assert_array_equal(trainable.weight.array[0], table[0])  # not zeroed, as torch
     trainable(nnlab.tensor([0, 2])).sum().backward()
-    np.testing.assert_array_equal(trainable.weight.grad.data[[0, 2]], [[0, 0, 0], [1, 1, 1]])
+    np.testing.assert_array_equal(trainable.weight.grad.array[[0, 2]], [[0, 0, 0], [1, 1, 1]])
     table[0, 0] = 99  # the layer owns a copy
-    assert trainable.weight.data[0, 0] == 0
+    assert trainable.weight.array[0, 0] == 0
 
 
 def test_default_init_and_repr_match_torch() -> None:
     ours = nn.Embedding(1000, 64, padding_idx=3, max_norm=2.0)
     theirs = torch.nn.Embedding(1000, 64, padding_idx=3, max_norm=2.0)
-    w = ours.weight.data
+    w = ours.weight.array
     assert w.dtype == np.float32 and abs(w.std() - 1) < 0.02 and abs(w.mean()) < 0.02
     assert repr(ours).splitlines()[0] == repr(theirs)
 

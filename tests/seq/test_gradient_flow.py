@@ -19,7 +19,7 @@ def _torch_norms(kind: str, model: nn.Module, x: np.ndarray) -> np.ndarray:
     cell = getattr(torch.nn, kind + "Cell")(model.input_size, model.hidden_size).double()
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, name).copy_(torch.tensor(getattr(model, name + "_l0").data))
+            getattr(cell, name).copy_(torch.tensor(getattr(model, name + "_l0").array))
     state, hs = None, []
     for x_t in torch.tensor(x):
         state = cell(x_t, state)
@@ -60,7 +60,7 @@ def test_vanishing_in_tanh_rnn_less_in_lstm() -> None:
     x = nnlab.randn(40, 4, 8)
     rnn = nn.RNN(8, 32)
     lstm = nn.LSTM(8, 32)
-    lstm.bias_hh_l0.data[32:64] = 3.0  # forget gate f = σ(≈3) ≈ 0.95
+    lstm.bias_hh_l0.array[32:64] = 3.0  # forget gate f = σ(≈3) ≈ 0.95
     last = lambda y: y[-1].sum()  # noqa: E731
     r = time_step_grad_norms(rnn, x, last)
     m = time_step_grad_norms(lstm, x, last)
@@ -72,7 +72,7 @@ def _unstable_rnn() -> tuple[nn.Module, nn.Module]:
     nnlab.manual_seed(0)
     rnn = nn.RNN(2, 16, nonlinearity="relu").double()
     noise = 0.05 * np.random.default_rng(0).standard_normal((16, 16))
-    rnn.weight_hh_l0.data[...] = 1.3 * np.eye(16) + noise  # spectral radius ≈ 1.3 > 1
+    rnn.weight_hh_l0.array[...] = 1.3 * np.eye(16) + noise  # spectral radius ≈ 1.3 > 1
     head = nn.Linear(16, 1).double()
     return rnn, head
 
@@ -104,7 +104,7 @@ def test_clipping_keeps_unstable_training_finite(clip: float | None) -> None:
                 assert np.isfinite(float(total))
             opt.step()
             losses.append(float(loss.item()))
-    finite = all(np.isfinite(p.data).all() for p in params)
+    finite = all(np.isfinite(p.array).all() for p in params)
     if clip is None:
         assert not finite or not np.isfinite(losses).all()  # unclipped SGD diverges
     else:

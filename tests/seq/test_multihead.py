@@ -164,10 +164,10 @@ def test_mha_eval_and_dropout() -> None:
     nnlab.manual_seed(3)
     b, _ = mha(xt, xt, xt, average_attn_weights=False)
     c, _ = mha(xt, xt, xt)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.array_equal(a.data, c.data)
-    kept = wa.data[wa.data != 0]
-    assert 0.3 < (wa.data == 0).mean() < 0.7 and kept.min() > 0
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.array_equal(a.array, c.array)
+    kept = wa.array[wa.array != 0]
+    assert 0.3 < (wa.array == 0).mean() < 0.7 and kept.min() > 0
 
 
 def test_fully_masked_query_nan_with_weights_zero_without() -> None:
@@ -189,19 +189,19 @@ def test_fully_masked_query_nan_with_weights_zero_without() -> None:
 def test_mha_default_init_and_state_dict_keys() -> None:
     mha = nn.MultiheadAttention(64, 4)
     bound = math.sqrt(6 / (64 + 3 * 64))  # xavier_uniform_ on (3E, E)
-    w = mha.in_proj_weight.data
+    w = mha.in_proj_weight.array
     assert w.shape == (192, 64) and w.dtype == np.float32
     assert -bound <= w.min() < -0.99 * bound and 0.99 * bound < w.max() <= bound
-    assert not mha.in_proj_bias.data.any() and not mha.out_proj.bias.data.any()
+    assert not mha.in_proj_bias.array.any() and not mha.out_proj.bias.array.any()
     lin = 1 / math.sqrt(64)  # out_proj keeps Linear's U(-1/√E, 1/√E)
-    assert -lin <= mha.out_proj.weight.data.min() < -0.98 * lin
+    assert -lin <= mha.out_proj.weight.array.min() < -0.98 * lin
     for ctor in (dict(kdim=5, vdim=3), dict(bias=False), dict(add_bias_kv=True)):
         ours, theirs = nn.MultiheadAttention(8, 2, **ctor), T.MultiheadAttention(8, 2, **ctor)
         assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
             (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]  # fmt: skip
     ours = nn.MultiheadAttention(1024, 4, add_bias_kv=True)
     std = math.sqrt(2 / (1024 + 1024))  # xavier_normal_ of (1, 1, E): fan_in = fan_out = E
-    for b in (ours.bias_k.data, ours.bias_v.data):
+    for b in (ours.bias_k.array, ours.bias_v.array):
         assert b.shape == (1, 1, 1024) and abs(float(b.std()) / std - 1) < 0.15
 
 

@@ -71,9 +71,9 @@ def test_sinusoidal_layouts_and_gradient(batch_first: bool, shape: tuple[int, ..
     pe = _paper(7, 6)
     if len(shape) == 3:
         pe = pe[None] if batch_first else pe[:, None]
-    np.testing.assert_allclose(y.data, x.data + pe, atol=1e-12)
+    np.testing.assert_allclose(y.array, x.array + pe, atol=1e-12)
     y.backward(np.full(shape, 2.0))
-    np.testing.assert_array_equal(x.grad.data, 2.0)  # adding a constant: identity Jacobian
+    np.testing.assert_array_equal(x.grad.array, 2.0)  # adding a constant: identity Jacobian
 
 
 def test_sinusoidal_buffer_is_not_persistent_and_moves_with_the_module() -> None:
@@ -90,15 +90,15 @@ def test_positional_dropout_train_vs_eval() -> None:
     layer = nn.SinusoidalPositionalEncoding(16, max_len=200, dropout=0.5)
     x = nnlab.zeros(200, 4, 16)
     nnlab.manual_seed(0)
-    a = layer(x).data
+    a = layer(x).array
     nnlab.manual_seed(0)
-    np.testing.assert_array_equal(layer(x).data, a)
-    expected = np.broadcast_to(layer.pe.data[:, None] / 0.5, a.shape)
+    np.testing.assert_array_equal(layer(x).array, a)
+    expected = np.broadcast_to(layer.pe.array[:, None] / 0.5, a.shape)
     kept = a != 0
     assert abs(kept.mean() - 0.5) < 0.02
     np.testing.assert_allclose(a[kept], expected[kept], rtol=1e-6)
     layer.eval()
-    np.testing.assert_array_equal(layer(x).data, np.broadcast_to(layer.pe.data[:, None], a.shape))
+    np.testing.assert_array_equal(layer(x).array, np.broadcast_to(layer.pe.array[:, None], a.shape))
 
 
 def test_positional_bad_inputs_name_the_layer() -> None:
@@ -117,17 +117,17 @@ def test_learned_positional_encoding() -> None:
     layer = nn.LearnedPositionalEncoding(max_len=400, d_model=64, batch_first=True)
     w = layer.embedding.weight
     assert list(layer.state_dict()) == ["embedding.weight"] and w.shape == (400, 64)
-    assert abs(float(w.data.std()) - 1.0) < 0.02 and abs(float(w.data.mean())) < 0.02  # N(0, 1)
+    assert abs(float(w.array.std()) - 1.0) < 0.02 and abs(float(w.array.mean())) < 0.02  # N(0, 1)
     x = nnlab.randn(3, 10, 64, requires_grad=True)
     y = layer(x)
-    np.testing.assert_allclose(y.data, x.data + w.data[None, :10], rtol=1e-6)
+    np.testing.assert_allclose(y.array, x.array + w.array[None, :10], rtol=1e-6)
     y.backward(np.ones(y.shape, dtype=np.float32))
-    assert (w.grad.data[:10] == 3).all() and not w.grad.data[10:].any()  # summed over batch
-    np.testing.assert_array_equal(x.grad.data, 1.0)
+    assert (w.grad.array[:10] == 3).all() and not w.grad.array[10:].any()  # summed over batch
+    np.testing.assert_array_equal(x.grad.array, 1.0)
     # Same values as looking the positions up in the embedding.
     looked_up = layer.embedding(nnlab.tensor(np.arange(10)))
-    np.testing.assert_array_equal(looked_up.data, w.data[:10])
+    np.testing.assert_array_equal(looked_up.array, w.array[:10])
     seq_first = nn.LearnedPositionalEncoding(400, 64)
     seq_first.load_state_dict(layer.state_dict())
-    np.testing.assert_allclose(seq_first(x.detach().permute(1, 0, 2)).data,
-                               y.data.transpose(1, 0, 2), rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(seq_first(x.detach().permute(1, 0, 2)).array,
+                               y.array.transpose(1, 0, 2), rtol=1e-6)  # fmt: skip

@@ -114,7 +114,7 @@ def test_fused_layer_equals_cell_unroll(layer: str, cell: str, extra: dict) -> N
     out, final = fused(xf, hx)
     g = rng.standard_normal(out.shape)
     (out * nnlab.tensor(g)).sum().backward()
-    fused_grads = {n: p.grad.data.copy() for n, p in fused.named_parameters()}
+    fused_grads = {n: p.grad.array.copy() for n, p in fused.named_parameters()}
 
     xc = nnlab.tensor(x, requires_grad=True)
     layer_in, finals, cells = xc, [], {}
@@ -123,7 +123,7 @@ def test_fused_layer_equals_cell_unroll(layer: str, cell: str, extra: dict) -> N
         for d, sfx in enumerate(("", "_reverse")):
             c = getattr(nn, cell)(layer_in.shape[-1], 4, **extra).double()
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(c, name).data[...] = getattr(fused, f"{name}_l{k}{sfx}").data
+                getattr(c, name).array[...] = getattr(fused, f"{name}_l{k}{sfx}").array
             cells[f"l{k}{sfx}"] = c
             i = 2 * k + d
             state = (nnlab.tensor(h0[i]), nnlab.tensor(c0[i])) if lstm else nnlab.tensor(h0[i])
@@ -132,12 +132,12 @@ def test_fused_layer_equals_cell_unroll(layer: str, cell: str, extra: dict) -> N
             finals.append(last[0] if lstm else last)
         layer_in = nnlab.cat(outs, -1)
     (layer_in * nnlab.tensor(g)).sum().backward()
-    np.testing.assert_allclose(out.data, layer_in.data, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.array, layer_in.array, rtol=1e-10, atol=1e-12)
     h_n = final[0] if lstm else final
-    np.testing.assert_allclose(h_n.data, nnlab.stack(finals, 0).data, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(xf.grad.data, xc.grad.data, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h_n.array, nnlab.stack(finals, 0).array, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xf.grad.array, xc.grad.array, rtol=1e-10, atol=1e-12)
     for key, c in cells.items():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             np.testing.assert_allclose(
-                fused_grads[f"{name}_{key}"], getattr(c, name).grad.data, rtol=1e-10, atol=1e-12
+                fused_grads[f"{name}_{key}"], getattr(c, name).grad.array, rtol=1e-10, atol=1e-12
             )

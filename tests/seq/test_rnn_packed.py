@@ -68,12 +68,12 @@ def test_padding_never_changes_results_or_gradients(kind: str) -> None:
         alone = nnlab.tensor(x[:n, j : j + 1], requires_grad=True)
         out_j, final_j = model(alone)
         h_j = final_j[0] if kind == "LSTM" else final_j
-        np.testing.assert_allclose(padded.data[:n, j], out_j.data[:, 0], rtol=1e-12, atol=1e-12)
-        np.testing.assert_array_equal(padded.data[n:, j], 0)
-        np.testing.assert_allclose(h_n.data[:, j], h_j.data[:, 0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(padded.array[:n, j], out_j.array[:, 0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(padded.array[n:, j], 0)
+        np.testing.assert_allclose(h_n.array[:, j], h_j.array[:, 0], rtol=1e-12, atol=1e-12)
         (out_j.sum() + h_j.sum()).backward()
-        np.testing.assert_allclose(xt.grad.data[:n, j], alone.grad.data[:, 0], rtol=1e-10)
-        np.testing.assert_array_equal(xt.grad.data[n:, j], 0)
+        np.testing.assert_allclose(xt.grad.array[:n, j], alone.grad.array[:, 0], rtol=1e-10)
+        np.testing.assert_array_equal(xt.grad.array[n:, j], 0)
 
 
 # -- the utilities vs torch ---------------------------------------------------------------
@@ -90,7 +90,7 @@ def test_pad_sequence_matches_torch(batch_first: bool, padding_side: str) -> Non
     seqs = _seqs([3, 1, 4])
     ours = R.pad_sequence([nnlab.tensor(s) for s in seqs], batch_first, -1.0, padding_side)
     theirs = TR.pad_sequence([torch.tensor(s) for s in seqs], batch_first, -1.0, padding_side)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
@@ -101,34 +101,34 @@ def test_pack_and_pad_packed_match_torch(batch_first, lengths, enforce_sorted) -
     theirs = TR.pack_padded_sequence(padded, lengths, batch_first, enforce_sorted)
     x = nnlab.tensor(padded.numpy(), requires_grad=True)
     ours = R.pack_padded_sequence(x, lengths, batch_first, enforce_sorted)
-    np.testing.assert_array_equal(ours.data.data, theirs.data.numpy())
-    np.testing.assert_array_equal(ours.batch_sizes.data, theirs.batch_sizes.numpy())
+    np.testing.assert_array_equal(ours.data.array, theirs.data.numpy())
+    np.testing.assert_array_equal(ours.batch_sizes.array, theirs.batch_sizes.numpy())
     if enforce_sorted:
         assert ours.sorted_indices is None and theirs.sorted_indices is None
     else:
-        np.testing.assert_array_equal(ours.unsorted_indices.data, theirs.unsorted_indices.numpy())
+        np.testing.assert_array_equal(ours.unsorted_indices.array, theirs.unsorted_indices.numpy())
     back, lens = R.pad_packed_sequence(ours, batch_first, padding_value=7.0, total_length=6)
     t_back, t_lens = TR.pad_packed_sequence(theirs, batch_first, 7.0, total_length=6)
-    np.testing.assert_array_equal(back.data, t_back.numpy())
-    np.testing.assert_array_equal(lens.data, t_lens.numpy())
+    np.testing.assert_array_equal(back.array, t_back.numpy())
+    np.testing.assert_array_equal(lens.array, t_lens.numpy())
     g = np.random.default_rng(0).standard_normal(back.shape)
     back.backward(g)
     expected = g[: x.shape[0]] if not batch_first else g[:, : x.shape[1]]
     valid = np.arange(x.shape[1 if batch_first else 0])[:, None] < np.array(lengths)[None, :]
     valid = valid.T if batch_first else valid
-    np.testing.assert_array_equal(x.grad.data, expected * valid[..., None])
+    np.testing.assert_array_equal(x.grad.array, expected * valid[..., None])
 
 
 def test_pack_sequence_and_unpack_round_trip() -> None:
     seqs = [nnlab.tensor(s) for s in _seqs([2, 5, 3])]
     packed = R.pack_sequence(seqs, enforce_sorted=False)
-    theirs = TR.pack_sequence([torch.tensor(s.data) for s in seqs], enforce_sorted=False)
-    np.testing.assert_array_equal(packed.data.data, theirs.data.numpy())
+    theirs = TR.pack_sequence([torch.tensor(s.array) for s in seqs], enforce_sorted=False)
+    np.testing.assert_array_equal(packed.data.array, theirs.data.numpy())
     for a, b in zip(R.unpack_sequence(packed), seqs):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     padded, lengths = R.pad_packed_sequence(packed)
     for a, b in zip(R.unpad_sequence(padded, lengths), seqs):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
 
 
 def test_packing_errors_like_torch() -> None:
@@ -168,10 +168,10 @@ def test_tbptt_chunks_and_detach_state() -> None:
     for chunk in chunks:
         out, state = lstm(chunk, state)
         out.sum().backward()
-        outs.append(out.data)
+        outs.append(out.array)
         state = R.detach_state(state)
         assert isinstance(state, tuple) and not state[0].requires_grad
-    np.testing.assert_allclose(np.concatenate(outs, 1), full.data, rtol=1e-12)
+    np.testing.assert_allclose(np.concatenate(outs, 1), full.array, rtol=1e-12)
     with pytest.raises(ValueError, match="positive"):
         next(R.tbptt_chunks(x, 0))
     assert R.detach_state(None) is None

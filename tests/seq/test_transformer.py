@@ -159,7 +159,7 @@ def test_eval_matches_torch_fast_path() -> None:
     load_from_torch(ours, theirs)
     with torch.no_grad(), nnlab.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
-        actual = ours(nnlab.tensor(x)).data
+        actual = ours(nnlab.tensor(x)).array
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -170,17 +170,17 @@ def test_dropout_train_vs_eval_and_seeding() -> None:
     layer.dropout.register_forward_hook(lambda m, inp, out: seen.update(inp=inp[0], out=out))
     nnlab.manual_seed(5)
     a = layer(x)
-    hidden, dropped = seen["inp"].data, seen["out"].data
+    hidden, dropped = seen["inp"].array, seen["out"].array
     live = hidden != 0
     kept = dropped[live] != 0
     assert abs(kept.mean() - 0.7) < 0.05  # 10·4·64·(share of positive ReLU) draws
     np.testing.assert_allclose(dropped[live][kept], hidden[live][kept] / 0.7, rtol=1e-6)
     nnlab.manual_seed(5)
     b = layer(x)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.array_equal(a.data, layer(x).data)
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.array_equal(a.array, layer(x).array)
     layer.eval()
-    np.testing.assert_array_equal(layer(x).data, layer(x).data)
+    np.testing.assert_array_equal(layer(x).array, layer(x).array)
 
 
 def test_stacks_deep_copy_the_layer() -> None:
@@ -191,12 +191,12 @@ def test_stacks_deep_copy_the_layer() -> None:
         w is not layer.self_attn.in_proj_weight for w in ws
     )
     for w in ws:
-        np.testing.assert_array_equal(w.data, layer.self_attn.in_proj_weight.data)
-    encoder.layers[0].linear1.weight.data[...] = 0
-    assert encoder.layers[1].linear1.weight.data.any()
+        np.testing.assert_array_equal(w.array, layer.self_attn.in_proj_weight.array)
+    encoder.layers[0].linear1.weight.array[...] = 0
+    assert encoder.layers[1].linear1.weight.array.any()
     twin = copy.deepcopy(encoder).eval()
     x = nnlab.randn(4, 2, D)
-    np.testing.assert_array_equal(twin(x).data, encoder.eval()(x).data)
+    np.testing.assert_array_equal(twin(x).array, encoder.eval()(x).array)
     assert twin.layers[2].norm1.weight is not encoder.layers[2].norm1.weight
     assert twin.layers[0].path() == "model.layers.0"
 
@@ -204,7 +204,7 @@ def test_stacks_deep_copy_the_layer() -> None:
 def test_causal_mask_detection_and_generation() -> None:
     mask = nn.Transformer.generate_square_subsequent_mask(4)
     expected = torch.nn.Transformer.generate_square_subsequent_mask(4).numpy()
-    np.testing.assert_array_equal(mask.data, expected)
+    np.testing.assert_array_equal(mask.array, expected)
     assert mask.dtype == np.float32
     assert (
         nn.Transformer.generate_square_subsequent_mask(2, dtype=nnlab.float64).dtype == np.float64
@@ -213,7 +213,7 @@ def test_causal_mask_detection_and_generation() -> None:
     x = nnlab.randn(4, 2, D)
     detected = encoder(x, mask=mask)
     explicit = encoder(x, mask=mask, is_causal=True)
-    np.testing.assert_allclose(detected.data, explicit.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(detected.array, explicit.array, rtol=1e-6, atol=1e-6)
 
 
 def test_bad_inputs_name_the_layer() -> None:

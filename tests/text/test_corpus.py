@@ -38,11 +38,11 @@ def test_char_lm_windows_are_shifted_by_one():
     x, y = ds[5]
     assert x.shape == (32,) and y.shape == (32,)
     assert x.dtype == np.int64 and y.dtype == np.int64
-    np.testing.assert_array_equal(x.data[1:], y.data[:-1])
-    assert ds.decode(x.data) == text[160:192] and ds.decode(y.data) == text[161:193]
+    np.testing.assert_array_equal(x.array[1:], y.array[:-1])
+    assert ds.decode(x.array) == text[160:192] and ds.decode(y.array) == text[161:193]
     xb, yb = ds.get_batch(np.array([5, 0, -1]))
-    np.testing.assert_array_equal(xb.data[0], x.data)
-    np.testing.assert_array_equal(yb.data[2], ds[len(ds) - 1][1].data)
+    np.testing.assert_array_equal(xb.array[0], x.array)
+    np.testing.assert_array_equal(yb.array[2], ds[len(ds) - 1][1].array)
 
 
 def test_char_lm_with_a_dataloader_and_a_shared_table():
@@ -50,8 +50,8 @@ def test_char_lm_with_a_dataloader_and_a_shared_table():
     val = CharLMDataset("cab" * 3, seq_len=2, chars=train.chars)
     assert val.chars == train.chars == ["a", "b", "c"]
     xb, yb = next(iter(DataLoader(train, batch_size=2)))
-    assert xb.shape == (2, 3) and xb.data.tolist() == [[0, 1, 2], [0, 1, 2]]
-    assert yb.data.tolist() == [[1, 2, 0], [1, 2, 0]]
+    assert xb.shape == (2, 3) and xb.array.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert yb.array.tolist() == [[1, 2, 0], [1, 2, 0]]
     with pytest.raises(ValueError, match="not in the table"):
         CharLMDataset("abz", seq_len=1, chars=train.chars)
     with pytest.raises(ValueError, match="no window"):

@@ -73,12 +73,12 @@ def test_model_loss_and_gradients(mode):
     nnlab.manual_seed(0)
     model = Word2Vec(20, 6, mode=mode)
     assert model.in_embed.shape == (20, 6) and model.out_embed.shape == (20, 6)
-    assert np.abs(model.in_embed.data).max() <= 0.5 / 6
+    assert np.abs(model.in_embed.array).max() <= 0.5 / 6
     inputs = np.array([1, 2, 3]) if mode == "skipgram" else np.array([[1, 2], [3, -1], [4, 5]])
     loss = model(inputs, np.array([7, 8, 9]), np.array([[10, 11], [12, 13], [14, 15]]))
     assert loss.shape == () and loss.item() == pytest.approx(3 * np.log(2), rel=1e-6)
     loss.backward()
-    touched = np.flatnonzero(np.abs(model.out_embed.grad.data).sum(axis=1))
+    touched = np.flatnonzero(np.abs(model.out_embed.grad.array).sum(axis=1))
     assert touched.tolist() == list(range(7, 16))
     assert "mode=" in repr(model)
 

@@ -96,7 +96,7 @@ def test_weights_round_trip_and_renaming(tmp_path):
                         tmp_path / "w.safetensors")  # fmt: skip
     model = Tiny()
     load_into(model, path, rename=lambda name: name.replace("encoder.w", "weight"))
-    np.testing.assert_array_equal(model.weight.data, np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(model.weight.array, np.arange(6).reshape(2, 3))
     with pytest.raises(RuntimeError, match="Missing key"):
         load_into(Tiny(), path)
 

@@ -132,7 +132,7 @@ def test_cli_predict_reads_headers_and_reports_bad_widths_and_files(tmp_path):
     (run_dir / "model.safetensors").write_bytes(b"broken")
     rows.write_text("5.1,3.5,1.4,0.2\n")
     out = runner.invoke(app, ["predict", str(run_dir), str(rows)])
-    assert out.exit_code == 2 and "truncated or corrupted" in out.output
+    assert out.exit_code == 2 and "model.safetensors fails its SHA-256 check" in out.output
 
 
 def test_cli_resume(tmp_path):

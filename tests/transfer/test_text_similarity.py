@@ -176,7 +176,7 @@ def test_top_layers_on_cached_states_reproduce_the_sentence_embeddings(small_enc
 
 def test_top_layers_are_copies_and_only_they_and_the_head_get_gradients(small_encoder):
     model = small_encoder.model
-    before = {k: np.array(v.data) for k, v in model.state_dict().items()}
+    before = {k: np.array(v.array) for k, v in model.state_dict().items()}
     hidden, mask = layer_inputs(small_encoder, _TEXTS, start=2)
     clf = TopLayersClassifier(model, 1)
     assert len(clf.layers) == 1
@@ -186,7 +186,7 @@ def test_top_layers_are_copies_and_only_they_and_the_head_get_gradients(small_en
     assert all(p.grad is not None for p in clf.parameters())
     nnlab.optim.SGD(clf.parameters(), lr=1.0).step()
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.data, before[k])
+        np.testing.assert_array_equal(v.array, before[k])
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match=r"k must be in \[0, 3\]"):
         TopLayersClassifier(model, 4)

@@ -80,32 +80,32 @@ def test_param_groups_give_each_part_its_learning_rate():
 def test_param_groups_learning_rates_act_on_the_update():
     """SGD without momentum: each parameter moves by exactly its group's lr × grad."""
     model = _mlp()
-    before = {n: p.data.copy() for n, p in model.named_parameters()}
+    before = {n: p.array.copy() for n, p in model.named_parameters()}
     opt = optim.SGD(param_groups(model, base_lr=0.001, head_lr=0.1))
     x = nnlab.randn(5, 4)
     model(x).square().sum().backward()
-    grads = {n: p.grad.data.copy() for n, p in model.named_parameters()}
+    grads = {n: p.grad.array.copy() for n, p in model.named_parameters()}
     opt.step()
     for name, p in model.named_parameters():
         lr = 0.1 if name.startswith("2.") else 0.001
-        np.testing.assert_allclose(p.data, before[name] - lr * grads[name], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.array, before[name] - lr * grads[name], rtol=1e-5, atol=1e-7)
 
 
 def test_training_a_frozen_body_leaves_it_unchanged():
     model = _mlp()
     freeze(model)
     replace_head(model, nn.Linear(8, 2))
-    body = {k: np.array(v.data) for k, v in model.state_dict().items() if k.startswith("0.")}
-    head = model[2].weight.data.copy()
+    body = {k: np.array(v.array) for k, v in model.state_dict().items() if k.startswith("0.")}
+    head = model[2].weight.array.copy()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     fit(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.05), (x, y), epochs=3,
         verbose=False)  # fmt: skip
     for k, v in body.items():
-        np.testing.assert_array_equal(model.state_dict()[k].data, v)
+        np.testing.assert_array_equal(model.state_dict()[k].array, v)
     assert all(p.grad is None for p in model[0].parameters())
-    assert not np.array_equal(model[2].weight.data, head)
+    assert not np.array_equal(model[2].weight.array, head)
 
 
 def test_digits_transfer_experiment_reuses_digit_features():

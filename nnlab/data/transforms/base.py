@@ -19,7 +19,7 @@ __all__ = ["Transform", "Compose"]
 
 def _array(x: Any, who: str, what: str) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x.data
+        return x.array
     if isinstance(x, np.ndarray):
         return x
     raise TypeError(

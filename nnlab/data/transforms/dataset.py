@@ -58,7 +58,7 @@ class TransformDataset(Dataset):
         >>> loader = DataLoader(train, batch_size=4, shuffle=True, generator=g)
         >>> xb, yb = next(iter(loader))
         >>> xb.shape, bool(np.array_equal(train.eval()[3][0].numpy(), x[3]))
-        ((4, 1, 4, 4), True)
+        (nnlab.Size([4, 1, 4, 4]), True)
     """
 
     def __init__(

@@ -288,3 +288,8 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# torch files MultiheadAttention among the activations (torch.nn.modules.activation), and
+# scripts import it from there; its home in nnlab is nnlab/nn/modules/attention.py.
+from nnlab.nn.modules.attention import MultiheadAttention  # noqa: E402, F401

@@ -39,7 +39,7 @@ __all__ = ["AdditiveAttention", "DotProductAttention", "MultiheadAttention"]
 
 
 def _mask_shape(mask: Any) -> tuple[int, ...]:
-    return tuple(np.shape(mask.data if isinstance(mask, Tensor) else mask))
+    return tuple(np.shape(mask.array if isinstance(mask, Tensor) else mask))
 
 
 def _check_qkv(layer: Module, query: Tensor, key: Tensor, value: Tensor,
@@ -103,7 +103,7 @@ class AdditiveAttention(Module):
         >>> attn = nn.AdditiveAttention(query_dim=6, key_dim=4, hidden_dim=8)
         >>> context, weights = attn(nnlab.randn(2, 6), nnlab.randn(2, 5, 4), nnlab.randn(2, 5, 3))
         >>> context.shape, weights.shape
-        ((2, 3), (2, 5))
+        (nnlab.Size([2, 3]), nnlab.Size([2, 5]))
         >>> bool(((weights.sum(-1) - 1).abs() < 1e-6).all())
         True
     """
@@ -131,7 +131,7 @@ class AdditiveAttention(Module):
         empty = None
         if bias is not None:
             scores = scores + bias
-            empty = np.isneginf(scores.data).all(axis=-1, keepdims=True)
+            empty = np.isneginf(scores.array).all(axis=-1, keepdims=True)
             scores = scores.masked_fill(empty, 0.0)  # keeps the softmax (and its grad) finite
         weights = softmax(scores, dim=-1)
         if empty is not None and empty.any():
@@ -245,7 +245,7 @@ class MultiheadAttention(Module):
         >>> x = nnlab.randn(2, 10, 16)
         >>> out, weights = mha(x, x, x)
         >>> out.shape, weights.shape
-        ((2, 10, 16), (2, 10, 10))
+        (nnlab.Size([2, 10, 16]), nnlab.Size([2, 10, 10]))
         >>> [name for name, _ in mha.named_parameters()]
         ['in_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']
     """

@@ -47,7 +47,7 @@ class Sequential(Module):
         >>> from nnlab import nn
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
         >>> model(nnlab.randn(5, 4)).shape
-        (5, 2)
+        nnlab.Size([5, 2])
         >>> len(model), type(model[-1]).__name__, len(model[:2])
         (3, 'Linear', 2)
         >>> list(model.state_dict())
@@ -137,7 +137,6 @@ class ModuleList(Module):
           (1): Linear(in_features=3, out_features=3, bias=True)
           (2): ReLU()
         )
-        # 24 parameters
         >>> len(layers), len(list(layers.parameters()))
         (3, 4)
     """

@@ -404,10 +404,9 @@ class Conv1d(_Conv):
         >>> from nnlab import nn
         >>> conv = nn.Conv1d(1, 32, kernel_size=5)
         >>> conv(nnlab.randn(100, 1, 40)).shape
-        (100, 32, 36)
+        nnlab.Size([100, 32, 36])
         >>> conv
         Conv1d(1, 32, kernel_size=(5,), stride=(1,))
-        # 192 parameters
 """)  # fmt: skip
 
 
@@ -420,9 +419,9 @@ class Conv2d(_Conv):
         >>> from nnlab import nn
         >>> conv = nn.Conv2d(1, 6, kernel_size=5, padding=2)
         >>> conv(nnlab.randn(64, 1, 28, 28)).shape
-        (64, 6, 28, 28)
+        nnlab.Size([64, 6, 28, 28])
         >>> nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)(nnlab.randn(1, 16, 8, 8)).shape
-        (1, 32, 4, 4)
+        nnlab.Size([1, 32, 4, 4])
 """)  # fmt: skip
 
 
@@ -434,7 +433,7 @@ class Conv3d(_Conv):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.Conv3d(2, 4, kernel_size=3, padding="same")(nnlab.randn(1, 2, 5, 6, 7)).shape
-        (1, 4, 5, 6, 7)
+        nnlab.Size([1, 4, 5, 6, 7])
 """)  # fmt: skip
 
 
@@ -446,7 +445,7 @@ class ConvTranspose1d(_ConvTranspose):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ConvTranspose1d(32, 1, kernel_size=5)(nnlab.randn(100, 32, 36)).shape
-        (100, 1, 40)
+        nnlab.Size([100, 1, 40])
 """)  # fmt: skip
 
 
@@ -460,9 +459,9 @@ class ConvTranspose2d(_ConvTranspose):
         >>> up = nn.ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1)
         >>> x = nnlab.randn(4, 16, 7, 7)
         >>> up(x).shape
-        (4, 8, 13, 13)
+        nnlab.Size([4, 8, 13, 13])
         >>> up(x, output_size=(14, 14)).shape
-        (4, 8, 14, 14)
+        nnlab.Size([4, 8, 14, 14])
 """)  # fmt: skip
 
 
@@ -474,5 +473,5 @@ class ConvTranspose3d(_ConvTranspose):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ConvTranspose3d(4, 2, kernel_size=2, stride=2)(nnlab.randn(1, 4, 3, 3, 3)).shape
-        (1, 2, 6, 6, 6)
+        nnlab.Size([1, 2, 6, 6, 6])
 """)  # fmt: skip

@@ -65,14 +65,12 @@ class _FeatureDropout(_DropoutNd):
 
     def forward(self, input: Tensor) -> Tensor:
         n = self.dims
-        spatial = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
-        if input.ndim not in (n + 1, n + 2):
-            hint = f"{type(self).__name__} zeroes whole channels of {n}-D feature maps."
-            if 1 <= input.ndim - 2 <= 3:
+        if n == 1 and input.ndim not in (2, 3):
+            hint = "Dropout1d zeroes whole channels of 1-D feature maps."
+            if 4 <= input.ndim <= 5:
                 hint += f" A {input.ndim}-D batch needs Dropout{input.ndim - 2}d."
-            elif input.ndim <= 2:
-                hint += " For a flat (N, features) batch use Dropout."
-            raise self.shape_error(f"(N, C, {spatial}) or (C, {spatial})", input.shape, hint)
+            raise self.shape_error("(N, C, L) or (C, L)", input.shape, hint)
+        # Dropout2d/3d accept other ranks with torch's deprecation warning, as torch does.
         drop = (F.dropout1d, F.dropout2d, F.dropout3d)[n - 1]
         return drop(input, self.p, self.training)
 
@@ -147,7 +145,7 @@ class Dropout3d(_FeatureDropout):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.Dropout3d(0.2)(nnlab.ones(2, 4, 3, 3, 3)).shape
-        (2, 4, 3, 3, 3)
+        nnlab.Size([2, 4, 3, 3, 3])
     """
 
     dims = 3

@@ -49,7 +49,7 @@ class Embedding(Module):
         >>> from nnlab import nn
         >>> emb = nn.Embedding(10, 3, padding_idx=0)
         >>> emb(nnlab.tensor([[1, 2, 0], [4, 0, 0]])).shape
-        (2, 3, 3)
+        nnlab.Size([2, 3, 3])
         >>> emb.weight[0]
         tensor([0., 0., 0.], grad_fn=<GetItemBackward>)
     """
@@ -90,7 +90,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)  # fmt: skip
             self.reset_parameters()
         else:
-            data = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            data = _weight.array if isinstance(_weight, Tensor) else np.asarray(_weight)
             if data.shape != (num_embeddings, embedding_dim):
                 raise ValueError(
                     f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim}), "
@@ -101,7 +101,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(
@@ -124,7 +124,7 @@ class Embedding(Module):
             >>> emb(nnlab.tensor([1])), emb.weight.requires_grad
             (tensor([[3., 4.]]), False)
         """
-        data = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        data = embeddings.array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if data.ndim != 2:
             raise ValueError(
                 f"Embedding.from_pretrained: embeddings must be 2-D (V, D), got shape "
@@ -137,7 +137,7 @@ class Embedding(Module):
         )  # fmt: skip
 
     def forward(self, input: Tensor) -> Tensor:
-        ids = input.data if isinstance(input, Tensor) else np.asarray(input)
+        ids = input.array if isinstance(input, Tensor) else np.asarray(input)
         if ids.dtype.kind not in "iu":
             raise TypeError(
                 f"{self.path()} (Embedding): expected integer ids (int64 or int32), got dtype "

@@ -75,7 +75,7 @@ class Identity(Module):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.Identity(54, unused="argument")(nnlab.ones(2)).shape
-        (2,)
+        nnlab.Size([2])
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -113,10 +113,9 @@ class Linear(Module):
         >>> from nnlab import nn
         >>> fc = nn.Linear(20, 30)
         >>> fc(nnlab.randn(128, 20)).shape
-        (128, 30)
+        nnlab.Size([128, 30])
         >>> fc
         Linear(in_features=20, out_features=30, bias=True)
-        # 630 parameters
     """
 
     def __init__(
@@ -175,7 +174,7 @@ class Bilinear(Module):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.Bilinear(3, 4, 5)(nnlab.randn(2, 3), nnlab.randn(2, 4)).shape
-        (2, 5)
+        nnlab.Size([2, 5])
     """
 
     def __init__(
@@ -250,7 +249,7 @@ class Flatten(Module):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.Flatten()(nnlab.zeros(32, 1, 5, 5)).shape
-        (32, 25)
+        nnlab.Size([32, 25])
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
@@ -287,7 +286,7 @@ class Unflatten(Module):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.Unflatten(1, (2, 5, 5))(nnlab.zeros(2, 50)).shape
-        (2, 2, 5, 5)
+        nnlab.Size([2, 2, 5, 5])
     """
 
     def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:

@@ -79,7 +79,7 @@ class MLP(Sequential):
         ['Linear', 'LayerNorm', 'ReLU', 'Dropout', 'Linear', 'LayerNorm', 'ReLU', 'Dropout',
          'Linear']
         >>> model(nnlab.randn(2, 4)).shape
-        (2, 3)
+        nnlab.Size([2, 3])
     """
 
     def __init__(

@@ -94,9 +94,9 @@ class _NormBase(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -123,9 +123,9 @@ class _BatchNorm(_NormBase):
         self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked.array[...] += 1
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         # Batch statistics in training, and in evaluation when no running ones are kept.
         use_batch_stats = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats
@@ -226,7 +226,6 @@ class BatchNorm2d(_BatchNorm):
         True
         >>> bn
         BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
-        # 6 parameters
     """
 
     def _check_input(self, input: Tensor) -> None:
@@ -257,7 +256,7 @@ class BatchNorm3d(_BatchNorm):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.BatchNorm3d(4)(nnlab.randn(2, 4, 3, 3, 3)).shape
-        (2, 4, 3, 3, 3)
+        nnlab.Size([2, 4, 3, 3, 3])
     """
 
     def _check_input(self, input: Tensor) -> None:
@@ -314,7 +313,6 @@ class LayerNorm(Module):
         True
         >>> ln
         LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
-        # 8 parameters
     """
 
     def __init__(
@@ -391,7 +389,6 @@ class GroupNorm(Module):
         True
         >>> gn
         GroupNorm(2, 6, eps=1e-05, affine=True, bias=True)
-        # 12 parameters
     """
 
     def __init__(
@@ -545,7 +542,7 @@ class InstanceNorm2d(_InstanceNorm):
         >>> from nnlab import nn
         >>> norm = nn.InstanceNorm2d(3, affine=True)
         >>> norm(nnlab.randn(2, 3, 4, 4)).shape
-        (2, 3, 4, 4)
+        nnlab.Size([2, 3, 4, 4])
         >>> list(norm.state_dict())
         ['weight', 'bias']
     """
@@ -561,7 +558,7 @@ class InstanceNorm3d(_InstanceNorm):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.InstanceNorm3d(2)(nnlab.randn(2, 2, 3, 3, 3)).shape
-        (2, 2, 3, 3, 3)
+        nnlab.Size([2, 2, 3, 3, 3])
     """
 
     dims = 3
@@ -589,7 +586,7 @@ class LocalResponseNorm(Module):
         >>> from nnlab import nn
         >>> lrn = nn.LocalResponseNorm(2)
         >>> lrn(nnlab.ones(2, 4, 3, 3)).shape
-        (2, 4, 3, 3)
+        nnlab.Size([2, 4, 3, 3])
         >>> lrn
         LocalResponseNorm(2, alpha=0.0001, beta=0.75, k=1.0)
     """

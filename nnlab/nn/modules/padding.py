@@ -142,7 +142,7 @@ class ConstantPad3d(_ConstantPadNd):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ConstantPad3d(1, 0.5)(nnlab.ones(2, 1, 2, 3)).shape
-        (2, 3, 4, 5)
+        nnlab.Size([2, 3, 4, 5])
     """
 
     _d = 3
@@ -184,7 +184,7 @@ class ZeroPad2d(ConstantPad2d):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ZeroPad2d((1, 1, 2, 0))(nnlab.ones(1, 1, 3, 3)).shape
-        (1, 1, 5, 5)
+        nnlab.Size([1, 1, 5, 5])
         >>> nn.ZeroPad2d(1)
         ZeroPad2d((1, 1, 1, 1))
     """
@@ -209,7 +209,7 @@ class ZeroPad3d(ConstantPad3d):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ZeroPad3d((1, 1, 0, 0, 2, 2))(nnlab.ones(1, 1, 2, 2, 2)).shape
-        (1, 1, 6, 2, 4)
+        nnlab.Size([1, 1, 6, 2, 4])
     """
 
     def __init__(self, padding: Any) -> None:
@@ -276,7 +276,7 @@ class ReflectionPad3d(_PadNd):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ReflectionPad3d(1)(nnlab.ones(1, 1, 2, 2, 2)).shape
-        (1, 1, 4, 4, 4)
+        nnlab.Size([1, 1, 4, 4, 4])
     """
 
     _d = 3
@@ -338,7 +338,7 @@ class ReplicationPad3d(_PadNd):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.ReplicationPad3d((1, 1, 1, 1, 0, 0))(nnlab.ones(1, 1, 2, 2, 2)).shape
-        (1, 1, 2, 4, 4)
+        nnlab.Size([1, 1, 2, 4, 4])
     """
 
     _d = 3
@@ -401,7 +401,7 @@ class CircularPad3d(_PadNd):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.CircularPad3d(1)(nnlab.ones(1, 1, 2, 2, 2)).shape
-        (1, 1, 4, 4, 4)
+        nnlab.Size([1, 1, 4, 4, 4])
     """
 
     _d = 3

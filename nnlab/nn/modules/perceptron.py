@@ -31,7 +31,7 @@ __all__ = ["Perceptron"]
 
 
 def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 class Perceptron(Module):
@@ -87,15 +87,15 @@ class Perceptron(Module):
         hyperplane times ‖w‖."""
         a = _array(x)
         self._check_input(a)
-        return Tensor(a @ self.weight.data[0] + self.bias.data[0])
+        return Tensor(a @ self.weight.array[0] + self.bias.array[0])
 
     def forward(self, input: Tensor) -> Tensor:
-        z = self.decision_function(input).data
+        z = self.decision_function(input).array
         return Tensor((z >= 0).astype(self.weight.dtype))
 
     def predict(self, x: Any) -> Tensor:
         """Class labels (0 or 1) as int64, shape (N,)."""
-        return Tensor((self.decision_function(x).data >= 0).astype(np.int64))
+        return Tensor((self.decision_function(x).array >= 0).astype(np.int64))
 
     def fit(
         self,
@@ -126,7 +126,7 @@ class Perceptron(Module):
             raise ValueError(f"fit: X has {X.shape[0]} samples but y has {y.shape[0]} labels")
         if not np.isin(y, (0, 1)).all():
             raise ValueError(f"fit: labels must be 0 or 1, got {np.unique(y).tolist()}")
-        w, b = self.weight.data[0], self.bias.data  # views: updated in place
+        w, b = self.weight.array[0], self.bias.array  # views: updated in place
         rng = _rng(generator)
         self.errors_ = []
         for _ in range(epochs):

@@ -89,7 +89,7 @@ class MaxPool1d(_MaxPool):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.MaxPool1d(3, stride=2)(nnlab.zeros(4, 16, 50)).shape
-        (4, 16, 24)
+        nnlab.Size([4, 16, 24])
     """
 
     dims = 1
@@ -123,7 +123,7 @@ class MaxPool2d(_MaxPool):
         >>> from nnlab import nn
         >>> pool = nn.MaxPool2d(2)
         >>> pool(nnlab.zeros(64, 6, 28, 28)).shape
-        (64, 6, 14, 14)
+        nnlab.Size([64, 6, 14, 14])
         >>> pool
         MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
     """
@@ -143,7 +143,7 @@ class MaxPool3d(_MaxPool):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.MaxPool3d(2, padding=1, ceil_mode=True)(nnlab.zeros(1, 2, 5, 6, 7)).shape
-        (1, 2, 3, 4, 4)
+        nnlab.Size([1, 2, 3, 4, 4])
     """
 
     dims = 3
@@ -263,7 +263,7 @@ class AvgPool3d(_AvgPool):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.AvgPool3d((1, 2, 2))(nnlab.ones(2, 3, 4, 4, 4)).shape
-        (2, 3, 4, 2, 2)
+        nnlab.Size([2, 3, 4, 2, 2])
     """
 
     dims = 3
@@ -332,7 +332,7 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPool):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.AdaptiveAvgPool2d((5, 7))(nnlab.zeros(1, 64, 8, 9)).shape
-        (1, 64, 5, 7)
+        nnlab.Size([1, 64, 5, 7])
         >>> nn.AdaptiveAvgPool2d((None, 7))
         AdaptiveAvgPool2d(output_size=(None, 7))
     """
@@ -348,7 +348,7 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPool):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.AdaptiveAvgPool3d(1)(nnlab.ones(2, 3, 4, 5, 6)).shape
-        (2, 3, 1, 1, 1)
+        nnlab.Size([2, 3, 1, 1, 1])
     """
 
     dims = 3
@@ -389,7 +389,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
         >>> from nnlab import nn
         >>> y, idx = nn.AdaptiveMaxPool2d(2, return_indices=True)(nnlab.randn(1, 3, 5, 7))
         >>> y.shape, idx.shape
-        ((1, 3, 2, 2), (1, 3, 2, 2))
+        (nnlab.Size([1, 3, 2, 2]), nnlab.Size([1, 3, 2, 2]))
     """
 
     dims = 2
@@ -403,7 +403,7 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPool):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.AdaptiveMaxPool3d((1, 2, 2))(nnlab.ones(2, 3, 4, 5, 6)).shape
-        (2, 3, 1, 2, 2)
+        nnlab.Size([2, 3, 1, 2, 2])
     """
 
     dims = 3
@@ -428,9 +428,9 @@ class GlobalAvgPool(Module):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.GlobalAvgPool()(nnlab.ones(8, 32, 7, 7)).shape
-        (8, 32)
+        nnlab.Size([8, 32])
         >>> nn.GlobalAvgPool(flatten=False)(nnlab.ones(8, 32, 7, 7)).shape
-        (8, 32, 1, 1)
+        nnlab.Size([8, 32, 1, 1])
     """
 
     def __init__(self, flatten: bool = True) -> None:
@@ -511,7 +511,7 @@ class MaxUnpool2d(_MaxUnpool):
         tensor([[[[0., 0.],
                   [4., 0.]]]])
         >>> unpool(*pool(nnlab.ones(1, 1, 5, 5)), output_size=(5, 5)).shape
-        (1, 1, 5, 5)
+        nnlab.Size([1, 1, 5, 5])
     """
 
     dims = 2
@@ -525,7 +525,7 @@ class MaxUnpool3d(_MaxUnpool):
         >>> from nnlab import nn
         >>> y, idx = nn.MaxPool3d(2, return_indices=True)(nnlab.randn(1, 2, 4, 4, 4))
         >>> nn.MaxUnpool3d(2)(y, idx).shape
-        (1, 2, 4, 4, 4)
+        nnlab.Size([1, 2, 4, 4, 4])
     """
 
     dims = 3

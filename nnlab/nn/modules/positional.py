@@ -146,7 +146,7 @@ class LearnedPositionalEncoding(Module):
         >>> from nnlab import nn
         >>> pos = nn.LearnedPositionalEncoding(max_len=50, d_model=8, batch_first=True)
         >>> pos(nnlab.zeros(2, 10, 8)).shape
-        (2, 10, 8)
+        nnlab.Size([2, 10, 8])
         >>> list(pos.state_dict())
         ['embedding.weight']
     """

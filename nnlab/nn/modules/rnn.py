@@ -171,7 +171,8 @@ class RNNBase(Module):
         unbatched = False
         if packed:
             rows, batch_sizes, sorted_indices, unsorted_indices = input
-            steps = np.asarray(batch_sizes.data if isinstance(batch_sizes, Tensor) else batch_sizes)
+            steps = batch_sizes.array if isinstance(batch_sizes, Tensor) else batch_sizes
+            steps = np.asarray(steps)
             if rows.ndim != 2 or rows.shape[-1] != self.input_size:
                 raise self.shape_error(
                     f"packed data (N, {self.input_size})", rows.shape,
@@ -331,7 +332,7 @@ class RNN(RNNBase):
         >>> rnn = nn.RNN(10, 20, 2)
         >>> out, h_n = rnn(nnlab.randn(5, 3, 10), nnlab.randn(2, 3, 20))
         >>> out.shape, h_n.shape
-        ((5, 3, 20), (2, 3, 20))
+        (nnlab.Size([5, 3, 20]), nnlab.Size([2, 3, 20]))
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -378,7 +379,7 @@ class LSTM(RNNBase):
         >>> lstm = nn.LSTM(10, 20, 2, batch_first=True)
         >>> out, (h_n, c_n) = lstm(nnlab.randn(3, 5, 10))
         >>> out.shape, h_n.shape, c_n.shape
-        ((3, 5, 20), (2, 3, 20), (2, 3, 20))
+        (nnlab.Size([3, 5, 20]), nnlab.Size([2, 3, 20]), nnlab.Size([2, 3, 20]))
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -402,7 +403,7 @@ class GRU(RNNBase):
         >>> gru = nn.GRU(10, 20, bidirectional=True)
         >>> out, h_n = gru(nnlab.randn(5, 3, 10))
         >>> out.shape, h_n.shape
-        ((5, 3, 40), (2, 3, 20))
+        (nnlab.Size([5, 3, 40]), nnlab.Size([2, 3, 20]))
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -498,7 +499,7 @@ class RNNCell(RNNCellBase):
         >>> for x_t in nnlab.randn(6, 3, 10):
         ...     h = cell(x_t, h)
         >>> h.shape
-        (3, 20)
+        nnlab.Size([3, 20])
     """
 
     def __init__(
@@ -528,7 +529,7 @@ class LSTMCell(RNNCellBase):
         >>> from nnlab import nn
         >>> h, c = nn.LSTMCell(10, 20)(nnlab.randn(3, 10))
         >>> h.shape, c.shape
-        ((3, 20), (3, 20))
+        (nnlab.Size([3, 20]), nnlab.Size([3, 20]))
     """
 
     def __init__(
@@ -551,7 +552,7 @@ class GRUCell(RNNCellBase):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.GRUCell(10, 20)(nnlab.randn(3, 10)).shape
-        (3, 20)
+        nnlab.Size([3, 20])
     """
 
     def __init__(

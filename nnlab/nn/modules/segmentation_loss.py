@@ -44,7 +44,7 @@ class DiceLoss(_Loss):
         >>> loss = DiceLoss(smooth=0.0)(x, y)
         >>> loss.backward()
         >>> round(loss.item(), 4), x.grad.shape
-        (0.8333, (2, 3, 4, 4))
+        (0.8333, nnlab.Size([2, 3, 4, 4]))
     """
 
     def __init__(

@@ -63,7 +63,7 @@ def _detect_is_causal_mask(mask: Any, is_causal: bool | None, size: int | None) 
     """``is_causal`` if given; otherwise whether ``mask`` is exactly the causal float mask."""
     if is_causal is not None or mask is None:
         return bool(is_causal)
-    data = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    data = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
     sz = size if size is not None else data.shape[-2]
     causal = np.triu(np.full((sz, sz), -np.inf, dtype=data.dtype), k=1)
     return data.shape == causal.shape and bool((data == causal).all())
@@ -113,7 +113,7 @@ class TransformerEncoderLayer(Module):
         >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32,
         ...                                    batch_first=True)
         >>> layer(nnlab.randn(2, 7, 16)).shape
-        (2, 7, 16)
+        nnlab.Size([2, 7, 16])
     """
 
     def __init__(
@@ -190,7 +190,7 @@ class TransformerDecoderLayer(Module):
         >>> layer = nn.TransformerDecoderLayer(d_model=16, nhead=4, dim_feedforward=32)
         >>> mask = nn.Transformer.generate_square_subsequent_mask(5)
         >>> layer(nnlab.randn(5, 2, 16), nnlab.randn(9, 2, 16), tgt_mask=mask).shape
-        (5, 2, 16)
+        nnlab.Size([5, 2, 16])
     """
 
     def __init__(
@@ -295,7 +295,7 @@ class TransformerEncoder(Module):
         >>> layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32)
         >>> encoder = nn.TransformerEncoder(layer, num_layers=2)
         >>> encoder(nnlab.randn(7, 2, 16)).shape
-        (7, 2, 16)
+        nnlab.Size([7, 2, 16])
         >>> list(encoder.state_dict())[:2]
         ['layers.0.self_attn.in_proj_weight', 'layers.0.self_attn.in_proj_bias']
     """
@@ -339,7 +339,7 @@ class TransformerDecoder(Module):
         >>> from nnlab import nn
         >>> decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(16, 4, 32), 2)
         >>> decoder(nnlab.randn(5, 2, 16), nnlab.randn(9, 2, 16)).shape
-        (5, 2, 16)
+        nnlab.Size([5, 2, 16])
     """
 
     def __init__(self, decoder_layer: Module, num_layers: int, norm: Module | None = None) -> None:
@@ -418,7 +418,7 @@ class Transformer(Module):
         >>> src, tgt = nnlab.randn(9, 2, 16), nnlab.randn(5, 2, 16)
         >>> tgt_mask = model.generate_square_subsequent_mask(5)
         >>> model(src, tgt, tgt_mask=tgt_mask).shape
-        (5, 2, 16)
+        nnlab.Size([5, 2, 16])
     """
 
     def __init__(

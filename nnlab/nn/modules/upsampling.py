@@ -47,7 +47,7 @@ class Upsample(Module):
         >>> from nnlab import nn
         >>> up = nn.Upsample(scale_factor=2, mode="bilinear")
         >>> up(nnlab.zeros(1, 3, 4, 5)).shape
-        (1, 3, 8, 10)
+        nnlab.Size([1, 3, 8, 10])
         >>> nn.Upsample(size=3)(nnlab.tensor([[[1.0, 2.0]]]))
         tensor([[[1., 1., 2.]]])
         >>> up
@@ -109,7 +109,7 @@ class UpsamplingNearest2d(Upsample):
         >>> import nnlab
         >>> from nnlab import nn
         >>> nn.UpsamplingNearest2d(scale_factor=2)(nnlab.ones(1, 1, 2, 3)).shape
-        (1, 1, 4, 6)
+        nnlab.Size([1, 1, 4, 6])
     """
 
     def __init__(self, size: Any = None, scale_factor: Any = None) -> None:

@@ -55,7 +55,7 @@ def get_total_norm(
     Returns:
         A 0-d Tensor (0.0 when there are no tensors).
     """
-    arrays = [t.data for t in _as_list(tensors)]
+    arrays = [t.array for t in _as_list(tensors)]
     norm_type = float(norm_type)
     if not arrays:
         return Tensor(np.zeros((), dtype=dtypes.get_default_dtype()))
@@ -77,13 +77,13 @@ def _scale_grads_(parameters: list[Tensor], fn: Any) -> None:
     seen: set[int] = set()
     for p in parameters:
         g = p.grad
-        if g is None or id(g.data) in seen:
+        if g is None or id(g.array) in seen:
             continue
-        seen.add(id(g.data))
-        if g.data.flags.writeable:
-            fn(g.data)
+        seen.add(id(g.array))
+        if g.array.flags.writeable:
+            fn(g.array)
         else:
-            data = g.data.copy()
+            data = g.array.copy()
             fn(data)
             p.grad = Tensor(data)
 
@@ -94,7 +94,7 @@ def clip_grads_with_norm_(
     """Scale the gradients by ``min(max_norm / (total_norm + 1e-6), 1)`` in place, given a
     total norm computed beforehand (e.g. by :func:`get_total_norm` over several models)."""
     params = _as_list(parameters)
-    total = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
+    total = total_norm.array if isinstance(total_norm, Tensor) else np.asarray(total_norm)
     coef = np.minimum(float(max_norm) / (total + 1e-6), 1.0)
 
     def scale(g: np.ndarray) -> None:

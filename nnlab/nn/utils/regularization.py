@@ -163,7 +163,7 @@ def max_norm_(
         >>> _ = nn.init.constant_(fc.weight, 3.0)  # row norms 3·√2 ≈ 4.24
         >>> round(max_norm_(fc, 1.0), 2)
         4.24
-        >>> round(float(fc.weight.data[0] @ fc.weight.data[0]), 4)
+        >>> round(float(fc.weight.array[0] @ fc.weight.array[0]), 4)
         1.0
     """
     if max_norm < 0:
@@ -173,7 +173,7 @@ def max_norm_(
         for p in regularized_parameters(module, exclude_bias, exclude_norm):
             if p.ndim < 2:
                 continue
-            w = np.moveaxis(p.data, dim, 0)  # a view: writing into it writes p
+            w = np.moveaxis(p.array, dim, 0)  # a view: writing into it writes p
             rows = w.reshape(w.shape[0], -1)
             norms = np.linalg.norm(rows, ord=norm_type, axis=1)
             if norms.size:

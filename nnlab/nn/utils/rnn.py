@@ -92,7 +92,7 @@ def _long(values: Any) -> Tensor:
 
 
 def _np(values: Any) -> np.ndarray:
-    return np.asarray(values.data if isinstance(values, Tensor) else values)
+    return np.asarray(values.array if isinstance(values, Tensor) else values)
 
 
 def _invert(permutation: Any) -> Tensor:
@@ -325,7 +325,7 @@ def tbptt_chunks(x: Tensor, k: int, batch_first: bool = False) -> Iterator[Tenso
     Example:
         >>> import nnlab
         >>> [c.shape for c in tbptt_chunks(nnlab.zeros(7, 2, 3), 3)]
-        [(3, 2, 3), (3, 2, 3), (1, 2, 3)]
+        [nnlab.Size([3, 2, 3]), nnlab.Size([3, 2, 3]), nnlab.Size([1, 2, 3])]
     """
     if k <= 0:
         raise ValueError(f"tbptt_chunks: k must be a positive number of steps, got {k}")

@@ -55,7 +55,7 @@ class EarlyStopping(MonitorCallback):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = {
-                    k: v.data.copy() for k, v in self.trainer.model.state_dict().items()
+                    k: v.array.copy() for k, v in self.trainer.model.state_dict().items()
                 }
             return
         self.wait += 1
