@@ -35,7 +35,7 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/nnlab train $(CONFIG)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nnlab tests benchmarks
+	$(VENV)/bin/ruff check nnlab tests benchmarks experiments
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -q

@@ -28,7 +28,18 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from nnlab.models.registry import ModelEntry, model_entry, model_names
 
 __all__ = ["RunConfig", "ConfigError", "load_config", "parse_config"]
 
@@ -49,6 +60,16 @@ DatasetName = Literal[
 
 #: Datasets of texts: their inputs become token ids through a vocabulary (``data.text``).
 TEXT_DATASETS = ("sentiment",)
+#: Datasets made for one task (per-pixel masks, date pairs), and only for it.
+TASK_DATASETS = {"segmentation": "shapes", "seq2seq": "dates"}
+#: What the data gives a model (see ``nnlab.models.registry.INPUT_KINDS``): by dataset
+#: where the dataset decides, else by ``data.layout``.
+DATASET_INPUTS = {**dict.fromkeys(TEXT_DATASETS, "tokens"), "dates": "token_pairs",
+                  "shapes": "image"}  # fmt: skip
+LAYOUT_INPUTS = {"flat": "features", "image": "image", "sequence": "signal"}
+_INPUT_NAMES = {"features": "feature rows", "image": "images", "signal": "signals",
+                "tokens": "token ids", "token_pairs": "source and target token ids"}  # fmt: skip
+_INPUT_LAYOUTS = {"features": "flat", "image": "image", "signal": "sequence"}
 
 
 class AugmentConfig(_Section):
@@ -91,32 +112,29 @@ class DataConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-MLP_MODELS = ("mlp", "linear", "perceptron")
-IMAGE_MODELS = ("lenet5", "vgg", "resnet", "unet")
-SEQUENCE_MODELS = ("cnn1d",)
-RECURRENT_MODELS = ("rnn", "lstm", "gru")  # token ids, or signals with layout "sequence"
-# token ids only; "sentence_encoder" is the pretrained all-MiniLM-L6-v2 with a new head
-TEXT_MODELS = ("bag_of_embeddings", "transformer", "sentence_encoder")
-
-
 class ModelConfig(_Section):
-    """The network: an MLP (hidden layer sizes...), a linear model, a perceptron, or a
-    convolutional architecture of ``nnlab.models`` whose options go in ``params``."""
+    """The network: a model type registered in :mod:`nnlab.models.registry` (an MLP, a
+    linear model, a perceptron, a CNN, a sequence model...). The MLP's options are the keys
+    below; every model's constructor options go in ``params``."""
 
-    type: Literal[
-        "mlp", "linear", "perceptron", "lenet5", "vgg", "resnet", "unet", "cnn1d", "rnn", "lstm",
-        "gru", "bag_of_embeddings", "transformer", "seq2seq", "sentence_encoder",
-    ] = "mlp"  # fmt: skip
+    type: str = "mlp"
     hidden_sizes: list[PositiveInt] = Field(default_factory=lambda: [128])
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
     norm: Literal["none", "batch", "layer"] = "none"
     params: dict[str, Any] = Field(default_factory=dict)
 
-
-#: Models whose constructor loads pretrained weights from an installed package: their
-#: frozen parameters are left out of checkpoints and model.safetensors (rebuilt on load).
-PRETRAINED_MODELS = ("sentence_encoder",)
+    @field_validator("type", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        """A registered model type; the error lists them, as for any other choice."""
+        names = model_names()
+        if value not in names:
+            expected = ", ".join(map(repr, names[:-1])) + f" or {names[-1]!r}"
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": expected}
+            )
+        return value
 
 
 LOSSES_BY_TASK = {
@@ -289,46 +307,57 @@ class RunConfig(_Section):
         return self
 
     def _shape_problems(self) -> list[str]:
-        """Data layout, model type and task must agree (a CNN needs images...)."""
-        problems = []
-        images = self.data.layout == "image" or self.data.dataset == "shapes"
-        kind = self.model.type
-        if kind in IMAGE_MODELS and not images:
-            problems.append(
-                f'model.type: {kind!r} needs images; set data.layout = "image" '
-                f"(got {self.data.layout!r})"
-            )
-        if kind in SEQUENCE_MODELS and self.data.layout != "sequence":
-            problems.append(f'model.type: {kind!r} needs data.layout = "sequence"')
-        text = self.data.dataset in TEXT_DATASETS
-        if text and kind not in RECURRENT_MODELS + TEXT_MODELS:
-            problems.append(
-                f"model.type: {kind!r} cannot read texts ({self.data.dataset}); choose one of "
-                + ", ".join(RECURRENT_MODELS + TEXT_MODELS)
-            )
-        if not text and kind in TEXT_MODELS:
-            problems.append(f"model.type: {kind!r} reads texts; data.dataset must be a text set")
-        if not text and kind in RECURRENT_MODELS and self.data.layout != "sequence":
-            problems.append(
-                f'model.type: {kind!r} reads token ids or signals; set data.layout = "sequence"'
-            )
-        segmentation = self.task == "segmentation"
-        if segmentation != (self.data.dataset == "shapes"):
-            problems.append(
-                'task: "segmentation" goes with data.dataset = "shapes" (per-pixel masks), '
-                f"got task {self.task!r} with dataset {self.data.dataset!r}"
-            )
-        if segmentation and kind != "unet":
-            problems.append(f'model.type: segmentation needs "unet", got {kind!r}')
-        seq2seq = self.task == "seq2seq"
-        if seq2seq != (self.data.dataset == "dates") or seq2seq != (kind == "seq2seq"):
-            problems.append(
-                'task: "seq2seq" goes with data.dataset = "dates" and model.type = "seq2seq", '
-                f"got task {self.task!r}, dataset {self.data.dataset!r}, model {kind!r}"
-            )
-        if self.data.augment and not images:
+        """Task, data and model type must agree: the model must do the task and read what
+        the data gives (a CNN needs images...), as its registry entry says."""
+        entry = model_entry(self.model.type)
+        problems = self._task_problems(entry)
+        if not problems:  # the input checks only make sense for a task the model does
+            problems += self._input_problems(entry)
+        if self.data.augment and self.data_input() != "image":
             problems.append('data.augment: augmentations apply to images (data.layout = "image")')
         return problems
+
+    def data_input(self) -> str:
+        """What the data gives the model, one of ``nnlab.models.registry.INPUT_KINDS``."""
+        return DATASET_INPUTS.get(self.data.dataset) or LAYOUT_INPUTS[self.data.layout]
+
+    def _task_problems(self, entry: ModelEntry) -> list[str]:
+        """A task made for one dataset needs that dataset and a model that does it; any
+        other task needs a model that does it."""
+        kind, dataset = self.model.type, self.data.dataset
+        for task, task_dataset in TASK_DATASETS.items():
+            uses = (self.task == task, dataset == task_dataset, entry.tasks == (task,))
+            if any(uses) and not (uses[0] and uses[1] and task in entry.tasks):
+                models = " or ".join(f'"{m}"' for m in model_names(task=task))
+                return [
+                    f'task: "{task}" goes with data.dataset = "{task_dataset}" and model.type '
+                    f"= {models}, got task {self.task!r}, dataset {dataset!r}, model {kind!r}"
+                ]
+        if self.task not in entry.tasks:
+            return [
+                f"model.type: {kind!r} does not do task {self.task!r}; choose one of "
+                + ", ".join(model_names(task=self.task))
+            ]
+        return []
+
+    def _input_problems(self, entry: ModelEntry) -> list[str]:
+        kind, given = self.model.type, self.data_input()
+        if given in entry.reads:
+            return []
+        if given == "tokens":
+            return [
+                f"model.type: {kind!r} cannot read texts ({self.data.dataset}); choose one of "
+                + ", ".join(model_names(reads="tokens"))
+            ]
+        layouts = [_INPUT_LAYOUTS[r] for r in entry.reads if r in _INPUT_LAYOUTS]
+        if not layouts:
+            return [f"model.type: {kind!r} reads texts; data.dataset must be a text set"]
+        reads = " or ".join(_INPUT_NAMES[r] for r in entry.reads)
+        return [
+            f"model.type: {kind!r} reads {reads}; set data.layout = "
+            + " or ".join(f'"{layout}"' for layout in layouts)
+            + f" (got {self.data.layout!r})"
+        ]
 
 
 def _non_finite(value: Any, key: str) -> list[str]:

@@ -41,7 +41,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,6 +48,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from nnlab.io.files import atomic_write_bytes
 from nnlab.nn.parameter import Buffer, Parameter
 from nnlab.tensor import Tensor, device
 
@@ -260,25 +260,15 @@ def _describe(f: Any) -> str:
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the target's folder, flush it to disk, then rename it
-    over ``path``: an interrupted save leaves the previous file intact."""
+    """Write ``payload`` atomically (:func:`nnlab.io.atomic_write_bytes`): an interrupted
+    save leaves the previous file intact. Unlike a run's files, the folder must exist."""
     if path.is_dir():
         raise IsADirectoryError(f"nnlab.save: {path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise FileNotFoundError(
             f"nnlab.save: cannot write {path}: the folder {path.parent} does not exist"
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, lambda tmp: Path(tmp).write_bytes(payload))
 
 
 def save(obj: Any, f: File) -> None:

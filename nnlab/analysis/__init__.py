@@ -8,6 +8,7 @@ from nnlab.analysis.plots import (
     plot_regression,
     plot_roc,
     plot_segmentation,
+    save_figure,
 )
 from nnlab.analysis.receptive_field import (
     EmpiricalReceptiveField,
@@ -21,6 +22,7 @@ __all__ = [
     "EmpiricalReceptiveField", "ReceptiveField", "ReceptiveFieldRow",
     "empirical_receptive_field", "receptive_field", "plot_confusion_matrix", "plot_history",
     "plot_lr", "plot_perceptron_errors", "plot_regression", "plot_roc", "plot_segmentation",
+    "save_figure",
 ]  # fmt: skip
 
 # Gradient flow through the time steps of recurrent layers.

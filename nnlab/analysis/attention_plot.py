@@ -18,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nnlab.analysis.plots import save_figure  # noqa: E402
+
 __all__ = ["plot_attention"]
 
 
@@ -69,9 +71,4 @@ def plot_attention(
     fig.colorbar(image, ax=ax, fraction=0.04)
     if title:
         ax.set_title(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

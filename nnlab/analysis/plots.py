@@ -13,16 +13,31 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = [
-    "plot_history", "plot_lr", "plot_confusion_matrix", "plot_roc", "plot_regression",
-    "plot_perceptron_errors", "plot_segmentation",
+    "save_figure", "plot_history", "plot_lr", "plot_confusion_matrix", "plot_roc",
+    "plot_regression", "plot_perceptron_errors", "plot_segmentation",
 ]  # fmt: skip
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (the suffix picks the format; missing folders are created)
+    after a tight layout, then close it so that a long run does not pile up open figures.
+
+    Every figure nnlab draws ends here, so they share one size policy.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> import os, tempfile
+        >>> fig, ax = plt.subplots()
+        >>> _ = ax.plot([0, 1], [1, 0])
+        >>> save_figure(fig, os.path.join(tempfile.mkdtemp(), "sub", "line.png")).exists()
+        True
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -48,7 +63,7 @@ def plot_history(epochs: Sequence[dict[str, Any]], path: str | Path, title: str 
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lr(steps: Sequence[dict[str, Any]], path: str | Path) -> Path:
@@ -63,7 +78,7 @@ def plot_lr(steps: Sequence[dict[str, Any]], path: str | Path) -> Path:
     b.set_yscale("log")
     for ax in (a, b):
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(
@@ -85,7 +100,7 @@ def plot_confusion_matrix(
             color = "white" if cm[i, j] > top / 2 else "black"
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", color=color, fontsize=8)
     ax.set_title("confusion matrix")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: str | Path) -> Path:
@@ -96,7 +111,7 @@ def plot_roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: str | Path) -> 
     ax.set_ylabel("true positive rate")
     ax.legend()
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_regression(
@@ -123,7 +138,7 @@ def plot_regression(
         ax.set_xlabel("true")
         ax.set_ylabel("predicted")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_perceptron_errors(errors: Sequence[int], path: str | Path) -> Path:
@@ -135,7 +150,7 @@ def plot_perceptron_errors(errors: Sequence[int], path: str | Path) -> Path:
     ax.set_ylabel("training errors")
     ax.set_title("perceptron learning rule")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_segmentation(
@@ -156,4 +171,4 @@ def plot_segmentation(
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -7,17 +7,15 @@
 0.75
 """
 
+from nnlab.metrics._inputs import UndefinedMetricWarning
 from nnlab.metrics.classification import (
-    UndefinedMetricWarning,
-    accuracy,
     classification_report,
-    confusion_matrix,
     f1_score,
     precision,
     precision_recall_fscore_support,
     recall,
-    top_k_accuracy,
 )
+from nnlab.metrics.confusion import accuracy, confusion_matrix, top_k_accuracy
 from nnlab.metrics.ranking import (
     auc,
     average_precision_score,

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.metrics.classification import (
+from nnlab.metrics._inputs import (
     UndefinedMetricWarning,
     _as_array,
     _check_average,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.metrics.classification import UndefinedMetricWarning, _as_array
+from nnlab.metrics._inputs import UndefinedMetricWarning, _as_array
 
 __all__ = ["mean_squared_error", "root_mean_squared_error", "mean_absolute_error", "r2_score"]
 

@@ -10,6 +10,9 @@
 - :class:`CNN1d` for sequences and signals, :class:`CNN3d` for volumes;
 - sequence classifiers: :class:`BagOfEmbeddings`, :class:`RecurrentClassifier` (RNN,
   LSTM, GRU over tokens or signals) and :class:`TransformerClassifier`.
+
+The model types a run config can name (``model.type``) are registered beside their
+classes with :func:`register_model` (see :mod:`nnlab.models.registry`).
 """
 
 from nnlab.models.cnn1d import CNN1d
@@ -26,7 +29,7 @@ from nnlab.models.resnet import (
     resnet34,
     resnet50,
 )
-from nnlab.models.sequence_classifiers import (
+from nnlab.models.text_classifiers import (
     BagOfEmbeddings,
     RecurrentClassifier,
     TransformerClassifier,
@@ -44,13 +47,13 @@ __all__ += ["BagOfEmbeddings", "RecurrentClassifier", "TransformerClassifier"]
 
 # Sequence generation and forecasting: Seq2Seq with attention, character LMs, an LSTM
 # forecaster.
-from nnlab.models.forecasting import LSTMForecaster, train_forecaster  # noqa: E402
+from nnlab.models.forecasting import LSTMForecaster  # noqa: E402
 from nnlab.models.language_model import CharRNNLM, CharTransformerLM  # noqa: E402
 from nnlab.models.seq2seq import Seq2Seq, exact_match, sequence_cross_entropy  # noqa: E402
 
 __all__ += [
     "CharRNNLM", "CharTransformerLM", "LSTMForecaster", "Seq2Seq", "exact_match",
-    "sequence_cross_entropy", "train_forecaster",
+    "sequence_cross_entropy",
 ]  # fmt: skip
 
 # Pretrained encoders: BERT with Hugging Face's names, all-MiniLM-L6-v2's weights.
@@ -58,10 +61,9 @@ from nnlab.models.bert import BertConfig, BertModel, load_minilm  # noqa: E402
 
 __all__ += ["BertConfig", "BertModel", "load_minilm"]
 
-# Transfer learning: freeze / unfreeze, new heads, parameter groups, the digits experiment.
-from nnlab.models.transfer import (  # noqa: E402
-    digits_cnn,
-    digits_transfer_experiment,
+# Transfer learning: freeze / unfreeze, new heads, parameter groups. Their home is
+# nnlab.nn.utils.transfer; re-exported here, where they were first importable from.
+from nnlab.nn.utils.transfer import (  # noqa: E402
     freeze,
     head_name,
     param_groups,
@@ -69,11 +71,15 @@ from nnlab.models.transfer import (  # noqa: E402
     unfreeze,
 )
 
-__all__ += [
-    "digits_cnn", "digits_transfer_experiment", "freeze", "head_name", "param_groups",
-    "replace_head", "unfreeze",
-]  # fmt: skip
+__all__ += ["freeze", "head_name", "param_groups", "replace_head", "unfreeze"]
 
-from nnlab.models.sentence_classifier import SentenceClassifier  # noqa: E402
+from nnlab.models.pretrained_text_classifier import SentenceClassifier  # noqa: E402
 
 __all__ += ["SentenceClassifier"]
+
+# The model types of run configs: each module above registers its own; the layers of
+# nnlab.nn that a config trains whole (mlp, linear, perceptron) are registered here.
+from nnlab.models import feedforward  # noqa: E402, F401
+from nnlab.models.registry import ModelInputs, model_names, register_model  # noqa: E402
+
+__all__ += ["ModelInputs", "model_names", "register_model"]

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.io.loading import load_into, misfit_lines, misfits, read_safetensors
 from nnlab.models.bert_config import _ACTIVATIONS, BertConfig
 from nnlab.nn import functional as F
 from nnlab.nn import init
@@ -51,6 +52,7 @@ from nnlab.nn.modules.dropout import Dropout
 from nnlab.nn.modules.embedding import Embedding
 from nnlab.nn.modules.linear import Linear
 from nnlab.nn.modules.normalization import LayerNorm
+from nnlab.ops.attention import attention_bias
 from nnlab.tensor import Tensor
 
 __all__ = ["BertConfig", "BertModel", "BertLayer", "hf_bert_name", "load_minilm", "minilm_path"]
@@ -267,9 +269,7 @@ class BertModel(Module):
         """The additive key mask B (N, 1, 1, T): 0 where ``attention_mask`` is 1, -∞ where
         it is 0; broadcast over the heads and the queries."""
         mask = _as_ids(attention_mask, "attention_mask")
-        bias = np.zeros(mask.shape, dtype=dtype)
-        bias[mask == 0] = -np.inf
-        return bias[:, None, None, :]
+        return attention_bias(mask != 0, dtype)[:, None, None, :]
 
     def forward(
         self, input_ids: Any, attention_mask: Any = None, token_type_ids: Any = None
@@ -286,7 +286,7 @@ class BertModel(Module):
             if extra is not None and tuple(np.shape(getattr(extra, "array", extra))) != (n, t):
                 raise ValueError(
                     f"{self.path()} (BertModel): {name} must have the shape of input_ids "
-                    f"{(n, t)}, got {tuple(np.shape(getattr(extra, 'data', extra)))}"
+                    f"{(n, t)}, got {tuple(np.shape(getattr(extra, 'array', extra)))}"
                 )
         types = (
             np.zeros_like(ids)
@@ -427,8 +427,6 @@ def _config_mismatches(config: BertConfig, arrays: Mapping[str, np.ndarray]) -> 
 
 
 def _from_pretrained(folder: Path, add_pooling_layer: bool | None) -> BertModel:
-    from nnlab.hub import _problems, read_safetensors
-
     config_file, weights = _pretrained_files(folder)
     config = BertConfig.from_json(config_file)
     stored = read_safetensors(weights)
@@ -442,7 +440,7 @@ def _from_pretrained(folder: Path, add_pooling_layer: bool | None) -> BertModel:
     if add_pooling_layer is None:
         add_pooling_layer = "pooler.dense.weight" in arrays
     model = BertModel(config, add_pooling_layer=add_pooling_layer)
-    problems = _problems(model, arrays, strict=True)
+    problems = misfit_lines(misfits(model, arrays))
     if problems:
         lines = _config_mismatches(config, arrays) + problems
         raise RuntimeError(
@@ -490,8 +488,6 @@ def load_minilm(path: str | os.PathLike[str] | None = None) -> tuple[BertModel, 
     """
     from tokenizers import Tokenizer
 
-    from nnlab.hub import load_safetensors_into
-
     folder = minilm_path() if path is None else Path(path)
     weights, tok_file = folder / "model.safetensors", folder / "tokenizer.json"
     for f in (weights, tok_file):
@@ -501,7 +497,7 @@ def load_minilm(path: str | os.PathLike[str] | None = None) -> tuple[BertModel, 
     has_config = (folder / "config.json").is_file()
     config = BertConfig.from_json(folder) if has_config else BertConfig()
     model = BertModel(config)
-    load_safetensors_into(model, weights, name_map=hf_bert_name)
+    load_into(model, weights, name_map=hf_bert_name)
     tokenizer = Tokenizer.from_file(str(tok_file))
     max_len = config.max_position_embeddings
     st_config = folder / "sentence_bert_config.json"

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
 from nnlab.nn.modules.container import Sequential
@@ -36,6 +37,11 @@ from nnlab.nn.modules.pooling import AdaptiveAvgPool1d, AdaptiveMaxPool1d, MaxPo
 __all__ = ["CNN1d"]
 
 
+@register_model(
+    "cnn1d",
+    reads="signal",
+    args=lambda d: {"in_channels": d.input_shape[0], "num_classes": d.outputs},
+)
 class CNN1d(Sequential):
     """Conv1d-[BN]-ReLU blocks that shorten the sequence, global pooling, a linear head.
 

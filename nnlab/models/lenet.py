@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU, Tanh
 from nnlab.nn.modules.container import Sequential
@@ -32,6 +33,11 @@ _ACTIVATIONS = {"tanh": Tanh, "relu": ReLU}
 _POOLS = {"avg": AvgPool2d, "max": MaxPool2d}
 
 
+@register_model(
+    "lenet5",
+    reads="image",
+    args=lambda d: {"in_channels": d.input_shape[0], "num_classes": d.outputs},
+)
 class LeNet5(Sequential):
     """LeNet-5: conv(6, 5×5) → pool → conv(16, 5×5) → pool → fc 120 → fc 84 → fc classes.
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from nnlab.models.registry import register_model
 from nnlab.nn import init
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
@@ -356,6 +357,11 @@ _IMAGENET = {
 }
 
 
+@register_model(
+    "resnet",
+    reads="image",
+    args=lambda d: {"in_channels": d.input_shape[0], "num_classes": d.outputs},
+)
 def resnet(
     depth: int | None = None,
     blocks: Sequence[int] | None = None,

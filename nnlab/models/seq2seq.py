@@ -45,6 +45,7 @@ import numpy as np
 
 from nnlab import nn
 from nnlab.autograd.grad_mode import no_grad
+from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.ops.shape import cat, stack
@@ -65,6 +66,12 @@ def _as_ids(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.int64))
 
 
+@register_model(
+    "seq2seq",
+    reads="token_pairs",
+    tasks="seq2seq",
+    args=lambda d: {"src_vocab_size": d.vocab_size, "tgt_vocab_size": d.outputs},
+)
 class Seq2Seq(Module):
     """Bidirectional GRU/LSTM encoder, GRU/LSTM decoder, Luong attention over the source.
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
 from nnlab.nn.modules.container import ModuleList, Sequential
@@ -82,6 +83,12 @@ def _center_crop(x: Tensor, size: Sequence[int]) -> Tensor:
     return x[..., top : top + size[0], left : left + size[1]]
 
 
+@register_model(
+    "unet",
+    reads="image",
+    tasks="segmentation",
+    args=lambda d: {"in_channels": d.input_shape[0], "n_classes": d.outputs},
+)
 class UNet(Module):
     """A small U-Net for semantic segmentation: per-pixel logits (N, n_classes, H, W).
 

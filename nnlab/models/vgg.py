@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
 from nnlab.nn.modules.container import Sequential
@@ -74,6 +75,11 @@ def vgg_config(widths: Sequence[int], convs_per_stage: int | Sequence[int] = 2) 
     return cfg
 
 
+@register_model(
+    "vgg",
+    reads="image",
+    args=lambda d: {"in_channels": d.input_shape[0], "num_classes": d.outputs},
+)
 class VGG(Sequential):
     """A VGG-style classifier: stacks of 3×3 conv-BN-ReLU, max poolings, a small head.
 

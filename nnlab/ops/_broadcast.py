@@ -54,8 +54,8 @@ def broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
     if g.shape == shape:
         return g
     if isinstance(g, np.ndarray):
-        # A fresh writeable array, not a broadcast view: np.broadcast_to costs ≈2 µs of
-        # Python per call, and a read-only view would have to be copied before it could
+        # A fresh writeable array, not a broadcast view: np.broadcast_to runs a Python
+        # layer on every call, and a read-only view would have to be copied before it could
         # become a leaf's .grad anyway.
         out = np.empty(shape, dtype=g.dtype)
         out[...] = g

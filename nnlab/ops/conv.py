@@ -10,24 +10,14 @@ group g sums over that group's input channels c and the kernel offsets κ:
 
     L = ⌊(S + 2p − δ(k − 1) − 1) / s⌋ + 1
 
-**im2col.** Gathering, for every kernel offset κ, the strided window x_pad[:, :, s·l + δ·κ]
-into row block κ of a matrix turns the whole convolution into ONE matrix product. The
-matrix is laid out K-major, (C·K, N·L) with K = Πk and L = ΠLᵢ: its rows are (channel,
-offset) pairs in W's own order, its columns every (image, output position). Then
+The whole convolution is ONE matrix product of the weight W₂ = W.reshape(O, C/G·K) with
+the im2col matrix X_col of the input, and its gradients are matrix products too:
 
-    Y = W₂ · X_col        W₂ = W.reshape(O, C/G·K),  Y (O, N·L)
+    Y = W₂ · X_col,    dL/dW = G · X_colᵀ,    dL/db = G · 1,    dL/dx = col2im(W₂ᵀ · G)
 
-one GEMM (G of them with groups, stacked), instead of a batch of N small ones. X_col is
-built by K slice copies (a loop over kernel offsets only, never over pixels), and kept for
-the weight gradient. With G = dL/dY as an (O, N·L) matrix:
-
-    dL/dW = G · X_colᵀ                 (a GEMM, straight into W's layout)
-    dL/db = G · 1                      (a GEMV)
-    dL/dx = col2im(W₂ᵀ · G)            (col2im: K slice-adds, the adjoint of the copies)
-
-Arrays are kept channel-first in memory, (C, N, S..): that is the layout both im2col and
-col2im read and write, so the output is returned as a transposed *view* (N, O, L..) of the
-GEMM result, with no copy, and the next layer's im2col reads it without one either.
+The derivation, the column layouts and the channel-first memory layout are in
+:mod:`nnlab.ops.im2col`; this file holds the ops, their argument checks and the public
+functions.
 
 **Transposed convolution** (``conv_transpose*``) is the adjoint of convolution: its
 forward is the convolution's input-gradient computation (W₂ᵀ·X then col2im), and its
@@ -51,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.ops.im2col import ConvGeometry, Pads, grouped_mm, grouped_mm_bt
 from nnlab.ops.padding import pad as _pad
 from nnlab.ops.shape import reshape
 from nnlab.tensor import Tensor
@@ -59,181 +50,6 @@ __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "conv_output_size", "conv_transpose_output_size", "conv_composed",
 ]  # fmt: skip
-
-Pads = tuple[tuple[int, int], ...]
-
-#: The input gradient's col2im consumes W₂ᵀ·G (as large as X_col) in blocks of kernel
-#: offsets of at most this size: one large GEMM per block keeps both BLAS threads busy,
-#: the cap bounds the memory of the backward.
-FOLD_BLOCK_BYTES = 16 * 2**20
-
-#: The widest column layout (see ``_Geometry``) worth its extra GEMM work.
-WIDE_MAX_GROWTH = 1.5
-
-
-# -- the machinery: one convolution's geometry, im2col, col2im, grouped GEMM -------------
-
-
-def _stack(a: np.ndarray, groups: int) -> np.ndarray:
-    """(G·m, n) → (G, m, n): the per-group blocks of a matrix."""
-    return a.reshape(groups, a.shape[0] // groups, a.shape[1])
-
-
-def _mm(a: np.ndarray, b: np.ndarray, groups: int, ta: bool = False, tb: bool = False):
-    """Block-diagonal product: per group, op(a) @ op(b), with op = transpose when ``ta`` /
-    ``tb`` (a view: BLAS reads it with a transpose flag). a, b are (G·m, n) matrices."""
-    if groups == 1:
-        return (a.T if ta else a) @ (b.T if tb else b)
-    a3, b3 = _stack(a, groups), _stack(b, groups)
-    out = np.matmul(a3.swapaxes(1, 2) if ta else a3, b3.swapaxes(1, 2) if tb else b3)
-    return out.reshape(-1, out.shape[-1])
-
-
-def _mm_bt(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
-    """Per group a @ bᵀ for wide matrices (G·m, L) and (G·n, L), computed as (b @ aᵀ)ᵀ.
-
-    The weight gradient G·X_colᵀ contracts over all N·L output positions. OpenBLAS was
-    twice as fast here with the long operand as the un-transposed left factor (measured on
-    LeNet's convolutions: 1.2 → 0.6 ms and 0.64 → 0.35 ms); the result is only (m, n)."""
-    if groups == 1:
-        return (b @ a.T).T
-    m, n = a.shape[0] // groups, b.shape[0] // groups
-    per_group = _mm(b, a, groups, tb=True).reshape(groups, n, m)  # b_g @ a_gᵀ
-    return per_group.swapaxes(1, 2).reshape(groups * m, n)
-
-
-class _Geometry:
-    """Where each kernel offset of one convolution reads, and the column layout of X_col.
-
-    Plain layout: the columns of an image are its output positions, L = ΠLᵢ, and offset κ
-    reads the strided window x_pad[:, :, s·l + δ·κ]. Its rows are only L_d elements long
-    (10 for LeNet's second conv), so a slice copy spends its time stepping between rows.
-
-    Wide layout (stride 1, d ≥ 2): the columns are L₁ × P₂ × … × P_d, every output row
-    widened to the padded width. Offset κ then reads ONE contiguous run of the flattened
-    padded image, starting at Σ δᵢκᵢ·(Pᵢ₊₁·…·P_d): each copy and slice-add is a single
-    long run per (channel, image). The extra columns (P − L per row) hold values that no
-    output uses: the forward drops them (a view), the backward sets their gradient to 0.
-    The GEMMs grow by ΠPᵢ/ΠLᵢ over dims 2..d (1.125× for 3×3 on 16×16, 1.4× for LeNet's
-    second conv), so the wide layout is used only up to ``WIDE_MAX_GROWTH``. Measured on
-    LeNet's second conv it saves 20% of the forward and 10% of forward + backward. A
-    little slack after each flattened image keeps the last runs inside the array.
-    """
-
-    def __init__(self, in_size, kernel, stride, dilation, pads: Pads, out_size) -> None:
-        self.kernel, self.stride, self.dilation = tuple(kernel), tuple(stride), tuple(dilation)
-        self.pads, self.out_size = pads, tuple(out_size)
-        self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_size, pads))
-        self.interior = (slice(None), slice(None)) + tuple(
-            slice(lo, lo + n) for n, (lo, _) in zip(in_size, pads)
-        )
-        self.offsets = list(itertools.product(*map(range, kernel)))
-        k = len(self.offsets)
-        self.identity = k == 1 and self.padded == self.out_size  # 1×1, stride 1: X_col = x
-        growth = math.prod(self.padded[1:]) / max(1, math.prod(self.out_size[1:]))
-        self.wide = (
-            len(kernel) > 1 and k > 1 and all(s == 1 for s in stride) and growth <= WIDE_MAX_GROWTH
-        )
-        if self.wide:
-            self.cols = (self.out_size[0],) + self.padded[1:]
-            self.run = math.prod(self.cols)
-            self.flat = math.prod(self.padded)
-            steps = [math.prod(self.padded[i + 1 :]) for i in range(len(kernel))]
-            self.starts = [sum(o * d * st for o, d, st in zip(off, dilation, steps))
-                           for off in self.offsets]  # fmt: skip
-            self.slack = sum((k - 1) * d * st for k, d, st in zip(kernel, dilation, steps)) - (
-                (kernel[0] - 1) * dilation[0] * steps[0]
-            )
-            self.valid = (slice(None), slice(None)) + tuple(slice(0, n) for n in self.out_size)
-        else:
-            self.cols = self.out_size
-
-    def _window(self, j: int, buf: np.ndarray) -> np.ndarray:
-        """The part of ``buf`` (…, P..) or, wide, (…, flat + slack) that offset j meets."""
-        if self.wide:
-            return buf[..., self.starts[j] : self.starts[j] + self.run]
-        return buf[(Ellipsis,) + tuple(
-            slice(o * d, o * d + s * (n - 1) + 1, s)
-            for o, s, d, n in zip(self.offsets[j], self.stride, self.dilation, self.out_size)
-        )]  # fmt: skip
-
-    def pad_input(self, x: np.ndarray) -> np.ndarray:
-        """x (N, C, S..) → the channel-first zero-padded array that :meth:`unfold` reads:
-        (C, N, P..), or (C, N, flat + slack) in the wide layout. Without padding, in the
-        plain layout, a transposed view (no copy)."""
-        n, c = x.shape[:2]
-        if not self.wide and not any(lo or hi for lo, hi in self.pads):
-            return x.swapaxes(0, 1)
-        if self.wide:
-            store = np.empty((c, n, self.flat + self.slack), dtype=x.dtype)
-            store[:, :, self.flat :] = 0
-            xp = store[:, :, : self.flat].reshape((c, n) + self.padded)
-        else:
-            store = xp = np.empty((c, n) + self.padded, dtype=x.dtype)
-        xp[self.interior] = x.swapaxes(0, 1)
-        for axis, (lo, hi) in enumerate(self.pads):  # zero only the borders
-            before = (slice(None),) * (axis + 2)
-            if lo:
-                xp[before + (slice(0, lo),)] = 0
-            if hi:
-                xp[before + (slice(self.padded[axis] - hi, None),)] = 0
-        return store
-
-    def unfold(self, xp: np.ndarray) -> np.ndarray:
-        """im2col: (C·K, N·columns), one slice copy per kernel offset."""
-        c, n = xp.shape[:2]
-        if self.identity:
-            return xp.reshape(c, -1)
-        col = np.empty((c, len(self.offsets), n) + self.cols, dtype=xp.dtype)
-        flat = col.reshape(c, len(self.offsets), n, -1) if self.wide else col
-        for j in range(len(self.offsets)):
-            flat[:, j] = self._window(j, xp)
-        return col.reshape(c * len(self.offsets), -1)
-
-    def widen(self, g: np.ndarray) -> np.ndarray:
-        """g (N, O, L..) → (O, N·columns), zero in the wide layout's extra columns."""
-        n, o = g.shape[:2]
-        if not self.wide:
-            return g.swapaxes(0, 1).reshape(o, -1)  # free for channel-first memory
-        wide = np.zeros((o, n) + self.cols, dtype=g.dtype)
-        wide[self.valid] = g.swapaxes(0, 1)
-        return wide.reshape(o, -1)
-
-    def narrow(self, y2: np.ndarray, n: int) -> np.ndarray:
-        """(O, N·columns) → (N, O, L..), a view without the wide layout's extra columns."""
-        y = y2.reshape((y2.shape[0], n) + self.cols)
-        return (y[self.valid] if self.wide else y).swapaxes(0, 1)
-
-    def fold_product(self, w2: np.ndarray, g2: np.ndarray, groups: int, c: int, n: int):
-        """col2im(W₂ᵀ·G), the gradient of x, as (N, C, S..) (a view of the padded buffer).
-
-        W₂ᵀ·G (as large as X_col) is built a block of kernel offsets at a time, at most
-        ``FOLD_BLOCK_BYTES``: one GEMM per block, then one slice-add per offset."""
-        if self.identity:  # 1×1, stride 1: W₂ᵀ·G is the gradient of the padded input
-            padded = _mm(w2, g2, groups, ta=True).reshape((c, n) + self.padded)
-            return padded[self.interior].swapaxes(0, 1)
-        k, o, cg = len(self.offsets), w2.shape[0], c // groups
-        per_offset = c * g2.shape[1] * g2.itemsize
-        blocks = -(-k // max(1, min(k, FOLD_BLOCK_BYTES // per_offset)))
-        size = -(-k // blocks)  # offsets per block, balanced
-        # (G, K, C/G, O/G): per group and offset, the (C/G, O/G) block of W₂ᵀ.
-        wt = w2.reshape(groups, o // groups, cg, k).transpose(0, 3, 2, 1)
-        g3 = g2.reshape(groups, o // groups, -1)
-        if self.wide:
-            store = np.zeros((c, n, self.flat + self.slack), dtype=g2.dtype)
-        else:
-            store = np.zeros((c, n) + self.padded, dtype=g2.dtype)
-        target = store.reshape((groups, cg) + store.shape[1:])
-        for j0 in range(0, k, size):
-            b = min(size, k - j0)
-            product = np.matmul(wt[:, j0 : j0 + b].reshape(groups, b * cg, -1), g3)
-            product = product.reshape((groups, b, cg, n) + (self.run,) if self.wide else
-                                      (groups, b, cg, n) + self.cols)  # fmt: skip
-            for i in range(b):
-                self._window(j0 + i, target)[...] += product[:, i]
-        if self.wide:
-            store = store[:, :, : self.flat].reshape((c, n) + self.padded)
-        return store[self.interior].swapaxes(0, 1)
 
 
 class ConvNd(Function):
@@ -248,10 +64,10 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups, out_size):
         n, o = x.shape[0], weight.shape[0]
-        geom = _Geometry(x.shape[2:], weight.shape[2:], stride, dilation, pads, out_size)
+        geom = ConvGeometry(x.shape[2:], weight.shape[2:], stride, dilation, pads, out_size)
         col = geom.unfold(geom.pad_input(x))
         w2 = weight.reshape(o, -1)
-        y2 = _mm(w2, col, groups)
+        y2 = grouped_mm(w2, col, groups)
         if bias is not None:
             y2 += bias[:, None]  # a fresh array
         ctx.col = col if ctx.needs_input_grad[1] else None  # Πk × the input: only if needed
@@ -266,7 +82,7 @@ class ConvNd(Function):
         g2 = geom.widen(g)  # (O, N·columns)
         dx = dw = db = None
         if need_w:
-            dw = _mm_bt(g2, ctx.col, groups).reshape(ctx.w_shape)
+            dw = grouped_mm_bt(g2, ctx.col, groups).reshape(ctx.w_shape)
         if need_b:
             db = g2 @ np.ones(g2.shape[1], dtype=g2.dtype)
         if need_x:
@@ -287,7 +103,7 @@ class ConvTransposeNd(Function):
         n, c_in = x.shape[:2]
         c_out = weight.shape[1] * groups
         pads = tuple((p, p) for p in padding)
-        geom = _Geometry(out_size, weight.shape[2:], stride, dilation, pads, x.shape[2:])
+        geom = ConvGeometry(out_size, weight.shape[2:], stride, dilation, pads, x.shape[2:])
         w2 = weight.reshape(c_in, -1)
         x2 = geom.widen(x)  # (C_in, N·columns)
         y = geom.fold_product(w2, x2, groups, c_out, n)
@@ -305,9 +121,9 @@ class ConvTransposeNd(Function):
         if need_x or need_w:
             col = geom.unfold(geom.pad_input(g))  # (C_out·K, N·columns)
             if need_x:
-                dx = geom.narrow(_mm(ctx.w2, col, groups), g.shape[0])
+                dx = geom.narrow(grouped_mm(ctx.w2, col, groups), g.shape[0])
             if need_w:
-                dw = _mm_bt(ctx.x2, col, groups).reshape(ctx.w_shape)
+                dw = grouped_mm_bt(ctx.x2, col, groups).reshape(ctx.w_shape)
         if need_b:
             rows = g.swapaxes(0, 1).reshape(g.shape[1], -1)
             db = rows @ np.ones(rows.shape[1], dtype=g.dtype)

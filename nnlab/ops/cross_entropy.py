@@ -7,8 +7,8 @@ single unbatched sample. Targets are either class indices (integers, shape (N, d
 input's shape).
 
 ``cross_entropy`` is one fused op (:class:`SoftmaxCrossEntropy`) whose backward turns the
-saved probability matrix into the gradient in place: PERFORMANCE.md measured fused losses
-among the largest wins. ``cross_entropy_composed`` builds the same loss from ``log_softmax``
+saved probability matrix into the gradient in place, so the loss costs no extra array of
+the logits' size. ``cross_entropy_composed`` builds the same loss from ``log_softmax``
 and ``nll_loss``, as torch does; the tests hold the two to the same values and gradients.
 """
 

@@ -2,126 +2,28 @@
 
 Binary ops broadcast like NumPy; their backward sums the gradient back to each
 input's shape with :func:`unbroadcast`. Every backward is written with operators and
-NumPy ufuncs only, so it also runs on tensors for higher-order gradients.
+NumPy ufuncs only, so it also runs on tensors for higher-order gradients. Results take
+torch's dtype (:mod:`nnlab.ops.type_promotion`); the comparisons, which have no gradient,
+are in :mod:`nnlab.ops.comparison`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.special
 
 from nnlab.autograd.function import Function
-from nnlab.dtypes import get_default_dtype
 from nnlab.ops._broadcast import broadcast_shapes, unbroadcast
+from nnlab.ops.type_promotion import _binary, _compare, _promoted, _shape, floating, result_dtype
 from nnlab.tensor import Tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs",
-    "sin", "cos", "erf", "sign", "clamp", "where", "masked_fill", "cast", "clone",
-    "lt", "le", "gt", "ge", "eq", "ne", "logical_not", "result_dtype", "floating",
-    "maximum", "minimum", "isclose", "allclose", "equal",
+    "sin", "cos", "erf", "clamp", "where", "masked_fill", "cast", "clone",
+    "maximum", "minimum",
 ]  # fmt: skip
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(x)
-
-
-# -- PyTorch's type promotion -------------------------------------------------------------
-# NumPy and PyTorch agree when both operands share a dtype, or when a floating array meets
-# a Python number. They differ elsewhere: in torch an integer tensor with a float gives the
-# default dtype (float32), int / int is a float32 division, int64 + float32 is float32, and
-# a 0-d tensor or Python number cannot raise the dtype of a tensor with dims in its own
-# category (float32 * 0-d float64 is float32). ``_promoted`` reproduces torch's rule.
-
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-
-
-def _join(a: np.dtype | None, b: np.dtype | None) -> np.dtype | None:
-    """``torch.promote_types``: within a category the wider type, across categories the
-    higher category's type (int64 with float32 is float32, not NumPy's float64)."""
-    if a is None or b is None:
-        return a if b is None else b
-    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
-    if ca == cb:
-        return np.promote_types(a, b)
-    return a if ca > cb else b
-
-
-def _over(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
-    """A lower-priority operand (0-d, Python number) only counts when its category is higher."""
-    if higher is None or (lower is not None and _CATEGORY[lower.kind] > _CATEGORY[higher.kind]):
-        return _join(higher, lower)
-    return higher
-
-
-def result_dtype(*operands: Any) -> np.dtype:
-    """The dtype PyTorch gives an elementwise op on ``operands`` (arrays with dims first,
-    then 0-d arrays, then Python numbers, whose floats count as the default dtype)."""
-    dims = zero = number = None
-    for v in operands:
-        if v is None:
-            continue
-        if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
-            kind = bool if isinstance(v, bool) else int if isinstance(v, int) else float
-            dt = {bool: np.dtype(bool), int: np.dtype(np.int64), float: get_default_dtype()}[kind]
-            number = _join(number, dt)
-        elif np.ndim(v):
-            dims = _join(dims, np.asarray(v).dtype)
-        else:
-            zero = _join(zero, np.asarray(v).dtype)
-    return _over(dims, _over(zero, number))
-
-
-def _promoted(a: Any, b: Any, divide: bool = False) -> np.dtype | None:
-    """torch's result dtype for ``a (op) b`` when NumPy would give another one, else None."""
-    ta, tb = type(a), type(b)
-    if ta is np.ndarray and tb is np.ndarray and a.dtype == b.dtype:
-        if not (divide and a.dtype.kind in "biu"):
-            return None
-    elif ta is np.ndarray and tb in (float, int) and a.dtype.kind == "f":
-        return None
-    elif tb is np.ndarray and ta in (float, int) and b.dtype.kind == "f":
-        return None
-    dtype = result_dtype(a, b)
-    if divide and dtype.kind in "biu":
-        dtype = get_default_dtype()
-    return dtype
-
-
-def _binary(op: str, a: Any, b: Any, compute: Any, divide: bool = False) -> np.ndarray:
-    """Run ``compute(a, b)`` in torch's result dtype, turning NumPy's broadcast error into
-    one naming the op."""
-    dtype = _promoted(a, b, divide)
-    try:
-        return compute(a, b) if dtype is None else compute(a, b, dtype=dtype)
-    except ValueError:
-        broadcast_shapes(op, _shape(a), _shape(b))
-        raise
-
-
-def _compare(op: str, a: Any, b: Any, compute: Any) -> np.ndarray:
-    """A comparison, made in torch's promoted dtype: float32 x == 0-d float64 0.1 compares
-    float32(0.1) with x, as torch does, not 0.1 with x widened to float64."""
-    dtype = _promoted(a, b)
-    if dtype is not None and dtype.kind == "f":
-        a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
-    try:
-        return compute(a, b)
-    except ValueError:
-        broadcast_shapes(op, _shape(a), _shape(b))
-        raise
-
-
-def floating(x: Any) -> Any:
-    """An integer or boolean tensor as the default float dtype, for functions (exp, sin...)
-    whose result is floating: torch.exp(int tensor) is float32, np.exp of int64 float64."""
-    if isinstance(x, Tensor) and x.array.dtype.kind in "biu":
-        return Tensor._make(x.array.astype(get_default_dtype()), False, None, 0)
-    return x
 
 
 class Add(Function):
@@ -558,45 +460,6 @@ def clone(input: Tensor) -> Tensor:
     return Clone.apply(input)
 
 
-def _no_grad(values: Any) -> Tensor:
-    return Tensor._make(np.asarray(values), False, None, 0)
-
-
-def _raw(v: Any) -> Any:
-    return v.array if isinstance(v, Tensor) else v
-
-
-def sign(input: Any) -> Tensor:
-    """sign(x) ∈ {-1, 0, 1}; piecewise constant, so it has no gradient."""
-    return _no_grad(np.sign(_raw(input)))
-
-
-def _comparison(name: str, ufunc: np.ufunc, symbol: str) -> Callable[[Any, Any], Tensor]:
-    """The public comparison ``name``: ``ufunc`` on the raw values in torch's promoted dtype
-    (see :func:`_compare`), a boolean tensor that needs no gradient."""
-
-    def compare(input: Any, other: Any) -> Tensor:
-        return _no_grad(_compare(name, _raw(input), _raw(other), ufunc))
-
-    compare.__name__ = compare.__qualname__ = name
-    compare.__doc__ = (
-        f"input {symbol} other elementwise (broadcasting): a boolean tensor, no gradient."
-    )
-    return compare
-
-
-lt = _comparison("lt", np.less, "<")
-le = _comparison("le", np.less_equal, "<=")
-gt = _comparison("gt", np.greater, ">")
-ge = _comparison("ge", np.greater_equal, ">=")
-eq = _comparison("eq", np.equal, "==")
-ne = _comparison("ne", np.not_equal, "!=")
-
-
-def logical_not(input: Any) -> Tensor:
-    return _no_grad(np.logical_not(_raw(input)))
-
-
 def maximum(input: Any, other: Any) -> Tensor:
     """The elementwise larger of ``a`` and ``b`` (broadcasting); ties share the gradient.
 
@@ -611,46 +474,3 @@ def maximum(input: Any, other: Any) -> Tensor:
 def minimum(input: Any, other: Any) -> Tensor:
     """The elementwise smaller of ``a`` and ``b`` (broadcasting); ties share the gradient."""
     return Maximum.apply(input, other, True)
-
-
-def isclose(
-    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
-) -> Tensor:
-    """|a - b| ≤ atol + rtol·|b| elementwise (equal infinities are close; NaN only with
-    ``equal_nan``). Both tensors must share a dtype, as in torch. A boolean tensor."""
-    ra, rb = _raw(input), _raw(other)
-    if isinstance(input, Tensor) and isinstance(other, Tensor) and ra.dtype != rb.dtype:
-        raise RuntimeError(
-            f"isclose: both inputs must have the same dtype, got {ra.dtype} and {rb.dtype}"
-        )
-    try:
-        return _no_grad(np.isclose(ra, rb, rtol=rtol, atol=atol, equal_nan=equal_nan))
-    except ValueError:
-        broadcast_shapes("isclose", _shape(ra), _shape(rb))
-        raise
-
-
-def allclose(
-    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
-) -> bool:
-    """True when every element of ``input`` is close to ``other`` (see :func:`isclose`).
-
-    Example:
-        >>> import nnlab
-        >>> nnlab.allclose(nnlab.tensor([1.0, 2.0]), nnlab.tensor([1.0, 2.0 + 1e-7]))
-        True
-    """
-    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
-
-
-def equal(input: Any, other: Any) -> bool:
-    """True when both have the same shape and the same values (``torch.equal``).
-
-    Example:
-        >>> import nnlab
-        >>> nnlab.equal(nnlab.tensor([1, 2]), nnlab.tensor([1.0, 2.0])), nnlab.equal(
-        ...     nnlab.ones(2), nnlab.ones(3))
-        (True, False)
-    """
-    a, b = np.asarray(_raw(input)), np.asarray(_raw(other))
-    return a.shape == b.shape and bool(np.array_equal(a, b))

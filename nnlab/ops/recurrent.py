@@ -121,7 +121,8 @@ def _bias(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray | None
 
 def _contiguous_t(w: np.ndarray) -> np.ndarray:
     """wᵀ as its own C-contiguous copy: the per-step GEMM h @ wᵀ on small row blocks runs
-    ≈20% faster here than with the transposed view (measured on (64, 128) @ (128, 512))."""
+    faster on a row-major right factor than on a transposed view (benchmarks/bench_seq.py
+    measures the recurrent step)."""
     return np.ascontiguousarray(w.T)
 
 

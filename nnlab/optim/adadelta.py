@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad, _zero_step
+from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad
 from nnlab.tensor import Tensor
 
 __all__ = ["Adadelta"]
@@ -72,11 +72,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _zero_step()
-            state["square_avg"] = Tensor(np.zeros_like(p.array))
-            state["acc_delta"] = Tensor(np.zeros_like(p.array))
+        state = self._lazy_state(p, "square_avg", "acc_delta")
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         param, square_avg, acc_delta = p.array, state["square_avg"].array, state["acc_delta"].array
         g_buf, work, delta = self._scratch(p, 3)

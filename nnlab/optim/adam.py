@@ -8,25 +8,13 @@ import numpy as np
 
 from nnlab.optim.optimizer import (
     Optimizer,
-    _check_non_negative,
+    _check_adam_args,
     _effective_grad,
     _lerp_,
-    _zero_step,
 )
 from nnlab.tensor import Tensor
 
 __all__ = ["Adam"]
-
-
-def _check_adam_args(lr: float, betas: Any, eps: float, weight_decay: float) -> None:
-    _check_non_negative(lr=lr, eps=eps)
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"betas must be a pair of floats, got {betas!r}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    _check_non_negative(weight_decay=weight_decay)
 
 
 class Adam(Optimizer):
@@ -96,13 +84,8 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _zero_step()
-            state["exp_avg"] = Tensor(np.zeros_like(p.array))
-            state["exp_avg_sq"] = Tensor(np.zeros_like(p.array))
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.array))
+        amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()
+        state = self._lazy_state(p, "exp_avg", "exp_avg_sq", *amsgrad)
         lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         param, m, v = p.array, state["exp_avg"].array, state["exp_avg_sq"].array

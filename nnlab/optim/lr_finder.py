@@ -76,6 +76,10 @@ class LRFinderResult:
     def plot(self, path: str | os.PathLike[str], skip_start: int = 0, skip_end: int = 0) -> Path:
         """Write the loss-versus-learning-rate curve (log scale) to a PNG file at ``path``,
         with the suggested learning rate marked. Returns the path."""
+        # A bare Figure on its own Agg canvas, not pyplot nor analysis.plots.save_figure:
+        # importing analysis.plots selects the Agg backend for the whole process, which
+        # would stop a notebook that calls this from showing its other figures. The
+        # imports wait until here so that nnlab.optim does not import matplotlib.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 

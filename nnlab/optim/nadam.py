@@ -6,14 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.adam import _check_adam_args
 from nnlab.optim.optimizer import (
     Optimizer,
+    _check_adam_args,
     _check_non_negative,
     _effective_grad,
     _lerp_,
-    _scalar_dtype,
-    _zero_step,
 )
 from nnlab.tensor import Tensor
 
@@ -92,12 +90,7 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _zero_step()
-            state["mu_product"] = Tensor(np.ones((), dtype=_scalar_dtype()))
-            state["exp_avg"] = Tensor(np.zeros_like(p.array))
-            state["exp_avg_sq"] = Tensor(np.zeros_like(p.array))
+        state = self._lazy_state(p, "exp_avg", "exp_avg_sq", mu_product=1.0)
         lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]

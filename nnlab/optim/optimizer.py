@@ -91,6 +91,19 @@ def _check_non_negative(**values: float) -> None:
             raise ValueError(f"Invalid {label}: {value}")
 
 
+def _check_adam_args(lr: float, betas: Any, eps: float, weight_decay: float) -> None:
+    """The checks Adam, AdamW and NAdam share, in PyTorch's order: ``lr`` and ``eps``
+    non-negative, ``betas`` a pair in [0, 1), ``weight_decay`` non-negative."""
+    _check_non_negative(lr=lr, eps=eps)
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair of floats, got {betas!r}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    _check_non_negative(weight_decay=weight_decay)
+
+
 def _effective_grad(
     param: np.ndarray,
     grad: np.ndarray,
@@ -131,8 +144,9 @@ class Optimizer:
         defaults: the default hyper-parameters of the optimizer, used by every group that
             does not set them.
 
-    Subclasses validate their arguments, call ``super().__init__(params, defaults)`` and
-    implement ``_update(p, grad, group)``: the update of one parameter, in place.
+    Subclasses validate their arguments (``_check_non_negative``, ``_check_adam_args``), call
+    ``super().__init__(params, defaults)`` and implement ``_update(p, grad, group)``: the
+    update of one parameter, in place, with its state from ``self._lazy_state(p, ...)``.
 
     Example (a new optimizer in five lines: sign descent):
         >>> import numpy as np, nnlab
@@ -256,6 +270,20 @@ class Optimizer:
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         """Apply one step to ``p.array`` in place, given its gradient array (never modify it)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _update()")
+
+    def _lazy_state(self, p: Tensor, *buffers: str, **scalars: float) -> dict[str, Any]:
+        """``self.state[p]``, created at ``p``'s first update (as PyTorch does): ``step``
+        (0-d, zero), then each of ``scalars`` as a 0-d value of the same dtype, then one zero
+        array shaped like ``p`` per name in ``buffers``. The entries keep this order, which
+        is the order of PyTorch's ``state_dict``."""
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _zero_step()
+            for name, value in scalars.items():
+                state[name] = Tensor(np.full((), value, dtype=_scalar_dtype()))
+            for name in buffers:
+                state[name] = Tensor(np.zeros_like(p.array))
+        return state
 
     def _scratch(self, p: Tensor, n: int) -> list[np.ndarray]:
         """``n`` temporary arrays shaped like ``p``, reused across steps and across

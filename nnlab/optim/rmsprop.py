@@ -11,7 +11,6 @@ from nnlab.optim.optimizer import (
     _check_non_negative,
     _effective_grad,
     _lerp_,
-    _zero_step,
 )
 from nnlab.tensor import Tensor
 
@@ -89,14 +88,8 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _zero_step()
-            state["square_avg"] = Tensor(np.zeros_like(p.array))
-            if group["momentum"] > 0:
-                state["momentum_buffer"] = Tensor(np.zeros_like(p.array))
-            if group["centered"]:
-                state["grad_avg"] = Tensor(np.zeros_like(p.array))
+        optional = (("momentum_buffer", group["momentum"] > 0), ("grad_avg", group["centered"]))
+        state = self._lazy_state(p, "square_avg", *(name for name, used in optional if used))
         lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
         param, square_avg = p.array, state["square_avg"].array
         g_buf, work, avg = self._scratch(p, 3)

@@ -11,10 +11,15 @@ import numpy as np
 
 import nnlab
 import nnlab.io
-from nnlab import nn
-from nnlab.config import PRETRAINED_MODELS, TEXT_DATASETS, RunConfig, parse_config
+from nnlab import nn, optim
+from nnlab.config import RunConfig, parse_config
+from nnlab.models.registry import model_entry
 from nnlab.runner import builders as B
+from nnlab.runner import data as D
+from nnlab.runner import hooks as H
 from nnlab.runner import run_files as F
+from nnlab.text import Vocab
+from nnlab.train import Trainer
 from nnlab.train.checkpoint import load_model_state
 
 __all__ = ["evaluate_run", "predict_run", "run_reads_texts"]
@@ -38,16 +43,18 @@ def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]
     prep = _preprocessing(run_dir, manifest)
     if "vocab_size" in prep and "tokenizer" not in prep:
         F.verify_run_file(run_dir, "vocab.json", manifest)
+    # A fitted vocabulary's size is saved; a dataset's fixed alphabet is not.
+    vocab_size = prep.get("vocab_size", D.fixed_vocab_size(cfg))
     try:
         model = B.build_model(
-            cfg, tuple(prep["input_shape"]), B.output_size(cfg, prep["n_classes"]),
-            prep.get("vocab_size", 0),
-        )  # fmt: skip
+            cfg, tuple(prep["input_shape"]), B.output_size(cfg, prep["n_classes"]), vocab_size
+        )
     except (ValueError, TypeError) as exc:  # a shape the config's model cannot take
         raise F.RunFileError(f"{run_dir}: cannot rebuild the model ({exc}); {_RETRAIN}") from None
     weights = F.verify_run_file(run_dir, "model.safetensors", manifest)
     load_model_state(model, nnlab.io.load_weights(weights), str(weights),
-                     skip_frozen=cfg.model.type in PRETRAINED_MODELS, hint=_RETRAIN)  # fmt: skip
+                     skip_frozen=model_entry(cfg.model.type).pretrained is not None,
+                     hint=_RETRAIN)  # fmt: skip
     model.eval()
     return cfg, model, prep
 
@@ -71,22 +78,19 @@ def run_reads_texts(run_dir: str | Path) -> bool:
         cfg = parse_config(json.loads((Path(run_dir) / "config.json").read_bytes()))
     except (OSError, ValueError, UnicodeDecodeError):
         return False
-    return cfg.task == "seq2seq" or cfg.data.dataset in TEXT_DATASETS
+    return cfg.data_input() in ("tokens", "token_pairs")
 
 
 def evaluate_run(run_dir: str | Path) -> dict[str, float]:
     """Loss and metrics of a finished run's kept model on its test split."""
-    from nnlab import optim
-    from nnlab.train import Trainer
-
     cfg, model, _ = _load_run(run_dir)
-    s = B.make_splits(cfg)
-    if cfg.model.type == "perceptron":
-        return {"accuracy": float((model.predict(s.x_test).array == s.y_test).mean())}
+    s = D.make_splits(cfg)
+    if model_entry(cfg.model.type).own_fit:
+        return H.own_fit_metrics(model, s.x_test, s.y_test)
     loss_fn = B.build_loss(cfg, s.y_train, s.n_classes)
     trainer = Trainer(model, loss_fn, optim.SGD(model.parameters(), lr=0.0),
                       metrics=cfg.training.metrics, verbose=False)  # fmt: skip
-    return trainer.evaluate(B.make_loader(cfg, s.x_test, s.y_test, False))
+    return trainer.evaluate(D.make_loader(cfg, s.x_test, s.y_test, False))
 
 
 def _scale(prep: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -140,7 +144,7 @@ def _prepare_inputs(prep: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
             )
         x = _scale(prep, x)
         _check_finite(x, " after scaling with the training statistics")
-        x = B.to_layout(x.astype(np.float32), layout, prep.get("image_size"))
+        x = D.to_layout(x.astype(np.float32), layout, prep.get("image_size"))
     if tuple(x.shape[1:]) != shape:
         raise ValueError(
             f"inputs have shape {tuple(x.shape[1:])} per sample; the model expects {shape}"
@@ -148,34 +152,24 @@ def _prepare_inputs(prep: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _texts(inputs: Any) -> list[str]:
-    if isinstance(inputs, str) or not all(isinstance(t, str) for t in inputs):
-        raise TypeError("this run reads texts: pass a list of strings")
-    return list(inputs)
-
-
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Predictions of a finished run for raw (unscaled) feature rows, or a list of texts
     for a text run: the predicted class and the model's confidence in it
     (classification), or the predicted value."""
     cfg, model, prep = _load_run(run_dir)
-    if cfg.task == "seq2seq":  # date strings in, ISO strings out
-        from nnlab.data.datasets import DATE_TARGET_VOCAB, decode_dates, encode_date_sources
-
-        texts = _texts(inputs)
-        ids, _ = model.greedy_decode(nnlab.tensor(encode_date_sources(texts)), max_len=12)
-        return {"prediction": np.array(decode_dates(ids.numpy(), DATE_TARGET_VOCAB))}
+    task_predict = H.task_hooks(cfg.task).predict
+    if task_predict is not None:
+        return task_predict(model, inputs)
     if "tokenizer" in prep:  # a pretrained encoder's run: its own tokenizer
-        xt = nnlab.tensor(B.pretrained_token_ids(_texts(inputs), prep["max_len"]))
+        ids = D.pretrained_token_ids(prep["tokenizer"], D.as_texts(inputs), prep["max_len"])
+        xt = nnlab.tensor(ids)
     elif "vocab_size" in prep:  # a text run: strings in, token ids through its vocabulary
-        from nnlab.text import Vocab
-
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
-        xt = nnlab.tensor(B.encode_texts(vocab, _texts(inputs), prep["max_len"]))
+        xt = nnlab.tensor(D.encode_texts(vocab, D.as_texts(inputs), prep["max_len"]))
     else:
         xt = nnlab.tensor(_prepare_inputs(prep, inputs))
-    if cfg.model.type == "perceptron":
-        return {"prediction": model.predict(xt).array}
+    if model_entry(cfg.model.type).own_fit:
+        return H.own_fit_predict(model, xt)
     with nnlab.no_grad():
         out = model(xt).array.astype(np.float64)
     bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.config import ConfigError, RunConfig, load_config, parse_config
-from nnlab.train.checkpoint import CheckpointError, atomic_write_bytes
+from nnlab.io import CheckpointError, atomic_write_bytes
 
 __all__ = [
     "DIGESTS", "COVERED", "EDITABLE", "RunFileError", "UnverifiedRunWarning", "write_digests",

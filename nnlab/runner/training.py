@@ -32,9 +32,15 @@ import numpy as np
 
 import nnlab
 import nnlab.io
-from nnlab.config import PRETRAINED_MODELS, ConfigError, RunConfig, load_config, parse_config
+from nnlab import analysis
+from nnlab import metrics as M
+from nnlab.config import ConfigError, RunConfig, load_config, parse_config
+from nnlab.models.registry import model_entry
 from nnlab.runner import builders as B
+from nnlab.runner import data as D
+from nnlab.runner import hooks as H
 from nnlab.runner import run_files as F
+from nnlab.train import EarlyStopping, ModelCheckpoint, Trainer, load_checkpoint
 
 __all__ = ["RunResult", "train_from_config", "resume_from_run"]
 
@@ -54,7 +60,7 @@ class _Parts:
     """Everything a run trains with, built (and so validated) before any file is written."""
 
     cfg: RunConfig
-    splits: B.Splits
+    splits: D.Splits
     model: Any
     train_loader: Any = None
     val_loader: Any = None
@@ -74,18 +80,18 @@ def _logged_keys(cfg: RunConfig, has_val: bool) -> set[str]:
 
 def _prepare(cfg: RunConfig) -> _Parts:
     nnlab.manual_seed(cfg.seed)
-    splits = B.make_splits(cfg)
-    vocab_size = len(splits.vocab) if splits.vocab is not None else 0
+    splits = D.make_splits(cfg)
     model = B.build_model(
-        cfg, _sample_shape(splits.x_train), B.output_size(cfg, splits.n_classes), vocab_size
-    )
+        cfg, _sample_shape(splits.x_train), B.output_size(cfg, splits.n_classes),
+        splits.vocab_size,
+    )  # fmt: skip
     parts = _Parts(cfg, splits, model)
-    if cfg.model.type == "perceptron":
+    if model_entry(cfg.model.type).own_fit:
         return parts
-    augment = B.build_augmentation(cfg)
-    parts.train_loader = B.make_loader(cfg, splits.x_train, splits.y_train, True, augment)
+    augment = D.build_augmentation(cfg)
+    parts.train_loader = D.make_loader(cfg, splits.x_train, splits.y_train, True, augment)
     if splits.x_val is not None:
-        parts.val_loader = B.make_loader(cfg, splits.x_val, splits.y_val, shuffle=False)
+        parts.val_loader = D.make_loader(cfg, splits.x_val, splits.y_val, shuffle=False)
     parts.loss_fn = B.build_loss(cfg, splits.y_train, splits.n_classes)
     parts.optimizer = B.build_optimizer(cfg, model)
     parts.scheduler, parts.interval = B.build_scheduler(
@@ -153,7 +159,7 @@ def _new_run_dir(cfg: RunConfig, output_dir: str | None) -> Path:
     return run_dir
 
 
-def _save_preprocessing(run_dir: Path, splits: B.Splits, cfg: RunConfig) -> None:
+def _save_preprocessing(run_dir: Path, splits: D.Splits, cfg: RunConfig) -> None:
     state: dict[str, Any] = {
         "n_classes": splits.n_classes,
         "input_shape": list(_sample_shape(splits.x_train)),
@@ -165,8 +171,8 @@ def _save_preprocessing(run_dir: Path, splits: B.Splits, cfg: RunConfig) -> None
         state["vocab_size"] = len(splits.vocab)
         state["max_len"] = cfg.data.text.max_len
         splits.vocab.save(run_dir / "vocab.json")
-    if splits.pretrained_tokens:
-        state["tokenizer"] = "all-MiniLM-L6-v2"
+    if splits.tokenizer is not None:
+        state["tokenizer"] = splits.tokenizer
         state["max_len"] = cfg.data.text.max_len
     if splits.scaler is not None:
         state["scaler"] = type(splits.scaler).__name__
@@ -179,8 +185,6 @@ def _save_preprocessing(run_dir: Path, splits: B.Splits, cfg: RunConfig) -> None
 
 
 def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
-    from nnlab.train import EarlyStopping, ModelCheckpoint, Trainer
-
     cfg = parts.cfg
     monitor = _monitor(cfg.training.monitor, parts)
     callbacks: list[Any] = [ModelCheckpoint(run_dir / "checkpoints", monitor=monitor)]
@@ -193,7 +197,7 @@ def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
         scheduler_interval=parts.interval, callbacks=callbacks, metrics=cfg.training.metrics,
         grad_clip=cfg.training.grad_clip, accumulate_steps=cfg.training.accumulate_steps,
         penalty=parts.penalty, constraints=parts.constraints, verbose=verbose,
-        save_frozen=cfg.model.type not in PRETRAINED_MODELS,
+        save_frozen=model_entry(cfg.model.type).pretrained is None,
         detect_anomaly=cfg.training.detect_anomaly,
     )  # fmt: skip
 
@@ -238,8 +242,9 @@ def train_from_config(
     _save_preprocessing(run_dir, parts.splits, cfg)
     overrides = F.config_changes(given, cfg) if given is not None else {}
     F.write_digests(run_dir, overrides)
-    if cfg.model.type == "perceptron":
-        return _train_perceptron(parts, run_dir, verbose)
+    if model_entry(cfg.model.type).own_fit:
+        metrics, history, info = H.fit_own(parts.model, cfg, parts.splits, run_dir, verbose)
+        return RunResult(run_dir, metrics, history, info)
     trainer = _trainer(parts, run_dir, verbose)
     trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
     return _finish(parts, trainer, run_dir)
@@ -262,8 +267,8 @@ def resume_from_run(
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     manifest = F.read_manifest(run_dir)
     cfg, edits = F.load_run_config(run_dir, manifest)
-    if cfg.model.type == "perceptron":
-        raise ConfigError("a perceptron run trains in one go and cannot be resumed")
+    if model_entry(cfg.model.type).own_fit:
+        raise ConfigError(f"a {cfg.model.type} run trains in one go and cannot be resumed")
     if not last.is_file():
         raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from ({last})")
     if epochs is None and "training.epochs" in edits:
@@ -292,8 +297,6 @@ def resume_from_run(
 
 def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:
     """Keep the best epoch's weights, evaluate every split, write files and plots."""
-    from nnlab.train import load_checkpoint
-
     best = run_dir / "checkpoints" / "best.safetensors"
     info: dict[str, Any] = {
         "epochs_trained": trainer.epoch,
@@ -319,32 +322,17 @@ def _final_metrics(parts: _Parts, trainer: Any) -> dict[str, dict[str, float]]:
     if s.x_val is not None:
         splits.append(("validation", s.x_val, s.y_val))
     splits.append(("test", s.x_test, s.y_test))
+    extra = H.task_hooks(cfg.task).split_metrics
     out = {}
     for name, x, y in splits:
-        out[name] = trainer.evaluate(B.make_loader(cfg, x, y, False))
-        if cfg.task == "seq2seq":  # the real test: the model writes the answer on its own
-            out[name]["exact_match"] = _greedy_exact_match(parts.model, x[0], y)
+        out[name] = trainer.evaluate(D.make_loader(cfg, x, y, False))
+        if extra is not None:
+            out[name].update(extra(parts.model, x, y))
     return out
-
-
-def _greedy_exact_match(model: Any, source: np.ndarray, target_out: np.ndarray) -> float:
-    from nnlab.models.seq2seq import exact_match
-
-    model.eval()
-    hits = 0.0
-    for i in range(0, len(source), 500):
-        ids, _ = model.greedy_decode(nnlab.tensor(source[i : i + 500]),
-                                     max_len=target_out.shape[1] + 1)  # fmt: skip
-        rows = target_out[i : i + 500]
-        hits += exact_match(ids.numpy(), rows, model.eos_idx, model.pad_idx) * len(rows)
-    return hits / len(source)
 
 
 def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
                    metrics: dict[str, dict[str, float]], info: dict[str, Any]) -> None:  # fmt: skip
-    from nnlab import analysis
-    from nnlab import metrics as M
-
     cfg, s = parts.cfg, parts.splits
     trainer.history.to_json(run_dir / "history.json")
     trainer.history.to_csv(run_dir / "history.csv")
@@ -353,8 +341,9 @@ def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
     plots = run_dir / "plots"
     analysis.plot_history(trainer.history.epochs, plots / "history.png", title=cfg.name)
     analysis.plot_lr(trainer.history.steps, plots / "lr.png")
-    if cfg.task == "seq2seq":
-        _plot_seq2seq(parts.model, s.x_test[0][:3], plots)
+    task_plots = H.task_hooks(cfg.task).plots
+    if task_plots is not None:
+        task_plots(parts.model, s.x_test, plots)
         return
     outputs = trainer.predict(s.x_test)
     if cfg.task == "classification":
@@ -378,54 +367,5 @@ def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
         analysis.plot_regression(x_raw, s.y_test, outputs, plots / "predictions.png", curve=curve)
 
 
-def _plot_seq2seq(model: Any, source: np.ndarray, plots: Path) -> None:
-    """Where the decoder looked while writing each output character, for a few inputs."""
-    from nnlab import analysis
-    from nnlab.data.datasets import DATE_SOURCE_VOCAB, DATE_TARGET_VOCAB, decode_dates
-
-    model.eval()
-    ids, weights = model.greedy_decode(nnlab.tensor(source), max_len=12)
-    outputs = decode_dates(ids.numpy(), DATE_TARGET_VOCAB)
-    for k, (row, text) in enumerate(zip(source, outputs)):
-        src = [DATE_SOURCE_VOCAB[i] for i in row if i != 0]
-        title = f"{''.join(src)} → {text}"
-        analysis.plot_attention(weights.numpy()[k], src, list(text) + ["<eos>"],
-                                plots / f"attention_{k}.png", title=title)  # fmt: skip
-
-
 def _unscale(scaler: Any, x: np.ndarray) -> np.ndarray:
     return x if scaler is None else np.asarray(scaler.inverse_transform(x))
-
-
-def _train_perceptron(parts: _Parts, run_dir: Path, verbose: bool) -> RunResult:
-    """Rosenblatt's rule needs no gradients: it runs its own loop (``Perceptron.fit``),
-    which takes milliseconds; its per-epoch lines (mistakes made) are printed after it."""
-    from nnlab import analysis
-
-    cfg, s, model = parts.cfg, parts.splits, parts.model
-    model.fit(s.x_train, s.y_train, epochs=cfg.training.epochs, lr=cfg.optimizer.lr)
-    errors = [int(e) for e in model.errors_]
-    if verbose:
-        for i, e in enumerate(errors):
-            print(f"epoch {i + 1}/{cfg.training.epochs}  errors {e}", flush=True)
-        if errors and errors[-1] == 0 and len(errors) < cfg.training.epochs:
-            print(f"converged: no mistakes in epoch {len(errors)}, stopped", flush=True)
-    splits = {"train": (s.x_train, s.y_train), "test": (s.x_test, s.y_test)}
-    if s.x_val is not None:
-        splits["validation"] = (s.x_val, s.y_val)
-    metrics = {
-        name: {"accuracy": float((model.predict(x).array == np.asarray(y)).mean())}
-        for name, (x, y) in splits.items()
-    }
-    nnlab.io.save_weights(model, run_dir / "model.safetensors")
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    rows = [{"epoch": i + 1, "errors": e} for i, e in enumerate(errors)]
-    (run_dir / "history.json").write_text(json.dumps({"epochs": rows}, indent=1))
-    (run_dir / "history.csv").write_text(
-        "epoch,errors\n" + "".join(f"{r['epoch']},{r['errors']}\n" for r in rows)
-    )
-    info = {"epochs_trained": len(errors), "converged": bool(errors and errors[-1] == 0)}
-    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
-    analysis.plot_perceptron_errors(errors, run_dir / "plots" / "errors.png")
-    F.write_digests(run_dir)
-    return RunResult(run_dir, metrics, {"errors_per_epoch": errors}, info)

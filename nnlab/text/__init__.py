@@ -21,7 +21,7 @@ from nnlab.text.tokenize import (
     word_tokenizer,
 )
 from nnlab.text.vocab import PAD, UNK, Vocab, pad_batch
-from nnlab.text.word2vec import Word2Vec, Word2VecCorpus, WordVectors, train_word2vec
+from nnlab.text.word2vec import Word2Vec, Word2VecCorpus, WordVectors
 
 __all__ = [
     "CHAR_PATTERN",
@@ -39,7 +39,6 @@ __all__ = [
     "pad_batch",
     "pre_tokenize",
     "stdlib_documents",
-    "train_word2vec",
     "word_tokenizer",
 ]
 
@@ -48,8 +47,15 @@ from nnlab.text.sentence_encoder import SentenceEncoder  # noqa: E402
 
 __all__ += ["SentenceEncoder"]
 
-# Uses of sentence embeddings: zero-shot, few-shot, search (similarity), and transfer
-# learning by feature extraction or fine-tuning (transfer).
+# Uses of sentence embeddings: zero-shot, few-shot, search (similarity), and the pieces of
+# a classifier on a pretrained encoder's top layers (classify).
+from nnlab.text.classify import (  # noqa: E402
+    TopLayersClassifier,
+    layer_inputs,
+    predict_labels,
+    run_layers,
+    sentiment_scores,
+)
 from nnlab.text.similarity import (  # noqa: E402
     SENTIMENT_DESCRIPTIONS,
     EmbeddingCache,
@@ -60,23 +66,9 @@ from nnlab.text.similarity import (  # noqa: E402
     semantic_search,
     zero_shot_classify,
 )
-from nnlab.text.transfer import (  # noqa: E402
-    TopLayersClassifier,
-    feature_extraction_experiment,
-    few_shot_experiment,
-    fine_tuning_experiment,
-    layer_inputs,
-    plot_few_shot,
-    predict_labels,
-    sentiment_scores,
-    train_head,
-    zero_shot_experiment,
-)
 
 __all__ += [
     "SENTIMENT_DESCRIPTIONS", "EmbeddingCache", "class_prototypes", "cosine_similarity",
     "few_shot_prototypes", "load_search_corpus", "semantic_search", "zero_shot_classify",
-    "TopLayersClassifier", "feature_extraction_experiment", "few_shot_experiment",
-    "fine_tuning_experiment", "layer_inputs", "plot_few_shot", "predict_labels",
-    "sentiment_scores", "train_head", "zero_shot_experiment",
+    "TopLayersClassifier", "layer_inputs", "predict_labels", "run_layers", "sentiment_scores",
 ]  # fmt: skip

@@ -25,6 +25,7 @@ import numpy as np
 
 from nnlab.autograd.grad_mode import no_grad
 from nnlab.nn import functional as F
+from nnlab.nn.utils.masking import masked_mean
 from nnlab.tensor import Tensor
 
 __all__ = ["SentenceEncoder"]
@@ -143,16 +144,13 @@ class SentenceEncoder:
     def embed(self, ids: Any, mask: Any, normalize: bool = True) -> Tensor:
         """Mean-pooled (and, by default, L2-normalised) sentence vectors, differentiable.
 
-        e = Σ_t m_t h_t / max(Σ_t m_t, 1e-9),  ê = e / max(‖e‖₂, 1e-12), h = model(ids, m).
-        Runs in the model's current mode (``model.train()`` applies dropout) and records
-        the graph when gradients are enabled, so a loss on it fine-tunes the model.
+        e = Σ_t m_t h_t / max(Σ_t m_t, 1),  ê = e / max(‖e‖₂, 1e-12), h = model(ids, m)
+        (:func:`~nnlab.nn.utils.masking.masked_mean`). Runs in the model's current mode
+        (``model.train()`` applies dropout) and records the graph when gradients are
+        enabled, so a loss on it fine-tunes the model.
         """
         m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-        hidden = self.model(ids, m)
-        weights = Tensor(m.astype(hidden.dtype)[:, :, None])
-        summed = (hidden * weights).sum(1)
-        counts = Tensor(np.maximum(m.sum(1, keepdims=True), 1e-9).astype(hidden.dtype))
-        pooled = summed / counts
+        pooled = masked_mean(self.model(ids, m), m)
         return F.normalize(pooled, p=2.0, dim=1) if normalize else pooled
 
     def encode(

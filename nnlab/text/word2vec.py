@@ -27,14 +27,14 @@ gentler on mid-frequency words and keeps every word with ``f(w) <= t`` always), 
 radius uniformly in ``[1, window]``, so near neighbours count more.
 
 The model is plain nnlab: two :class:`~nnlab.nn.Parameter` matrices read by integer
-indexing (whose backward adds the gradients into the rows used), softplus, a sum, and an
-optimizer from :mod:`nnlab.optim`.
+indexing (whose backward adds the gradients into the rows used), softplus and a sum; any
+optimizer from :mod:`nnlab.optim` trains it. The training loop, on the standard-library
+docstrings, is the repository's ``experiments/word2vec.py``.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -42,11 +42,11 @@ from pathlib import Path
 import numpy as np
 
 import nnlab
-from nnlab import nn, optim
+from nnlab import nn
 from nnlab.random import Generator
 from nnlab.text.tokenize import pre_tokenize, word_tokenizer
 
-__all__ = ["Word2VecCorpus", "Word2Vec", "WordVectors", "train_word2vec"]
+__all__ = ["Word2VecCorpus", "Word2Vec", "WordVectors", "sample_noise"]
 
 _WORD = re.compile(r"[^\W\d]")  # a token with a letter in it is a word; punctuation is not
 
@@ -289,10 +289,10 @@ class WordVectors:
 
     def plot(self, words: Sequence[str], path: str | Path, title: str = "") -> Path:
         """Scatter the 2-D PCA projection of ``words``, labelled, to a PNG file."""
-        import matplotlib
-
-        matplotlib.use("Agg")
+        # Imported here so that matplotlib loads when a figure is drawn, not with nnlab.text.
         import matplotlib.pyplot as plt
+
+        from nnlab.analysis.plots import save_figure  # also selects the Agg backend
 
         xy = self.project_2d(words)
         fig, ax = plt.subplots(figsize=(7, 6))
@@ -303,101 +303,16 @@ class WordVectors:
         ax.set_ylabel("PC 2")
         ax.set_title(title or "word vectors, PCA to 2-D")
         ax.grid(alpha=0.3)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+        return save_figure(fig, path)
 
 
-def _sample_noise(rng: np.random.Generator, cdf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Draw ids from the distribution with cumulative sums ``cdf`` (inverse-CDF sampling)."""
-    return np.minimum(np.searchsorted(cdf, rng.random(shape), side="right"), len(cdf) - 1)
-
-
-def train_word2vec(
-    texts: Sequence[str] | None = None,
-    *,
-    mode: str = "skipgram",
-    embedding_dim: int = 64,
-    window: int = 5,
-    negatives: int = 5,
-    min_count: int = 5,
-    sample: float = 1e-3,
-    epochs: int = 8,
-    batch_size: int = 1024,
-    lr: float = 0.01,
-    max_seconds: float | None = None,
-    seed: int = 0,
-) -> WordVectors:
-    """Train word2vec with negative sampling and Adam; by default on the standard-library
-    docstrings (:func:`nnlab.text.load_stdlib_docstrings`, one sentence per docstring).
-
-    Each epoch subsamples the corpus afresh, makes shuffled (input, target) examples, and
-    for every batch draws ``negatives`` noise words per example from ``P_n ∝ count^0.75``.
-
-    Args:
-        texts: the sentences (default: the stdlib docstrings, about 160k words).
-        mode: ``"skipgram"`` (default) or ``"cbow"``.
-        embedding_dim: D (default: 64).
-        window: the largest context radius (default: 5).
-        negatives: noise words per example K (default: 5).
-        min_count: drop rarer words (default: 5).
-        sample: the subsampling threshold t; 0 disables it (default: 1e-3).
-        epochs: passes over the corpus (default: 8; about 4 s each on a free CPU core).
-        batch_size: examples per step (default: 1024).
-        lr: Adam's learning rate (default: 0.01).
-        max_seconds: stop after this much training time (default: no limit).
-        seed: seeds the initialisation, subsampling, shuffling and noise (default: 0).
-
-    Returns:
-        :class:`WordVectors` of the input vectors, with ``.losses`` (mean loss per epoch),
-        ``.model`` and ``.corpus`` attached.
+def sample_noise(rng: np.random.Generator, cdf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Draw ids from the distribution with cumulative sums ``cdf`` (inverse-CDF sampling):
+    the negatives of negative sampling, with ``cdf = cumsum(corpus.noise_distribution())``.
 
     Example:
-        >>> texts = ["red green blue red green blue"] * 30 + ["one two three one two"] * 30
-        >>> wv = train_word2vec(
-        ...     texts, embedding_dim=8, min_count=1, sample=0, epochs=5, batch_size=64
-        ... )
-        >>> wv.losses[-1] < wv.losses[0]
-        True
-        >>> sorted(w for w, _ in wv.most_similar("red", k=2))
-        ['blue', 'green']
+        >>> cdf = np.cumsum([0.5, 0.25, 0.25])
+        >>> sample_noise(np.random.default_rng(0), cdf, (2, 3)).shape
+        (2, 3)
     """
-    if texts is None:
-        from nnlab.text.corpus import stdlib_documents
-
-        texts = stdlib_documents()
-    corpus = Word2VecCorpus(texts, min_count=min_count)
-    gen = Generator(seed)
-    rng = gen.numpy
-    model = Word2Vec(len(corpus), embedding_dim, mode)
-    model.reset_parameters(gen)
-    opt = optim.Adam(model.parameters(), lr=lr)
-    cdf = np.cumsum(corpus.noise_distribution())
-    losses: list[float] = []
-    start = time.perf_counter()
-    for _ in range(epochs):
-        if mode == "skipgram":
-            inputs, targets = corpus.skipgram_pairs(rng, window, sample)
-        else:
-            inputs, targets, _ = corpus.cbow_examples(rng, window, sample)
-        total, seen = 0.0, 0
-        for lo in range(0, len(targets), batch_size):
-            x, y = inputs[lo : lo + batch_size], targets[lo : lo + batch_size]
-            loss = model(x, y, _sample_noise(rng, cdf, (len(y), negatives)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(y)
-            seen += len(y)
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                break
-        losses.append(total / max(seen, 1))
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    wv = WordVectors(corpus.itos, model.in_embed.array.copy())
-    wv.losses, wv.seconds = losses, time.perf_counter() - start
-    wv.model, wv.corpus = model, corpus
-    return wv
+    return np.minimum(np.searchsorted(cdf, rng.random(shape), side="right"), len(cdf) - 1)

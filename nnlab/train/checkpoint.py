@@ -10,8 +10,10 @@ so a corrupted or edited file is refused, not half-loaded or silently trained ov
 checkpoint written before ``state_sha256`` existed still loads, with an
 :class:`UnverifiedCheckpointWarning`.
 
-Files are written atomically: to a temporary file in the same folder, flushed to disk,
-then renamed over the target, so an interrupted save never leaves a broken checkpoint.
+Files are written atomically (:func:`nnlab.io.atomic_write_bytes`: to a temporary file in
+the same folder, flushed to disk, then renamed over the target), so an interrupted save
+never leaves a broken checkpoint, and read by :func:`nnlab.io.read_arrays`, which checks
+the array digest.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
+from nnlab.io.files import CheckpointError, array_digest, atomic_write_bytes, read_arrays
+from nnlab.io.loading import misfits
 from nnlab.tensor import Tensor
 
 __all__ = [
@@ -38,10 +40,6 @@ __all__ = [
 ]  # fmt: skip
 
 _FORMAT = "nnlab-checkpoint-1"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupted or not an nnlab checkpoint."""
 
 
 class UnverifiedCheckpointWarning(UserWarning):
@@ -87,34 +85,6 @@ def unpack_state(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     return obj
 
 
-def array_digest(arrays: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = arrays[key]
-        h.update(key.encode())
-        h.update(str(a.dtype).encode() + str(a.shape).encode())
-        h.update(np.asarray(a, order="C").tobytes())
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: Path, writer: Any) -> None:
-    """Call ``writer(tmp_path)`` then move the finished file onto ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> Path:
     """Write ``state`` (a dict such as ``{"model": model.state_dict(), "optimizer": ...,
     "epoch": 5}``) to ``path`` atomically. Returns the path."""
@@ -141,23 +111,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        arrays = load_file(path)
-        from safetensors import safe_open
-
-        with safe_open(path, framework="numpy") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read (truncated or corrupted?): {exc}"
-        ) from None
+    arrays, metadata = read_arrays(path, what="checkpoint ")
     if metadata.get("format") != _FORMAT:
         raise CheckpointError(
             f"{path} is a safetensors file but not an nnlab checkpoint "
             f"(format {metadata.get('format')!r}); load plain weights with "
             "nnlab.io.load_weights instead"
         )
-    if array_digest(arrays) != metadata.get("sha256"):
+    if "sha256" not in metadata:  # (read_arrays checked the digest where there is one)
         raise CheckpointError(f"checkpoint {path} is corrupted: its arrays fail the SHA-256 check")
     text = metadata.get("state", "")
     if "state_sha256" not in metadata:
@@ -198,22 +159,18 @@ def state_without_frozen(model: Any) -> dict[str, Any]:
     return {k: v for k, v in model.state_dict().items() if k not in frozen}
 
 
-def _shape(value: Any) -> tuple[int, ...]:
-    return tuple(np.shape(value.array if isinstance(value, Tensor) else value))
-
-
 def state_mismatch(model: Any, state: Mapping[str, Any], skip_frozen: bool = False) -> str:
-    """What keeps ``state`` from loading into ``model``, all in one line: missing keys,
-    unexpected keys and mis-shaped tensors with both shapes; "" when it fits. With
-    ``skip_frozen`` the model's frozen parameters may be missing."""
-    own = model.state_dict()
+    """What keeps ``state`` from loading into ``model`` (:func:`nnlab.io.misfits`), all in
+    one line: missing keys, unexpected keys and mis-shaped tensors with both shapes; ""
+    when it fits. With ``skip_frozen`` the model's frozen parameters may be missing."""
     frozen = frozen_parameter_names(model) if skip_frozen else set()
-    missing = [k for k in own if k not in state and k not in frozen]
-    unexpected = [k for k in state if k not in own]
+    found = misfits(model, state, strict=True, may_miss=frozen)
+    missing = [m.name for m in found if m.kind == "missing"]
+    unexpected = [m.name for m in found if m.kind == "unexpected"]
     shapes = [
-        f"{k} {_shape(state[k])} in the file, {_shape(own[k])} in the model"
-        for k in own
-        if k in state and _shape(state[k]) != _shape(own[k])
+        f"{m.name} {m.state_shape} in the file, {m.model_shape} in the model"
+        for m in found
+        if m.kind == "mis-shaped"
     ]
     parts = []
     if missing:

@@ -421,9 +421,9 @@ def test_dtype_mismatch_is_a_type_error() -> None:
 def test_blocked_col2im_matches_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     """The input gradient's col2im works a block of kernel offsets at a time; one offset
     per block (the smallest cap) must give the same result as one block for all."""
-    import nnlab.ops.conv as conv_ops
+    import nnlab.ops.im2col as im2col
 
-    monkeypatch.setattr(conv_ops, "FOLD_BLOCK_BYTES", 1)
+    monkeypatch.setattr(im2col, "FOLD_BLOCK_BYTES", 1)
     by_name = {c.name: c for c in CASES}
     for name in ("2d-groups-no-bias", "2d-stride-pad-dilation", "2d-same", "3d"):
         check_case(by_name[name], by_name[name].shapes[0], np.float64)

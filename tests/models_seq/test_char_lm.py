@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import nnlab
+from experiments.char_lm import train_char_lm
 from nnlab.models import CharRNNLM, CharTransformerLM
 from nnlab.models.language_model import distinct_ngrams, sample_next, unigram_entropy
-from nnlab.text.char_lm_task import train_char_lm
 
 V = 30
 

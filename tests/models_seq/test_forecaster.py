@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import nnlab
-from nnlab.models import LSTMForecaster, train_forecaster
+from experiments.forecasting import train_forecaster
+from nnlab.models import LSTMForecaster
 
 
 def test_shapes():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import nnlab
+from experiments.dates import train_dates_seq2seq
 from nnlab.analysis import plot_attention
 from nnlab.models import Seq2Seq, exact_match, sequence_cross_entropy
-from nnlab.text.dates_task import train_dates_seq2seq
 
 CONFIGS = [(cell, att) for cell in ("gru", "lstm") for att in ("additive", "dot", "general")]
 SRC = np.array([[5, 6, 7, 8, 9], [9, 4, 0, 0, 0], [12, 11, 10, 0, 0]])

@@ -1,5 +1,5 @@
-"""nnlab.hub: loading safetensors files into nnlab models (names, dtypes, one clear error),
-and BertConfig / load_minilm plumbing."""
+"""nnlab.io.loading (formerly nnlab.hub): loading safetensors files into nnlab models
+(names, dtypes, one clear error), and BertConfig / load_minilm plumbing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from safetensors.numpy import save_file
 
 import nnlab
 from nnlab import nn
-from nnlab.hub import load_safetensors_into, read_safetensors
+from nnlab.io import load_safetensors_into, read_safetensors
 from nnlab.models import BertConfig, BertModel, load_minilm
 from nnlab.models.bert import hf_bert_name, minilm_path
 

@@ -7,13 +7,8 @@ import numpy as np
 import pytest
 
 import nnlab
-from nnlab.text.word2vec import (
-    Word2Vec,
-    Word2VecCorpus,
-    WordVectors,
-    _sample_noise,
-    train_word2vec,
-)
+from experiments.word2vec import train_word2vec
+from nnlab.text.word2vec import Word2Vec, Word2VecCorpus, WordVectors, sample_noise
 
 # A planted corpus: "cat" and "dog" share every context, so do "car" and "truck";
 # the two groups never share a sentence frame.
@@ -29,7 +24,7 @@ def test_noise_distribution_is_count_to_the_three_quarters():
     expected = np.array([81, 16, 1]) ** 0.75
     np.testing.assert_allclose(p, expected / expected.sum())
     assert p[0] / p[2] == pytest.approx(27.0)  # 81^0.75 = 27: flatter than counts (81x)
-    draws = _sample_noise(np.random.default_rng(0), np.cumsum(p), (200_000,))
+    draws = sample_noise(np.random.default_rng(0), np.cumsum(p), (200_000,))
     np.testing.assert_allclose(np.bincount(draws, minlength=3) / draws.size, p, atol=0.005)
 
 

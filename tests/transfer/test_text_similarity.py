@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import nnlab
+from experiments.text_transfer import fine_tuning_experiment, train_head
 from nnlab.data.datasets.sentiment import SentimentSplit
 from nnlab.models import BertConfig, BertModel
 from nnlab.text import (
@@ -19,9 +20,9 @@ from nnlab.text import (
     layer_inputs,
     load_search_corpus,
     predict_labels,
+    run_layers,
     semantic_search,
     sentiment_scores,
-    train_head,
     zero_shot_classify,
 )
 
@@ -200,3 +201,25 @@ def test_layer_inputs_pads_and_masks(small_encoder):
     alone, _ = layer_inputs(small_encoder, ["bad"], start=2)
     batched, _ = layer_inputs(small_encoder, _TEXTS, start=2)
     np.testing.assert_allclose(batched[3, :3], alone[0], atol=1e-5)
+
+
+def test_run_layers_continues_the_states_of_layer_inputs(small_encoder):
+    """The states entering layer 1, run through layers 1 and 2, are those entering layer 3."""
+    hidden, mask = layer_inputs(small_encoder, _TEXTS, start=1)
+    final, _ = layer_inputs(small_encoder, _TEXTS, start=3)
+    layers = [small_encoder.model.encoder.layer[j] for j in (1, 2)]
+    out = run_layers(layers, hidden, mask)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(out[real], final[real], atol=1e-5)
+
+
+def test_fine_tuning_experiment_runs_and_leaves_the_encoder_unchanged(small_encoder):
+    """The plumbing of the experiment (cached states, parameter groups, scores) on a small
+    random BERT, whose accuracy means nothing."""
+    model = small_encoder.model
+    before = {k: np.array(v.array) for k, v in model.state_dict().items()}
+    r = fine_tuning_experiment(small_encoder, ks=(0, 1), n_train=40, epochs=1, batch_size=20)
+    assert sorted(r["k"]) == [0, 1] and r["n_train"] == 40
+    assert all(0.0 <= r["k"][k]["accuracy"] <= 1.0 for k in (0, 1))
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.array, before[k])

@@ -1,5 +1,5 @@
-"""Transfer-learning helpers (freeze, unfreeze, replace_head, param_groups) and the digits
-transfer experiment."""
+"""Transfer-learning helpers (freeze, unfreeze, replace_head, param_groups,
+param_groups_by_name) and the digits transfer experiment."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 import nnlab
+from experiments.vision_transfer import digits_cnn, digits_transfer_experiment
 from nnlab import nn, optim
 from nnlab.models import LeNet5
-from nnlab.models.transfer import (
-    digits_cnn,
-    digits_transfer_experiment,
+from nnlab.nn.utils import (
     freeze,
     head_name,
     param_groups,
+    param_groups_by_name,
     replace_head,
     unfreeze,
 )
@@ -89,6 +89,24 @@ def test_param_groups_learning_rates_act_on_the_update():
     for name, p in model.named_parameters():
         lr = 0.1 if name.startswith("2.") else 0.001
         np.testing.assert_allclose(p.array, before[name] - lr * grads[name], rtol=1e-5, atol=1e-7)
+
+
+def test_param_groups_by_name_take_matching_parameters_in_order():
+    model = _mlp()
+    groups = param_groups_by_name(
+        model, [{"params": ["2.*"], "lr": 0.1}, {"params": "0.bias", "lr": 0.5, "momentum": 0.9}]
+    )
+    names = {id(p): n for n, p in model.named_parameters()}
+    taken = [[names[id(p)] for p in g["params"]] for g in groups]
+    assert taken == [["0.weight"], ["2.weight", "2.bias"], ["0.bias"]]
+    options = [{k: v for k, v in g.items() if k != "params"} for g in groups]
+    assert options == [{}, {"lr": 0.1}, {"lr": 0.5, "momentum": 0.9}]
+    opt = optim.SGD(groups, lr=0.01)
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.1, 0.5]
+    # Every parameter taken: no first group; a later entry finds nothing left.
+    assert len(param_groups_by_name(model, [{"params": "*"}])) == 1
+    with pytest.raises(ValueError, match=r"param_groups\[1\]\.params: \['2\.\*'\] match no"):
+        param_groups_by_name(model, [{"params": "*"}, {"params": "2.*"}])
 
 
 def test_training_a_frozen_body_leaves_it_unchanged():

@@ -1,5 +1,36 @@
-"""The layers of ``nnlab.nn``, one family per file (all re-exported by ``nnlab.nn``)."""
+"""The layers of ``nnlab.nn``, one family per file, all re-exported by ``nnlab.nn``.
 
+Each file's ``__all__`` is the one list of its public names: it is imported here name by
+name (so that editors and type checkers see every layer) and ``__all__`` below is their
+union. A new layer goes into its file's ``__all__`` and the import here;
+``tests/nn/test_exports.py`` checks that the two agree.
+
+The torch-path aliases ``batchnorm``, ``module`` and ``sparse`` (``torch.nn.modules.batchnorm``
+and so on) re-export layers that live elsewhere, so they add nothing here.
+"""
+
+# ruff: noqa: F401  (every import below is a re-export; ruff does not read `__all__ += m.__all__`)
+
+from nnlab.nn.modules import (
+    activation,
+    attention,
+    container,
+    conv,
+    dropout,
+    embedding,
+    linear,
+    loss,
+    mlp,
+    normalization,
+    padding,
+    perceptron,
+    pooling,
+    positional,
+    rnn,
+    segmentation_loss,
+    transformer,
+    upsampling,
+)
 from nnlab.nn.modules.activation import (
     ELU,
     GELU,
@@ -11,47 +42,118 @@ from nnlab.nn.modules.activation import (
     Softmax,
     Softplus,
     Tanh,
-)  # fmt: skip
-from nnlab.nn.modules.container import ModuleDict, ModuleList, Sequential
-from nnlab.nn.modules.dropout import Dropout
-from nnlab.nn.modules.linear import Bilinear, Flatten, Identity, Linear, Unflatten
-from nnlab.nn.modules.mlp import MLP
-from nnlab.nn.modules.normalization import BatchNorm1d, LayerNorm
-from nnlab.nn.modules.perceptron import Perceptron
-
-__all__ = [
-    "BatchNorm1d", "Bilinear", "Dropout", "ELU", "Flatten", "GELU", "Identity", "LayerNorm",
-    "LeakyReLU", "Linear", "LogSoftmax", "MLP", "ModuleDict", "ModuleList", "Perceptron",
-    "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
-]  # fmt: skip
-
-# Attention and transformers.
-from nnlab.nn.modules.attention import (  # noqa: E402
+)
+from nnlab.nn.modules.attention import (
     AdditiveAttention,
     DotProductAttention,
     MultiheadAttention,
 )
-from nnlab.nn.modules.positional import (  # noqa: E402
+from nnlab.nn.modules.container import (
+    ModuleDict,
+    ModuleList,
+    Sequential,
+)
+from nnlab.nn.modules.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
+from nnlab.nn.modules.dropout import (
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+)
+from nnlab.nn.modules.embedding import (
+    Embedding,
+)
+from nnlab.nn.modules.linear import (
+    Bilinear,
+    Flatten,
+    Identity,
+    Linear,
+    Unflatten,
+)
+from nnlab.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    ContrastiveLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    HingeEmbeddingLoss,
+    HingeLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+    SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
+from nnlab.nn.modules.mlp import (
+    MLP,
+)
+from nnlab.nn.modules.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    LocalResponseNorm,
+)
+from nnlab.nn.modules.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from nnlab.nn.modules.perceptron import (
+    Perceptron,
+)
+from nnlab.nn.modules.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    GlobalAvgPool,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+)
+from nnlab.nn.modules.positional import (
     LearnedPositionalEncoding,
     SinusoidalPositionalEncoding,
+    sinusoidal_table,
 )
-from nnlab.nn.modules.transformer import (  # noqa: E402
-    Transformer,
-    TransformerDecoder,
-    TransformerDecoderLayer,
-    TransformerEncoder,
-    TransformerEncoderLayer,
-)
-
-__all__ += [
-    "AdditiveAttention", "DotProductAttention", "LearnedPositionalEncoding",
-    "MultiheadAttention", "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
-    "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-]  # fmt: skip
-
-# Embeddings and recurrent layers.
-from nnlab.nn.modules.embedding import Embedding  # noqa: E402
-from nnlab.nn.modules.rnn import (  # noqa: E402
+from nnlab.nn.modules.rnn import (
     GRU,
     LSTM,
     RNN,
@@ -61,7 +163,40 @@ from nnlab.nn.modules.rnn import (  # noqa: E402
     RNNCell,
     RNNCellBase,
 )
+from nnlab.nn.modules.segmentation_loss import (
+    DiceLoss,
+)
+from nnlab.nn.modules.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from nnlab.nn.modules.upsampling import (
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
-__all__ += [
-    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
-]  # fmt: skip
+__all__: list[str] = []
+__all__ += activation.__all__
+__all__ += attention.__all__
+__all__ += container.__all__
+__all__ += conv.__all__
+__all__ += dropout.__all__
+__all__ += embedding.__all__
+__all__ += linear.__all__
+__all__ += loss.__all__
+__all__ += mlp.__all__
+__all__ += normalization.__all__
+__all__ += padding.__all__
+__all__ += perceptron.__all__
+__all__ += pooling.__all__
+__all__ += positional.__all__
+__all__ += rnn.__all__
+__all__ += segmentation_loss.__all__
+__all__ += transformer.__all__
+__all__ += upsampling.__all__
+# The table behind the sinusoidal encoding is a function, not a layer: it stays in its file.
+__all__.remove("sinusoidal_table")

@@ -8,7 +8,7 @@ the two are often added.
 from __future__ import annotations
 
 from nnlab.nn import functional as F
-from nnlab.nn.modules.loss import _Loss
+from nnlab.nn.modules.loss_base import _Loss
 from nnlab.tensor import Tensor
 
 __all__ = ["DiceLoss"]

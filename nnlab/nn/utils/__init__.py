@@ -1,5 +1,6 @@
 """Helpers that act on a model's parameters: gradient clipping, penalties, norm constraints
-(``torch.nn.utils`` names)."""
+(``torch.nn.utils`` names), and freezing, head replacement and parameter groups for
+transfer learning."""
 
 from nnlab.nn.utils.clip_grad import (
     clip_grad_norm_,
@@ -41,3 +42,22 @@ __all__ += [
     "pad_packed_sequence", "pad_sequence", "rnn", "tbptt_chunks", "unpack_sequence",
     "unpad_sequence",
 ]  # fmt: skip
+
+# Transfer learning: freeze / unfreeze, a new head, parameter groups (``transfer``).
+from nnlab.nn.utils.transfer import (  # noqa: E402
+    freeze,
+    head_name,
+    param_groups,
+    param_groups_by_name,
+    replace_head,
+    unfreeze,
+)
+
+__all__ += [
+    "freeze", "head_name", "param_groups", "param_groups_by_name", "replace_head", "unfreeze",
+]  # fmt: skip
+
+# Padding masks and pooling over the real tokens of a padded batch (``masking``).
+from nnlab.nn.utils.masking import masked_mean, token_ids  # noqa: E402
+
+__all__ += ["masked_mean", "token_ids"]

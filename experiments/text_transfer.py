@@ -1,9 +1,9 @@
-"""Transfer learning for text: a pretrained sentence encoder as the body of a classifier.
+"""Transfer learning for text: how much a pretrained sentence encoder gives a small task.
 
 all-MiniLM-L6-v2 was trained on about a billion sentence pairs to put texts of similar
 meaning close together. Its 384-d embeddings already separate "can't wait to go back"
 from "never again" though it never saw our sentiment labels, so a small task can borrow
-that knowledge in two ways:
+that knowledge in two ways, each measured here:
 
 * **feature extraction** — encode every text once with the frozen encoder (a NumPy pass,
   no graph) and train only a small head on the cached vectors: seconds instead of hours,
@@ -11,76 +11,53 @@ that knowledge in two ways:
   :func:`feature_extraction_experiment`);
 * **fine-tuning** — also train the top k encoder layers, at a learning rate much smaller
   than the head's (parameter groups), so they adapt to the task without forgetting
-  (:class:`TopLayersClassifier`, :func:`fine_tuning_experiment`). The frozen lower layers
-  run once: their output is cached and only the top k layers run in each step.
+  (:class:`~nnlab.text.TopLayersClassifier`, :func:`fine_tuning_experiment`). The frozen
+  lower layers run once: their output is cached and only the top k layers run in each
+  step.
 
-All experiments use the sentiment task of :mod:`nnlab.data.datasets.sentiment`: training
-posts generated from templates, scored on the 200 hand-written test posts and on their
-100 negated ones, the hard part for a model that does not read word order. Zero-shot,
-few-shot and search, which train nothing, are in :mod:`nnlab.text.similarity`.
+Zero-shot and few-shot classification, which train nothing, are measured by
+:func:`zero_shot_experiment` and :func:`few_shot_experiment`. All experiments use the
+sentiment task of :mod:`nnlab.data.datasets.sentiment`: training posts generated from
+templates, scored on the 200 hand-written test posts and on their 100 negated ones, the
+hard part for a model that does not read word order.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from nnlab.autograd.grad_mode import no_grad
-from nnlab.data.datasets.sentiment import SentimentSplit, load_sentiment, load_sentiment_test
-from nnlab.metrics import accuracy, f1_score
-from nnlab.nn import functional as F
-from nnlab.nn.module import Module
-from nnlab.nn.modules.activation import ReLU
-from nnlab.nn.modules.container import ModuleList, Sequential
-from nnlab.nn.modules.dropout import Dropout
-from nnlab.nn.modules.linear import Linear
-from nnlab.optim import Adam
-from nnlab.random import manual_seed
-from nnlab.tensor import Tensor
-from nnlab.text.similarity import (
+import nnlab
+from nnlab import nn, optim
+from nnlab.analysis import save_figure  # also selects matplotlib's Agg backend
+from nnlab.data.datasets import load_sentiment, load_sentiment_test
+from nnlab.nn.utils import param_groups
+from nnlab.text import (
     SENTIMENT_DESCRIPTIONS,
     EmbeddingCache,
+    TopLayersClassifier,
     few_shot_prototypes,
+    layer_inputs,
+    predict_labels,
+    run_layers,
+    sentiment_scores,
     zero_shot_classify,
 )
-from nnlab.train.trainer import fit
+from nnlab.train import fit
 
 __all__ = [
-    "sentiment_scores",
     "train_head",
-    "predict_labels",
     "feature_extraction_experiment",
-    "TopLayersClassifier",
-    "layer_inputs",
     "fine_tuning_experiment",
     "zero_shot_experiment",
     "few_shot_experiment",
     "plot_few_shot",
 ]
-
-
-def sentiment_scores(split: SentimentSplit, predicted: Any) -> dict[str, float]:
-    """Accuracy and F1 (positive class) on ``split`` and on its negated posts.
-
-    Example:
-        >>> split = SentimentSplit(["a", "b", "c", "d"], np.array([1, 0, 1, 0]),
-        ...                        np.array([True, True, False, False]))
-        >>> sentiment_scores(split, [1, 1, 1, 0])
-        {'accuracy': 0.75, 'f1': 0.8, 'negation_accuracy': 0.5, 'negation_f1': 0.6666666666666666}
-    """
-    pred = np.asarray(predicted, dtype=np.int64)
-    neg = split.negation
-    return {
-        "accuracy": accuracy(split.labels, pred),
-        "f1": float(f1_score(split.labels, pred, zero_division=0)),
-        "negation_accuracy": accuracy(split.labels[neg], pred[neg]),
-        "negation_f1": float(f1_score(split.labels[neg], pred[neg], zero_division=0)),
-    }
 
 
 # -- feature extraction ---------------------------------------------------------------------
@@ -95,7 +72,7 @@ def train_head(
     weight_decay: float = 0.0,
     batch_size: int = 64,
     seed: int = 0,
-) -> Module:
+) -> nn.Module:
     """Train a classifier head on frozen features (e.g. cached sentence embeddings).
 
     ``hidden=None`` is a linear head (logistic regression on the embeddings);
@@ -122,28 +99,18 @@ def train_head(
     x = np.asarray(features, dtype=np.float32)
     y = np.asarray(labels, dtype=np.int64)
     classes = int(y.max()) + 1
-    manual_seed(seed)
+    nnlab.manual_seed(seed)
     d = x.shape[1]
     if hidden is None:
-        head: Module = Linear(d, classes)
+        head: nn.Module = nn.Linear(d, classes)
     else:
-        head = Sequential(Linear(d, hidden), ReLU(), Dropout(0.1), Linear(hidden, classes))
-    optimizer = Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+        head = nn.Sequential(
+            nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(0.1), nn.Linear(hidden, classes)
+        )
+    optimizer = optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
     fit(head, "cross_entropy", optimizer, (x, y), epochs=epochs, batch_size=batch_size,
         verbose=False)  # fmt: skip
     return head.eval()
-
-
-def predict_labels(model: Module, *inputs: Any, batch_size: int = 256) -> np.ndarray:
-    """argmax of ``model(*inputs)`` in eval mode, batched, without a graph."""
-    model.eval()
-    n = len(inputs[0])
-    out = []
-    with no_grad():
-        for s in range(0, n, batch_size):
-            batch = [Tensor(np.asarray(a[s : s + batch_size])) for a in inputs]
-            out.append(model(*batch).array.argmax(axis=1))
-    return np.concatenate(out).astype(np.int64)
 
 
 def _cached(encoder: Any) -> EmbeddingCache:
@@ -199,127 +166,6 @@ def feature_extraction_experiment(
 # -- fine-tuning the top layers -------------------------------------------------------------
 
 
-class TopLayersClassifier(Module):
-    """The top ``k`` layers of a BERT encoder, mean pooling, L2 normalisation and a linear
-    head: the part of a sentence classifier that fine-tuning trains.
-
-    It reads the hidden states that enter encoder layer ``L - k`` (computed once by
-    :func:`layer_inputs` with the frozen lower layers) and the attention mask. The layers
-    are *copies*, so fine-tuning leaves the encoder it came from unchanged. ``k = 0`` is
-    feature extraction: mean pooling of the final states and the head, nothing else.
-
-    Args:
-        model: the :class:`~nnlab.models.BertModel` to take the layers from.
-        k: how many top layers to fine-tune (0..L).
-        num_classes: outputs of the head (default: 2).
-
-    Shape:
-        - hidden: (N, T, H) states entering layer L - k; mask: (N, T), 1 = real token.
-        - Output: (N, num_classes) logits.
-
-    Example:
-        >>> import nnlab
-        >>> from nnlab.models import BertConfig, BertModel
-        >>> cfg = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=3,
-        ...                  num_attention_heads=2, intermediate_size=16)
-        >>> clf = TopLayersClassifier(BertModel(cfg), k=1)
-        >>> h = nnlab.randn(2, 5, 8)
-        >>> clf(h, np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])).shape
-        nnlab.Size([2, 2])
-    """
-
-    def __init__(self, model: Any, k: int, num_classes: int = 2) -> None:
-        super().__init__()
-        total = len(model.encoder.layer)
-        if not 0 <= k <= total:
-            raise ValueError(f"TopLayersClassifier: k must be in [0, {total}], got {k}")
-        self.k = k
-        self.start = total - k
-        self.layers = ModuleList(
-            [copy.deepcopy(model.encoder.layer[i]) for i in range(self.start, total)]
-        )
-        self.head = Linear(model.config.hidden_size, num_classes)
-
-    def features(self, hidden: Any, mask: Any) -> Tensor:
-        """The L2-normalised mean of the top layers' output over the real tokens."""
-        m = np.asarray(mask.array if isinstance(mask, Tensor) else mask).astype(np.int64)
-        width = max(int(m.sum(1).max()), 1)  # trim the padding columns of this batch
-        m = m[:, :width]
-        h = hidden if isinstance(hidden, Tensor) else Tensor(np.asarray(hidden))
-        h = h[:, :width]
-        bias = _key_bias(m)
-        for layer in self.layers:
-            h = layer(h, bias)
-        weights = Tensor(m.astype(h.dtype)[:, :, None])
-        pooled = (h * weights).sum(1) / Tensor(
-            np.maximum(m.sum(1, keepdims=True), 1).astype(h.dtype)
-        )
-        return F.normalize(pooled, p=2.0, dim=1)
-
-    def forward(self, hidden: Any, mask: Any) -> Tensor:
-        return self.head(self.features(hidden, mask))
-
-    def extra_repr(self) -> str:
-        return f"k={self.k}, first_layer={self.start}"
-
-
-def _key_bias(mask: np.ndarray) -> np.ndarray | None:
-    """BERT's additive key mask (N, 1, 1, T): 0 for real tokens, -inf for padding."""
-    if mask.all():
-        return None
-    bias = np.zeros(mask.shape, dtype=np.float32)
-    bias[mask == 0] = -np.inf
-    return bias[:, None, None, :]
-
-
-def layer_inputs(
-    encoder: Any, texts: Sequence[str], start: int, batch_size: int = 64
-) -> tuple[np.ndarray, np.ndarray]:
-    """The hidden states entering encoder layer ``start`` (0 = the embeddings' output,
-    L = the final states), computed once in eval mode without a graph.
-
-    Returns:
-        ``(hidden, mask)``: float32 (N, T, H) and int64 (N, T), padded to the longest text.
-    """
-    model = encoder.model
-    ids, mask = encoder.tokenize(list(texts))
-    out = np.zeros((*ids.shape, model.config.hidden_size), dtype=np.float32)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for s in range(0, len(ids), batch_size):
-                i, m = ids[s : s + batch_size], mask[s : s + batch_size]
-                width = max(int(m.sum(1).max()), 1)
-                i, m = i[:, :width], m[:, :width]
-                bias = _key_bias(m)
-                h = model.embeddings(i, np.zeros_like(i))
-                for layer in model.encoder.layer[:start]:
-                    h = layer(h, bias)
-                out[s : s + batch_size, :width] = h.array
-    finally:
-        model.train(was_training)
-    return out, mask
-
-
-def _run_layers(
-    layers: Sequence[Module], hidden: np.ndarray, mask: np.ndarray, batch_size: int = 64
-) -> np.ndarray:
-    """``hidden`` through frozen ``layers`` without a graph, batch by batch."""
-    out = hidden.copy()
-    with no_grad():
-        for s in range(0, len(hidden), batch_size):
-            m = mask[s : s + batch_size]
-            width = max(int(m.sum(1).max()), 1)
-            m = m[:, :width]
-            h = Tensor(hidden[s : s + batch_size, :width])
-            bias = _key_bias(m)
-            for layer in layers:
-                h = layer(h, bias)
-            out[s : s + batch_size, :width] = h.array
-    return out
-
-
 def fine_tuning_experiment(
     encoder: Any,
     ks: Sequence[int] = (0, 1, 2),
@@ -333,9 +179,10 @@ def fine_tuning_experiment(
     """Fine-tune the top k layers (k = 0 is the frozen baseline) on a subset of the
     generated posts; score each on the hand-written test posts.
 
-    Each k trains a :class:`TopLayersClassifier` with two parameter groups: the copied
-    encoder layers at ``layer_lr`` and the new head at ``head_lr``, a hundred times more,
-    because the head starts random and the layers start good. The states entering layer
+    Each k trains a :class:`~nnlab.text.TopLayersClassifier` with two parameter groups
+    (:func:`~nnlab.nn.utils.param_groups`): the copied encoder layers at ``layer_lr`` and
+    the new head at ``head_lr``, a hundred times more, because the head starts random and
+    the layers start good. The states entering layer
     L - max(ks) are computed once; lower k's run the frozen layers in between once too.
 
     Args:
@@ -370,8 +217,8 @@ def fine_tuning_experiment(
         for j in range(lowest, total):
             layer = [model.encoder.layer[j]]
             states[j + 1] = (
-                _run_layers(layer, states[j][0], m_train),
-                _run_layers(layer, states[j][1], m_test),
+                run_layers(layer, states[j][0], m_train),
+                run_layers(layer, states[j][1], m_test),
             )
     finally:
         model.train(was_training)
@@ -379,14 +226,13 @@ def fine_tuning_experiment(
                               "cache_seconds": time.perf_counter() - start}  # fmt: skip
     for k in ks:
         tic = time.perf_counter()
-        manual_seed(seed)
+        nnlab.manual_seed(seed)
         clf = TopLayersClassifier(model, k)
-        groups = [{"params": list(clf.head.parameters()), "lr": head_lr}]
-        if k > 0:
-            groups.insert(0, {"params": list(clf.layers.parameters()), "lr": layer_lr})
+        # [layers at layer_lr, head at head_lr]; k = 0 has no layers, so only the head's
+        groups = param_groups(clf, base_lr=layer_lr, head_lr=head_lr, head="head")
         x_train, x_test = states[total - k]
         clf.train()
-        fit(clf, "cross_entropy", Adam(groups), (x_train, m_train, train.labels),
+        fit(clf, "cross_entropy", optim.Adam(groups), (x_train, m_train, train.labels),
             epochs=epochs, batch_size=batch_size, verbose=False)  # fmt: skip
         scores = sentiment_scores(test, predict_labels(clf, x_test, m_test, batch_size=64))
         result["k"][k] = {**scores, "seconds": time.perf_counter() - tic}
@@ -463,11 +309,6 @@ def few_shot_experiment(
 def plot_few_shot(result: dict[str, Any], path: str | Path) -> Path:
     """Accuracy (mean ± std over draws) against k, with the zero-shot accuracy and chance
     as horizontal lines; written as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     ax.errorbar(result["k"], result["mean"], yerr=result["std"], marker="o", capsize=4,
                 label="prototypes (all test posts)")  # fmt: skip
@@ -484,9 +325,4 @@ def plot_few_shot(result: dict[str, Any], path: str | Path) -> Path:
     ax.set_title("Few-shot sentiment: class prototypes")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -19,19 +19,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from nnlab import optim
-from nnlab.data.dataloader import DataLoader
-from nnlab.models.language_model import (
-    CharRNNLM,
-    CharTransformerLM,
-    distinct_ngrams,
-    unigram_entropy,
-)
+from nnlab import Generator, Tensor, manual_seed, optim
+from nnlab.data import DataLoader
+from nnlab.models import CharRNNLM, CharTransformerLM
+from nnlab.models.language_model import distinct_ngrams, unigram_entropy
 from nnlab.nn import functional as F
-from nnlab.random import Generator, manual_seed
-from nnlab.tensor import Tensor
-from nnlab.text.corpus import CharLMDataset, load_stdlib_docstrings
-from nnlab.train.trainer import fit
+from nnlab.text import CharLMDataset, load_stdlib_docstrings
+from nnlab.train import fit
 
 __all__ = ["train_char_lm", "lm_cross_entropy"]
 

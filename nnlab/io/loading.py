@@ -1,15 +1,16 @@
-"""Pretrained weights from safetensors files: read, rename, convert, load, all-or-nothing.
+"""Loading weights into a model: read, rename, convert, load, all-or-nothing.
 
 A pretrained checkpoint is a file of named arrays. To use it, each stored name must be
 mapped onto a parameter or buffer of an nnlab model of the same architecture, each array
 must have that tensor's shape, and its dtype is converted to the model's (float16 or
-bfloat16 weights into a float32 model). :func:`load_safetensors_into` does all three,
+bfloat16 weights into a float32 model). :func:`load_into` does all three,
 and when anything does not fit it raises ONE error listing every missing, unexpected and
 mis-shaped tensor (name, shape in the model, shape in the file), before touching the
 model; the copy itself is :meth:`nnlab.nn.Module.load_state_dict`'s.
 
 Sources it reads:
 
+- weights nnlab wrote (:func:`nnlab.io.save_weights`), their digest checked;
 - Hugging Face checkpoints (``model.safetensors``), with a ``name_map`` translating
   their names (e.g. :func:`nnlab.models.bert.hf_bert_name`);
 - weights exported from PyTorch with ``safetensors.torch.save_file(model.state_dict(),
@@ -23,68 +24,41 @@ a JSON header and raw little-endian arrays, nothing executable (unlike pickle).
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
-import struct
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["load_safetensors_into", "read_safetensors", "NameMap"]
+from nnlab.io.files import read_arrays
+from nnlab.io.weights import _refuse_checkpoint
+
+__all__ = [
+    "Misfit", "NameMap", "load_into", "load_safetensors_into", "misfit_lines", "misfits",
+    "read_safetensors",
+]  # fmt: skip
 
 #: A name map: a function (stored name -> model name, or None to skip the tensor) or a
 #: dict {stored name: model name} (names not in it are kept as they are).
 NameMap = Callable[[str], "str | None"] | Mapping[str, "str | None"]
 
 
-def _bfloat16_to_float32(raw: bytes, shape: list[int]) -> np.ndarray:
-    """bfloat16 is the top half of a float32: shift the 16 bits back into place."""
-    bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-    return bits.view(np.float32).reshape(shape)
-
-
-def _read_bfloat16(path: Path, names: Iterable[str]) -> dict[str, np.ndarray]:
-    """NumPy has no bfloat16, so safetensors' NumPy API cannot return it: read the raw
-    bytes (header: an 8-byte little-endian length, then JSON with byte offsets)."""
-    out = {}
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        for name in names:
-            start, end = header[name]["data_offsets"]
-            f.seek(8 + n + start)
-            out[name] = _bfloat16_to_float32(f.read(end - start), header[name]["shape"])
-    return out
-
-
 def read_safetensors(
     path: str | os.PathLike[str], skip: Iterable[str] = ()
 ) -> dict[str, np.ndarray]:
     """Every array of a safetensors file as NumPy (bfloat16 as float32), except the names
-    matching a ``skip`` pattern (``fnmatch`` style, e.g. ``"cls.*"``), which are not read."""
-    from safetensors import SafetensorError, safe_open
+    matching a ``skip`` pattern (``fnmatch`` style, e.g. ``"cls.*"``), which are not read.
 
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: (a RuntimeError) the file is not readable safetensors, or fails
+            the digest nnlab stored in it.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"safetensors file {path} does not exist")
-    patterns = tuple(skip)
-    arrays: dict[str, np.ndarray] = {}
-    bf16: list[str] = []
-    try:
-        with safe_open(path, framework="numpy") as f:
-            for name in f.keys():
-                if any(fnmatch.fnmatchcase(name, p) for p in patterns):
-                    continue
-                if f.get_slice(name).get_dtype() == "BF16":
-                    bf16.append(name)
-                else:
-                    arrays[name] = f.get_tensor(name)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RuntimeError(f"{path} cannot be read as safetensors (corrupted?): {exc}") from None
-    arrays.update(_read_bfloat16(path, bf16))
-    return arrays
+    return read_arrays(path, skip)[0]
 
 
 def _rename(arrays: dict[str, np.ndarray], name_map: NameMap | None) -> dict[str, np.ndarray]:
@@ -106,18 +80,76 @@ def _rename(arrays: dict[str, np.ndarray], name_map: NameMap | None) -> dict[str
     return renamed
 
 
-def load_safetensors_into(
+class Misfit(NamedTuple):
+    """One tensor that keeps a state from loading into a model."""
+
+    kind: str  #: "missing" (in the model only), "unexpected" (in the state only), "mis-shaped"
+    name: str
+    model_shape: tuple[int, ...] | None
+    state_shape: tuple[int, ...] | None
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(np.shape(getattr(value, "array", value)))
+
+
+def misfits(
+    model: Any, state: Mapping[str, Any], strict: bool = True, may_miss: Iterable[str] = ()
+) -> list[Misfit]:
+    """Every tensor of ``state`` (a ``{name: array or Tensor}``) that does not fit
+    ``model``'s ``state_dict``: mis-shaped ones always, missing and unexpected ones when
+    ``strict`` (names in ``may_miss``, e.g. frozen parameters, may be missing). Missing
+    and mis-shaped tensors come in the model's order, unexpected ones after them.
+
+    Example:
+        >>> from nnlab import nn
+        >>> found = misfits(nn.Linear(3, 2), {"weight": np.ones((2, 4)), "scale": np.ones(2)})
+        >>> [(m.kind, m.name) for m in found]
+        [('mis-shaped', 'weight'), ('missing', 'bias'), ('unexpected', 'scale')]
+        >>> found[0]
+        Misfit(kind='mis-shaped', name='weight', model_shape=(2, 3), state_shape=(2, 4))
+    """
+    own = {k: _shape(v) for k, v in model.state_dict().items()}
+    allowed = set(may_miss)
+    found = []
+    for name, shape in own.items():
+        if name not in state:
+            if strict and name not in allowed:
+                found.append(Misfit("missing", name, shape, None))
+        elif _shape(state[name]) != shape:
+            found.append(Misfit("mis-shaped", name, shape, _shape(state[name])))
+    if strict:
+        extra = (k for k in state if k not in own)
+        found += [Misfit("unexpected", k, None, _shape(state[k])) for k in extra]
+    return found
+
+
+def misfit_lines(found: Iterable[Misfit]) -> list[str]:
+    """One indented line per misfit, with the shapes involved (the error of :func:`load_into`
+    and of ``BertModel.from_pretrained``)."""
+    text = {
+        "missing": "  missing:    {name}  (model {model_shape}; not in the file)",
+        "mis-shaped": "  mis-shaped: {name}  (model {model_shape}, file {state_shape})",
+        "unexpected": "  unexpected: {name}  (file {state_shape}; not in the model)",
+    }
+    return [text[m.kind].format(**m._asdict()) for m in found]
+
+
+def load_into(
     model: Any,
     path: str | os.PathLike[str] | Mapping[str, Any],
     name_map: NameMap | None = None,
     strict: bool = True,
     skip: Iterable[str] = (),
+    *,
+    rename: NameMap | None = None,
 ) -> Any:
     """Load a safetensors file into ``model``'s parameters and buffers, in place.
 
     Steps: read every array with the NumPy API (names matching a ``skip`` pattern are not
-    read), translate names with ``name_map``, then :meth:`~nnlab.nn.Module.load_state_dict`
-    checks everything at once and converts each array to the dtype of the tensor it fills.
+    read; the digest of a file nnlab wrote is checked), translate names with ``name_map``,
+    check that everything fits, all at once, then :meth:`~nnlab.nn.Module.load_state_dict`
+    converts each array to the dtype of the tensor it fills.
 
     Args:
         model: an nnlab Module.
@@ -127,6 +159,7 @@ def load_safetensors_into(
         strict: also refuse missing and unexpected tensors (default: True); shape
             mismatches are refused either way.
         skip: ``fnmatch`` patterns of stored names to ignore, e.g. ``("cls.*",)``.
+        rename: the former name of ``name_map`` (give one of the two).
 
     Returns:
         ``(missing_keys, unexpected_keys)``, both empty after a strict load.
@@ -135,6 +168,8 @@ def load_safetensors_into(
         RuntimeError: naming the file and listing every missing / unexpected tensor and
             every shape mismatch, one line each with its name and shapes (in the model, in
             the file); the model is then left unchanged.
+        FileNotFoundError: no such file; CheckpointError (a RuntimeError): the file cannot
+            be read, fails its digest, or is a training checkpoint.
 
     Example:
         >>> import tempfile, nnlab
@@ -144,17 +179,21 @@ def load_safetensors_into(
         >>> half = {"0.weight": np.ones((2, 3), np.float16), "0.bias": np.zeros(2, np.float16)}
         >>> save_file(half, f)
         >>> model = nn.Sequential(nn.Linear(3, 2))
-        >>> load_safetensors_into(model, f)
+        >>> load_into(model, f)
         IncompatibleKeys(missing_keys=[], unexpected_keys=[])
         >>> model[0].weight.dtype
         nnlab.float32
-        >>> load_safetensors_into(nn.Sequential(nn.Linear(4, 2)), f)
+        >>> load_into(nn.Sequential(nn.Linear(4, 2)), f)
         Traceback (most recent call last):
         ...
         RuntimeError: cannot load ... into Sequential: 1 tensor(s) do not fit
           mis-shaped: 0.weight  (model (2, 4), file (2, 3))
         Hint: ...
     """
+    if rename is not None:
+        if name_map is not None:
+            raise TypeError("load_into: give name_map or its former name rename, not both")
+        name_map = rename
     if isinstance(path, Mapping):
         where = "the given state dict"
         patterns = tuple(skip)
@@ -165,9 +204,12 @@ def load_safetensors_into(
         }
     else:
         where = str(path)
-        arrays = read_safetensors(path, skip)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"safetensors file {path} does not exist")
+        arrays, metadata = read_arrays(path, skip)
+        _refuse_checkpoint(Path(path), metadata)
     arrays = _rename(arrays, name_map)
-    problems = _problems(model, arrays, strict)
+    problems = misfit_lines(misfits(model, arrays, strict))
     if problems:
         raise RuntimeError(
             f"cannot load {where} into {type(model).__name__}: {len(problems)} tensor(s) do "
@@ -178,20 +220,5 @@ def load_safetensors_into(
     return model.load_state_dict(arrays, strict=strict)
 
 
-def _problems(model: Any, arrays: Mapping[str, np.ndarray], strict: bool) -> list[str]:
-    """One line per tensor that does not fit: missing and unexpected (when ``strict``),
-    mis-shaped (always), each with the shapes involved."""
-    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    lines = []
-    for name, shape in own.items():
-        if name not in arrays:
-            if strict:
-                lines.append(f"  missing:    {name}  (model {shape}; not in the file)")
-        elif tuple(arrays[name].shape) != shape:
-            got = tuple(arrays[name].shape)
-            lines.append(f"  mis-shaped: {name}  (model {shape}, file {got})")
-    if strict:
-        for name, value in arrays.items():
-            if name not in own:
-                lines.append(f"  unexpected: {name}  (file {tuple(value.shape)}; not in the model)")
-    return lines
+#: The name this function had in ``nnlab.hub``.
+load_safetensors_into = load_into

@@ -17,18 +17,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnlab.models.sequence_classifiers import masked_mean, token_ids
+from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
 from nnlab.nn.modules.container import Sequential
 from nnlab.nn.modules.dropout import Dropout
 from nnlab.nn.modules.linear import Linear
+from nnlab.nn.utils.masking import masked_mean, token_ids
+from nnlab.nn.utils.transfer import freeze, unfreeze
 from nnlab.tensor import Tensor
 
 __all__ = ["SentenceClassifier"]
 
 
+@register_model(
+    "sentence_encoder",
+    reads="tokens",
+    pretrained="all-MiniLM-L6-v2",
+    args=lambda d: {"num_classes": d.outputs},
+)
 class SentenceClassifier(Module):
     """Logits (N, classes) from a pretrained BERT encoder, mean pooling, L2 normalisation
     and a linear (or one-hidden-layer) head.
@@ -79,9 +87,9 @@ class SentenceClassifier(Module):
         self.encoder = encoder
         self.trainable_layers = trainable_layers
         self.pad_id = encoder.config.pad_token_id if pad_id is None else pad_id
-        encoder.requires_grad_(False)
+        freeze(encoder)
         for layer in list(layers)[len(layers) - trainable_layers :]:
-            layer.requires_grad_(True)
+            unfreeze(layer)
         dim = encoder.config.hidden_size
         self.dropout = Dropout(dropout)
         if hidden:
@@ -93,7 +101,7 @@ class SentenceClassifier(Module):
         ids = token_ids(self, ids, self.pad_id)  # checked, all-padding columns dropped
         real = ids.array != self.pad_id
         hidden = self.encoder(ids.array, real.astype(ids.dtype))
-        pooled = F.normalize(masked_mean(hidden, Tensor(real)), p=2.0, dim=1)
+        pooled = F.normalize(masked_mean(hidden, real), p=2.0, dim=1)
         return self.head(self.dropout(pooled))
 
     def extra_repr(self) -> str:

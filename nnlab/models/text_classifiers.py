@@ -20,53 +20,28 @@ from __future__ import annotations
 
 import math
 
+from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.dropout import Dropout
 from nnlab.nn.modules.embedding import Embedding
 from nnlab.nn.modules.linear import Linear
 from nnlab.nn.modules.rnn import GRU, LSTM, RNN
 from nnlab.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer
+from nnlab.nn.utils.masking import masked_mean, token_ids
 from nnlab.nn.utils.rnn import pack_padded_sequence
 from nnlab.ops.shape import cat
 from nnlab.tensor import Tensor
 
-__all__ = [
-    "BagOfEmbeddings", "RecurrentClassifier", "TransformerClassifier", "masked_mean", "token_ids",
-]  # fmt: skip
+__all__ = ["BagOfEmbeddings", "RecurrentClassifier", "TransformerClassifier"]
 
 _CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
-def token_ids(model: Module, ids: Tensor, pad_idx: int) -> Tensor:
-    """Check token ids (N, T) and drop the trailing columns that are padding in every row:
-    they cannot change the result (they are masked), only cost time, and a batch of
-    short posts padded to a long ``max_len`` is mostly such columns."""
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(
-            f"{model.path()}: expected int64 token ids of shape (N, T), got "
-            f"{ids.dtype} {tuple(ids.shape)}"
-        )
-    used = (ids.array != pad_idx).any(0).nonzero()[0]
-    width = int(used[-1]) + 1 if used.size else 1
-    return ids if width == ids.shape[1] else ids[:, :width]
-
-
-def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``x`` (N, T, D) over the positions where ``mask`` (N, T) is True; a row
-    without any True position gives zeros.
-
-    Example:
-        >>> import nnlab
-        >>> x = nnlab.tensor([[[1.0], [3.0], [100.0]]])
-        >>> masked_mean(x, nnlab.tensor([[True, True, False]]))
-        tensor([[2.]])
-    """
-    weights = mask.float()
-    total = (x * weights.unsqueeze(-1)).sum(1)
-    count = weights.sum(1, keepdim=True).clamp(min=1.0)
-    return total / count
-
-
+@register_model(
+    "bag_of_embeddings",
+    reads="tokens",
+    args=lambda d: {"vocab_size": d.vocab_size, "num_classes": d.outputs},
+)
 class BagOfEmbeddings(Module):
     """Average the embeddings of a text's tokens, then a linear layer: logits (N, classes).
 
@@ -106,6 +81,13 @@ class BagOfEmbeddings(Module):
         return self.fc(self.dropout(pooled))
 
 
+@register_model(
+    "rnn", "lstm", "gru", reads=("tokens", "signal"),
+    args=lambda d: {
+        "num_classes": d.outputs, "cell": d.name,
+        **({"vocab_size": d.vocab_size} if d.vocab_size else {"input_size": d.input_shape[0]}),
+    },
+)  # fmt: skip
 class RecurrentClassifier(Module):
     """An RNN, LSTM or GRU reads the sequence; a linear layer classifies its final hidden
     state (both directions' when bidirectional): logits (N, classes).
@@ -199,6 +181,11 @@ class RecurrentClassifier(Module):
         return "tokens" if self.tokens else "continuous input"
 
 
+@register_model(
+    "transformer",
+    reads="tokens",
+    args=lambda d: {"vocab_size": d.vocab_size, "num_classes": d.outputs, "max_len": d.max_len},
+)
 class TransformerClassifier(Module):
     """A transformer encoder over token embeddings plus positions; the mean of the real
     tokens' contextual vectors goes to a linear layer: logits (N, classes).

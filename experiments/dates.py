@@ -26,14 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from nnlab import optim
-from nnlab.data.dataloader import DataLoader
-from nnlab.data.dataset import TensorDataset
-from nnlab.data.datasets.dates import decode_dates, encode_dates, load_dates
-from nnlab.models.seq2seq import Seq2Seq, exact_match, sequence_cross_entropy
-from nnlab.random import manual_seed
-from nnlab.tensor import Tensor
-from nnlab.train.trainer import fit
+from nnlab import Tensor, manual_seed, optim
+from nnlab.data import DataLoader, TensorDataset
+from nnlab.data.datasets import decode_dates, encode_dates, load_dates
+from nnlab.models import Seq2Seq, exact_match, sequence_cross_entropy
+from nnlab.train import fit
 
 __all__ = ["train_dates_seq2seq", "evaluate_dates"]
 
