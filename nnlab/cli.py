@@ -27,8 +27,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nnlab.autograd.anomaly import AnomalyError
 from nnlab.config import ConfigError
+from nnlab.train import NonFiniteLossError
 from nnlab.train.checkpoint import CheckpointError
+
+# The commands import nnlab.runner and nnlab.text in their bodies ("lazy: fast --help"):
+# those load matplotlib, scipy.ndimage and every model, which `nnlab --help` and a mistyped
+# command should not wait for.
 
 app = typer.Typer(help="nnlab: train, evaluate and use neural networks.", no_args_is_help=True)
 console = Console()
@@ -97,9 +103,7 @@ def train(
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
 ) -> None:
     """Train the model described by CONFIG and write a run folder (or --resume one)."""
-    from nnlab.autograd.anomaly import AnomalyError
-    from nnlab.runner import resume_from_run, train_from_config
-    from nnlab.train import NonFiniteLossError
+    from nnlab.runner import resume_from_run, train_from_config  # lazy: fast --help
 
     if (config is None) == (resume is None):
         _fail("give either a CONFIG file or --resume RUN_DIR")
@@ -135,7 +139,7 @@ def evaluate(
 ) -> None:
     """Evaluate a trained run's model on its test split (its files checked against the
     run's digests.json first)."""
-    from nnlab.runner import evaluate_run
+    from nnlab.runner import evaluate_run  # lazy: fast --help
 
     with _warnings_as_lines():
         try:
@@ -175,8 +179,8 @@ def predict(
     ] = None,
 ) -> None:
     """Predict with a trained run for the rows in INPUTS (raw, unscaled features)."""
-    from nnlab.runner import predict_run, run_reads_texts
-    from nnlab.runner.inputs import read_feature_rows, read_texts
+    from nnlab.runner import predict_run, run_reads_texts  # lazy: fast --help
+    from nnlab.runner.inputs import read_feature_rows, read_texts  # lazy: fast --help
 
     if not inputs.is_file():
         _fail(f"input file {inputs} does not exist" + (" (it is a folder)" * inputs.is_dir()))
@@ -226,8 +230,8 @@ def embed(
     """Embed TEXTS with the pretrained all-MiniLM-L6-v2 sentence encoder (run by nnlab's
     own layers) and list each sentence's nearest neighbours among the others (never
     itself) by cosine similarity."""
-    from nnlab.text import SentenceEncoder
-    from nnlab.text.similarity import nearest_neighbours
+    from nnlab.text import SentenceEncoder  # lazy: fast --help
+    from nnlab.text.similarity import nearest_neighbours  # lazy: fast --help
 
     if top_k < 1:
         _fail(f"--top-k must be at least 1, got {top_k}")

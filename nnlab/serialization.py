@@ -47,6 +47,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as safetensors_arrays
+from safetensors.numpy import save as safetensors_bytes
 
 from nnlab.io.files import atomic_write_bytes
 from nnlab.nn.parameter import Buffer, Parameter
@@ -308,8 +311,6 @@ def save(obj: Any, f: File) -> None:
         "structure": structure,
         "sha256": _digest(structure, encoder.arrays),
     }
-    from safetensors.numpy import save as safetensors_bytes
-
     payload = safetensors_bytes(encoder.arrays, metadata=metadata)
     if isinstance(f, (str, os.PathLike)):
         _write_atomically(Path(f), payload)
@@ -448,9 +449,6 @@ def load(f: File, map_location: Any = None, *, weights_only: bool | None = True)
     source = _describe(f)
     data = _read(f, source)
     metadata = _metadata(data, source)
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as safetensors_arrays
-
     try:
         arrays = safetensors_arrays(data)
     except (SafetensorError, ValueError, KeyError) as exc:

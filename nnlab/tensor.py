@@ -20,6 +20,7 @@ import numpy as np
 
 from nnlab import dtypes as _dtypes
 from nnlab import random as _random
+from nnlab.autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from nnlab.autograd.grad_mode import no_grad as _no_grad
 from nnlab.size import Size
 
@@ -420,7 +421,7 @@ class Tensor:
                 (default: ``create_graph``).
             create_graph: record the backward pass itself, for higher-order gradients.
         """
-        from nnlab.autograd.engine import backward
+        from nnlab.autograd.engine import backward  # cycle: engine imports Tensor
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
@@ -587,9 +588,7 @@ class Tensor:
     # -- in-place (allowed only where no gradient is recorded) ----------------------------
 
     def _check_inplace(self, what: str, other: Any = None) -> None:
-        from nnlab.autograd.grad_mode import is_grad_enabled
-
-        if not is_grad_enabled():
+        if not _is_grad_enabled():
             return
         if self.requires_grad:
             raise RuntimeError(
@@ -1089,7 +1088,7 @@ class Tensor:
 
     def multinomial(self, num_samples: int, replacement: bool = False, *,
                     generator: Any = None) -> Tensor:  # fmt: skip
-        from nnlab.creation import multinomial  # creation builds on Tensor
+        from nnlab.creation import multinomial  # cycle: creation imports Tensor
 
         return multinomial(self, num_samples, replacement, generator=generator)
 

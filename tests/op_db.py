@@ -11,6 +11,10 @@ The sample families of ``op_samples.py`` cover the edge cases every op should me
 tensors, odd sizes, size-1 dims, a batch of 1, broadcasting, and non-contiguous inputs (a
 transposed view, a strided slice). Entries add their own: large magnitudes, ties, kinks,
 boundaries. A case marked ``gradcheck=False`` sits where a derivative is one-sided.
+
+The loss functions are entries too: their section of the table (samples per reduction,
+class weights, ``ignore_index``, ...) lives in ``loss_db.py`` and joins :data:`OPS` at the
+end, so the same parity and gradcheck harness runs every op and every loss.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as TF
+from loss_db import LOSSES
 from op_samples import (
     LARGE,
     REDUCE,
@@ -1692,6 +1697,7 @@ OPS: list[OpInfo] = [
     *SORTING,
     *VECTOR,
     *TORCH_SURFACE,
+    *LOSSES,
 ]
 OPS_BY_NAME = {op.name: op for op in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "op names must be unique"

@@ -18,6 +18,11 @@ Convention (stated once, used by every entry of ``op_db``):
 * :func:`check_raises_like_torch` checks that both libraries reject a bad input, with the
   same exception class, and that nnlab's message names the op and the shapes involved.
 
+* Modules (the table is ``module_db``): :func:`check_module` builds a layer in both
+  libraries (torch first, seeded), loads torch's ``state_dict`` into nnlab, runs the same
+  seeded inputs and compares every output, input gradient and parameter gradient within
+  :func:`module_tolerance` (long sums in float32) or :func:`fixed_tolerance`.
+
 A failure names the op, the case, the dtype, what was compared (output k or the gradient of
 input k, with its shape) and the worst element: its index, both values and the difference.
 """
@@ -37,7 +42,9 @@ import nnlab
 __all__ = [
     "TOLERANCES", "Tol", "Sample", "View", "Const", "ErrorCase", "OpInfo", "Inputs",
     "assert_close", "check_parity", "check_raises_like_torch", "make_inputs", "rng_for",
-    "run_nnlab", "upstream_gradients",
+    "run_nnlab", "upstream_gradients", "check_module_step", "module_tolerance",
+    "compare_to_torch", "load_from_torch", "to_lib", "check_module", "ModuleCase",
+    "check_module_case", "fixed_tolerance",
 ]  # fmt: skip
 
 
@@ -56,6 +63,7 @@ TOLERANCES: dict[np.dtype, Tol] = {
 }
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
 # -- describing inputs -------------------------------------------------------------------
@@ -368,6 +376,194 @@ def _check_gradients(
         e_np = zeros if e is None else _numpy(e)
         what = f"{label}: gradient of input {k} (shape {tuple(leaf.shape)})"
         assert_close(a_np, e_np, op.tolerance(dtype), what)
+
+
+# -- modules -----------------------------------------------------------------------------
+
+
+def module_tolerance(dtype: Any, expected: np.ndarray) -> Tol:
+    """The tolerance of a module's outputs and gradients: rtol 1e-5 plus atol 1e-5·(largest
+    finite |element| of ``expected``) in float32, :data:`TOLERANCES` in float64.
+
+    In float32 an output or a weight gradient of a layer is a long sum (over the batch, the
+    time steps, the kernel) that torch computes in another order (oneDNN's blocked GEMMs,
+    another softmax reduction), so the error scales with the largest element of the array,
+    not with each element; float64 leaves no room for that and must agree to ~10 digits."""
+    if np.dtype(dtype) == np.float64:
+        return TOLERANCES[np.dtype(np.float64)]
+    finite = expected[np.isfinite(expected)] if expected.size else expected
+    scale = float(np.abs(finite).max()) if finite.size else 0.0
+    return Tol(rtol=1e-5, atol=max(1e-6, 1e-5 * scale))
+
+
+def compare_to_torch(actual: Any, expected: Any, dtype: Any, what: str) -> None:
+    """``actual`` (an nnlab tensor or array) against ``expected`` (a torch tensor or array)
+    within :func:`module_tolerance` of ``dtype``."""
+    e, a = _numpy(expected), _numpy(actual)
+    assert_close(a, e, module_tolerance(dtype, e), what)
+
+
+def load_from_torch(ours: Any, theirs: torch.nn.Module) -> None:
+    """Load torch's ``state_dict`` into the nnlab twin, whose keys (in torch's order) and
+    shapes must be torch's."""
+    sd = theirs.state_dict()
+    assert list(ours.state_dict()) == list(sd), (
+        f"state_dict keys differ:\n{list(ours.state_dict())}\n{list(sd)}"
+    )
+    mine = [tuple(v.shape) for v in ours.state_dict().values()]
+    assert mine == [tuple(v.shape) for v in sd.values()], "state_dict shapes differ"
+    ours.load_state_dict({k: v.detach().numpy() for k, v in sd.items()})
+
+
+def fixed_tolerance(dtype: Any, expected: np.ndarray) -> Tol:
+    """:data:`TOLERANCES` of ``dtype``, whatever the scale of ``expected`` (for layers
+    whose float32 results are short sums: activations, small ``Linear`` layers)."""
+    return TOLERANCES[np.dtype(dtype)]
+
+
+def to_lib(value: Any, lib: Any, dtype: Any, grad: bool = False) -> Any:
+    """A NumPy array as a tensor of ``lib`` (``torch`` or ``nnlab``; floats cast to
+    ``dtype``); anything else (None, a Python scalar) is returned unchanged."""
+    if value is None or not isinstance(value, np.ndarray):
+        return value
+    if value.dtype.kind == "f":
+        value = value.astype(dtype)
+    if lib is torch:
+        t = torch.from_numpy(value.copy())
+        return t.requires_grad_(True) if grad else t
+    return nnlab.tensor(value, requires_grad=grad)
+
+
+Tolerance = Callable[[Any, np.ndarray], Tol]
+Forward = Callable[[Any, list[Any], Any], Any]
+
+
+def check_module(
+    label: str,
+    build_ours: Callable[[], Any],
+    build_theirs: Callable[[], torch.nn.Module],
+    inputs: Sequence[np.ndarray],
+    forward: Forward,
+    dtype: Any,
+    train: bool = True,
+    backward: bool = True,
+    tolerance: Tolerance = module_tolerance,
+) -> None:
+    """The module harness: build both (torch first, seeded), load torch's weights, run
+    ``forward(module, tensors, lib)`` on the same inputs and compare every output, then the
+    gradient of every input and of every parameter, within ``tolerance(dtype, expected)``.
+
+    ``forward`` returns one tensor or a tuple (None entries must be None in both). The
+    upstream gradient of each output is random (seeded by ``label``), so every row of each
+    output's Jacobian is tested."""
+    torch.manual_seed(0)
+    theirs = build_theirs().to(TORCH_DTYPE[np.dtype(dtype)]).train(train)
+    ours = build_ours().to(dtype).train(train)
+    load_from_torch(ours, theirs)
+    xs = [to_lib(a, nnlab, dtype, grad=True) for a in inputs]
+    txs = [to_lib(a, torch, dtype, grad=True) for a in inputs]
+    out_n, out_t = _as_outputs(forward(ours, xs, nnlab)), _as_outputs(forward(theirs, txs, torch))
+    assert len(out_n) == len(out_t), label
+    label = f"{label} {np.dtype(dtype)}"
+
+    def compare(actual: Any, expected: Any, what: str) -> None:
+        e = _numpy(expected)
+        assert_close(_numpy(actual), e, tolerance(dtype, e), f"{label}: {what}")
+
+    rng = rng_for(label)
+    loss_n, loss_t = 0.0, 0.0
+    for k, (a, e) in enumerate(zip(out_n, out_t)):
+        if e is None:
+            assert a is None, f"{label}: output {k} is None in torch only"
+            continue
+        compare(a, e, f"output {k} {tuple(e.shape)}")
+        g = rng.standard_normal(tuple(e.shape)).astype(dtype)
+        loss_n = loss_n + (a * nnlab.tensor(g)).sum()
+        loss_t = loss_t + (e * torch.from_numpy(g)).sum()
+    if not backward:
+        return
+    loss_n.backward()
+    loss_t.backward()
+    for k, (x, tx) in enumerate(zip(xs, txs)):
+        if tx.grad is None:
+            assert x.grad is None or not np.any(x.grad.array), f"{label}: input {k}"
+            continue
+        compare(x.grad, tx.grad, f"grad of input {k}")
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        expected = theirs_params[name].grad
+        if expected is None:
+            assert p.grad is None or not np.any(p.grad.array), f"{label}: grad of {name}"
+            continue
+        compare(p.grad, expected, f"grad of {name}")
+
+
+@dataclass
+class ModuleCase:
+    """One module of the table (``module_db``): a layer built in both libraries and the
+    inputs it runs on.
+
+    Attributes:
+        name: the case's name in messages and test ids.
+        nnlab, torch: build the layer (the same constructor arguments in both).
+        shapes: the runs; each entry holds one shape per forward input.
+        train: the mode both layers run in.
+        forward: ``forward(module, tensors, lib)``; None calls ``module(*tensors)``. Masks,
+            initial states and keyword flags go here.
+        inputs: ``inputs(rng, shapes)`` builds the NumPy inputs of one run; None draws
+            N(0, 1) arrays of the given shapes.
+        tol: the tolerance rule: :func:`fixed_tolerance` (default) or
+            :func:`module_tolerance` for layers whose results are long sums.
+    """
+
+    name: str
+    nnlab: Callable[[], Any]
+    torch: Callable[[], torch.nn.Module]
+    shapes: list[tuple[tuple[int, ...], ...]]
+    train: bool = True
+    forward: Forward | None = None
+    inputs: (
+        Callable[[np.random.Generator, tuple[tuple[int, ...], ...]], list[np.ndarray]] | None
+    ) = None
+    tol: Tolerance = fixed_tolerance
+
+
+def check_module_case(case: ModuleCase, shapes: tuple[tuple[int, ...], ...], dtype: Any) -> None:
+    """Run one entry of the module table on one set of input shapes through :func:`check_module`."""
+    rng = rng_for(case.name, str(shapes))
+    if case.inputs is None:
+        arrays = [rng.standard_normal(s) for s in shapes]
+    else:
+        arrays = case.inputs(rng, shapes)
+    forward = case.forward or (lambda module, xs, lib: module(*xs))
+    check_module(f"{case.name} {shapes}", case.nnlab, case.torch, arrays, forward, dtype,
+                 train=case.train, tolerance=case.tol)  # fmt: skip
+
+
+def check_module_step(
+    ours: Any, theirs: torch.nn.Module, x: np.ndarray, g: np.ndarray, tol: Tol, label: str
+) -> None:
+    """One forward and backward of an nnlab module and its torch twin (same state) on the
+    input ``x`` with upstream gradient ``g``; afterwards the output, the gradient of the
+    input and of every parameter, and every buffer (running statistics, counters) must agree
+    within ``tol``. The gradients are zeroed first, so a caller can step repeatedly (in
+    training and evaluation mode) and compare the buffers as they evolve."""
+    ours.zero_grad()
+    theirs.zero_grad()
+    xn = nnlab.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    yn, yt = ours(xn), theirs(xt)
+    assert_close(yn.array, yt.detach().numpy(), tol, f"{label}: output")
+    yn.backward(g)
+    yt.backward(torch.from_numpy(g))
+    assert_close(xn.grad.array, xt.grad.numpy(), tol, f"{label}: gradient of the input")
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert_close(p.grad.array, theirs_params[name].grad.numpy(), tol, f"{label}: d{name}")
+    theirs_buffers = dict(theirs.named_buffers())
+    assert list(dict(ours.named_buffers())) == list(theirs_buffers)
+    for name, b in ours.named_buffers():
+        assert_close(b.array, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
 
 
 # -- bad inputs --------------------------------------------------------------------------

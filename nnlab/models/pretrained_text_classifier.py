@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnlab.models.bert import load_minilm
 from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
@@ -75,8 +76,6 @@ class SentenceClassifier(Module):
     ) -> None:
         super().__init__()
         if encoder is None:
-            from nnlab.models.bert import load_minilm
-
             encoder, _ = load_minilm()
         layers = encoder.encoder.layer
         if not 0 <= trainable_layers <= len(layers):

@@ -48,6 +48,7 @@ from nnlab.autograd.grad_mode import no_grad
 from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
+from nnlab.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from nnlab.ops.shape import cat, stack
 from nnlab.random import Generator, _rng
 from nnlab.tensor import Tensor
@@ -186,8 +187,6 @@ class Seq2Seq(Module):
                 f"{self.path()} (Seq2Seq): sources must be right-padded: pad_idx={self.pad_idx} "
                 "may only appear after a row's last token"
             )
-        from nnlab.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
         emb = self.dropout(self.src_embedding(src))
         packed = pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
         out, state = self.encoder(packed)

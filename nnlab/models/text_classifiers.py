@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from nnlab.creation import arange
 from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.dropout import Dropout
@@ -243,9 +244,7 @@ class TransformerClassifier(Module):
             raise ValueError(
                 f"{self.path()}: sequences of {t} tokens exceed max_len={self.max_len}"
             )
-        import nnlab
-
-        positions = nnlab.arange(t).unsqueeze(0)
+        positions = arange(t).unsqueeze(0)
         h = self.embedding(ids) * math.sqrt(self.d_model) + self.position(positions)
         real = ids != self.pad_idx
         h = self.encoder(self.dropout(h), src_key_padding_mask=~real)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 from nnlab import dtypes
 from nnlab.autograd.grad_mode import no_grad
@@ -62,8 +64,6 @@ class ModelSummary:
 
     def table(self) -> Any:
         """The rows as a :class:`rich.table.Table`."""
-        from rich.table import Table
-
         table = Table(title=f"{self.model_type} summary, input {self.input_shape}")
         for name, justify in (("Layer", "left"), ("Type", "left"), ("Output shape", "left"),
                               ("Params", "right"), ("Trainable", "center")):  # fmt: skip
@@ -80,8 +80,6 @@ class ModelSummary:
         return table
 
     def __str__(self) -> str:
-        from rich.console import Console
-
         buffer = io.StringIO()
         Console(file=buffer, width=100, color_system=None).print(self.table())
         return buffer.getvalue()
@@ -211,7 +209,5 @@ def summary(
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
     )
     if verbose:
-        from rich.console import Console
-
         Console().print(result.table())
     return result

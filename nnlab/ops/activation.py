@@ -138,7 +138,7 @@ class GELU(Function):
     cancel). R's leading coefficient is positive, so u keeps growing beyond the fit and y
     goes to x and to 0 in the tails. The error against float64 is about one float32 ulp of
     y where |y| is large and grows in relative terms in the far negative tail, where y
-    itself vanishes; ``tests/pretrained/test_gelu_float32.py`` bounds it window by window.
+    itself vanishes; ``tests/ops/test_gelu_float32.py`` bounds it window by window.
     When x needs a
     gradient the forward also stores dy/dx (one array the size of x), with φ computed
     exactly. Float64 inputs (gradient checks) and ``create_graph`` backward use the erf

@@ -45,6 +45,8 @@ import numpy as np
 
 from nnlab.autograd.function import Function
 from nnlab.ops._broadcast import unbroadcast
+from nnlab.ops.dropout import dropout
+from nnlab.ops.softmax import softmax
 from nnlab.random import Generator, _rng
 from nnlab.tensor import Tensor
 
@@ -339,9 +341,6 @@ def scaled_dot_product_attention_composed(
         >>> bool(((a - b).abs() < 1e-5).all())
         True
     """
-    from nnlab.ops.dropout import dropout
-    from nnlab.ops.softmax import softmax
-
     _check(query, key, value, attn_mask, dropout_p, is_causal)
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     s = (query @ key.mT) * (1.0 / math.sqrt(E) if scale is None else scale)

@@ -33,6 +33,8 @@ from typing import Sequence
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.ops.pooling import avg_pool2d, avg_pool3d
+from nnlab.ops.shape import pad
 from nnlab.tensor import Tensor
 
 __all__ = [
@@ -487,9 +489,6 @@ def local_response_norm(
                  [1.],
                  [1.]]])
     """
-    from nnlab.ops.pooling import avg_pool2d, avg_pool3d
-    from nnlab.ops.shape import pad
-
     if input.ndim < 3:
         raise ValueError(
             f"local_response_norm: Expected 3D or higher dimensionality input (got "

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.ops import elementwise
 from nnlab.ops._broadcast import broadcast_to
+from nnlab.ops.indexing import gather
 from nnlab.tensor import Tensor
 
 # This module defines sum/max/min/all/any, so Python's own are reached under other names.
@@ -361,11 +363,7 @@ def _extreme(x: Tensor, dim: Any, keepdim: bool, minimum: bool) -> Any:
     if dim is None:
         return Amax.apply(x, None, False, minimum)
     if isinstance(dim, Tensor):
-        from nnlab.ops import elementwise
-
         return (elementwise.minimum if minimum else elementwise.maximum)(x, dim)
-    from nnlab.ops.indexing import gather
-
     result = MinResult if minimum else MaxResult
 
     (axis,) = _axes("min" if minimum else "max", x.ndim, dim) or (0,)

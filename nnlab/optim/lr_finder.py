@@ -78,10 +78,9 @@ class LRFinderResult:
         with the suggested learning rate marked. Returns the path."""
         # A bare Figure on its own Agg canvas, not pyplot nor analysis.plots.save_figure:
         # importing analysis.plots selects the Agg backend for the whole process, which
-        # would stop a notebook that calls this from showing its other figures. The
-        # imports wait until here so that nnlab.optim does not import matplotlib.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        # would stop a notebook that calls this from showing its other figures.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib only
+        from matplotlib.figure import Figure  # when plotting, not on `import nnlab`
 
         end = len(self.lrs) - skip_end
         lrs, losses = self.lrs[skip_start:end], self.losses[skip_start:end]

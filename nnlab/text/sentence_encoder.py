@@ -22,8 +22,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from tokenizers import Tokenizer
 
 from nnlab.autograd.grad_mode import no_grad
+from nnlab.models.bert import load_minilm
 from nnlab.nn import functional as F
 from nnlab.nn.utils.masking import masked_mean
 from nnlab.tensor import Tensor
@@ -47,16 +58,6 @@ def _check_texts(texts: Any) -> list[str]:
 def _progress() -> Any:
     """A rich progress bar on stderr, drawn like the training ProgressBar's (live on a
     terminal only)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     return Progress(
         TextColumn("[bold]encoding"),
         BarColumn(),
@@ -103,8 +104,6 @@ class SentenceEncoder:
                 "all-MiniLM-L6-v2 is loaded with nnlab.models.load_minilm())"
             )
         if model is None:
-            from nnlab.models.bert import load_minilm
-
             model, tokenizer = load_minilm()
         limit = model.config.max_position_embeddings
         if not 2 <= max_length <= limit:
@@ -112,8 +111,6 @@ class SentenceEncoder:
                 f"SentenceEncoder: max_length must be in [2, {limit}] (the model's "
                 f"max_position_embeddings), got {max_length}"
             )
-        from tokenizers import Tokenizer
-
         self.model = model
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
         self.tokenizer.no_padding()

@@ -289,10 +289,9 @@ class WordVectors:
 
     def plot(self, words: Sequence[str], path: str | Path, title: str = "") -> Path:
         """Scatter the 2-D PCA projection of ``words``, labelled, to a PNG file."""
-        # Imported here so that matplotlib loads when a figure is drawn, not with nnlab.text.
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # lazy: matplotlib only when plotting
 
-        from nnlab.analysis.plots import save_figure  # also selects the Agg backend
+        from nnlab.analysis.plots import save_figure  # lazy: imports matplotlib (Agg backend)
 
         xy = self.project_2d(words)
         fig, ax = plt.subplots(figsize=(7, 6))

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nnlab import metrics as m
+
 __all__ = ["resolve_metrics", "METRIC_NAMES"]
 
 
@@ -40,8 +42,6 @@ def _average(outputs: np.ndarray) -> str:
 
 
 def _classification(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    from nnlab import metrics as m
-
     def fn(outputs: np.ndarray, targets: np.ndarray) -> float:
         y = targets.reshape(-1).astype(np.int64)
         if name == "accuracy":
@@ -65,8 +65,6 @@ def _classification(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
 
 
 def _regression(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    from nnlab import metrics as m
-
     score = {
         "mse": m.mean_squared_error,
         "rmse": m.root_mean_squared_error,
@@ -84,8 +82,6 @@ _SEGMENTATION = ("pixel_accuracy", "mean_iou", "mean_dice")
 
 def _segmentation(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
     """Per-pixel scores from (N, C, H, W) logits and (N, H, W) masks."""
-    from nnlab import metrics as m
-
     score = {"pixel_accuracy": m.pixel_accuracy, "mean_iou": m.mean_iou, "mean_dice": m.mean_dice}
     return lambda outputs, targets: float(score[name](targets, outputs.argmax(1)))
 

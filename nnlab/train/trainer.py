@@ -26,9 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from nnlab import nn
 from nnlab import random as nnrandom
 from nnlab.autograd.anomaly import detect_anomaly as _detect_anomaly
 from nnlab.autograd.grad_mode import no_grad
+from nnlab.data import DataLoader, TensorDataset
+from nnlab.nn.utils.clip_grad import clip_grad_norm_
 from nnlab.tensor import Tensor
 from nnlab.train.callbacks import Callback, CallbackList, LRSchedulerCallback, ProgressBar
 from nnlab.train.checkpoint import (
@@ -82,8 +85,6 @@ def _resolve_loss(loss_fn: Any) -> Any:
         return loss_fn
     if loss_fn not in _LOSSES:
         raise ValueError(f"unknown loss {loss_fn!r}; allowed: {', '.join(_LOSSES)}")
-    from nnlab import nn
-
     return getattr(nn, _LOSSES[loss_fn])()
 
 
@@ -96,8 +97,6 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool) -> Any:
         data = (*data[0], data[1])
     if not all(isinstance(a, (np.ndarray, Tensor)) for a in data):
         return data
-    from nnlab.data import DataLoader, TensorDataset
-
     tensors = [a if isinstance(a, Tensor) else Tensor(a) for a in data]
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle)
 
@@ -306,8 +305,6 @@ class Trainer:
     def _step(self, params: Sequence[Tensor], loss: float) -> float:
         """Clip, step, clear gradients, apply constraints; returns the gradient norm."""
         if self.grad_clip is not None:
-            from nnlab.nn.utils.clip_grad import clip_grad_norm_
-
             norm = float(clip_grad_norm_(params, self.grad_clip))
         else:
             norm = _grad_norm(params)

@@ -41,6 +41,7 @@ def load_mnist1d(
         >>> data["x"].shape, data["x_test"].shape, data["x"].dtype, data["y"].dtype
         ((160, 40), (40, 40), dtype('float32'), dtype('int64'))
     """
+    # lazy: mnist1d pulls in scipy/sklearn (~0.4 s), which `import nnlab` should not pay
     from mnist1d.data import get_dataset_args, make_dataset
 
     if not isinstance(num_samples, int) or num_samples < 10:

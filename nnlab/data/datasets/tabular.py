@@ -44,7 +44,7 @@ class Split(NamedTuple):
 
 
 def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn import datasets  # imported here: only these loaders need scikit-learn
+    from sklearn import datasets  # lazy: scikit-learn (~0.4 s) only when a loader runs
 
     bunch = getattr(datasets, name)()
     return bunch.data.astype(np.float32), bunch.target.astype(np.int64)

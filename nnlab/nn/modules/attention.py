@@ -31,6 +31,7 @@ from nnlab.nn.module import Module, ShapeError
 from nnlab.nn.modules.linear import Linear
 from nnlab.nn.parameter import Parameter
 from nnlab.ops.attention import attention
+from nnlab.ops.dropout import dropout as _dropout
 from nnlab.ops.multihead_attention import canonical_mask, multi_head_attention_forward
 from nnlab.ops.softmax import softmax
 from nnlab.tensor import Tensor
@@ -119,8 +120,6 @@ class AdditiveAttention(Module):
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor,
                 key_padding_mask: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
-        from nnlab.ops.dropout import dropout
-
         _check_qkv(self, query, key, value, (self.query_dim, self.key_dim, None))
         single = query.ndim == 2
         q = query.unsqueeze(1) if single else query
@@ -137,7 +136,7 @@ class AdditiveAttention(Module):
         if empty is not None and empty.any():
             weights = weights.masked_fill(empty, 0.0)
         if self.training and self.dropout > 0:
-            weights = dropout(weights, self.dropout)
+            weights = _dropout(weights, self.dropout)
         context = weights @ value
         if single:
             return context.squeeze(1), weights.squeeze(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pretrained.minilm_data import SENTENCES
+from minilm_data import SENTENCES
 
 import nnlab
 

@@ -1,10 +1,13 @@
 """The loss table: one :class:`~parity.OpInfo` per loss function, each with named samples and
 the bad inputs torch rejects.
 
-``test_losses_parity`` runs every sample through nnlab and PyTorch (values, dtypes and the
+This is the loss section of the op table: ``op_db.OPS`` ends with :data:`LOSSES`, so
+``test_ops_parity`` runs every sample through nnlab and PyTorch (values, dtypes and the
 gradient of every floating input, in float32 and float64, with the tolerances of
-``parity.TOLERANCES``) and checks the error cases; ``test_losses_gradcheck`` checks the
-same samples against finite differences in float64. The conventions are those of
+``parity.TOLERANCES``, and NumPy warnings as errors) and checks the error cases, and
+``test_ops_gradcheck`` checks the same samples against finite differences in float64.
+``test_losses_parity`` and ``test_losses_gradcheck`` keep what only losses have (module
+forms, signatures, fused vs composed twins, the nnlab-only losses). The conventions are those of
 ``parity.py``: a floating array is a differentiable input, :class:`~parity.Const` a floating
 tensor without gradient (class weights, and targets torch does not differentiate), an
 integer array a tensor of class indices or labels.

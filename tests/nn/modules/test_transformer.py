@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from parity import rng_for
-from seq.attention_oracle import DTYPES, check_module, load_from_torch, to_lib
+from parity import DTYPES, check_module, load_from_torch, rng_for, to_lib
 
 import nnlab
 from nnlab import nn

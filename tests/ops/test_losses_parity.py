@@ -1,7 +1,8 @@
-"""Every loss against PyTorch 2.13: values, dtypes and input gradients (float32 and float64,
-the tolerances of ``parity.TOLERANCES``), the bad inputs both reject, the module forms
-(signatures, defaults, buffers, results), the fused ops against their composed twins, and
-the two nnlab-only losses against NumPy formulas."""
+"""What losses have beyond the op table: the module forms (signatures, defaults, buffers,
+results) against PyTorch 2.13, the warnings and legacy arguments, the fused ops against
+their composed twins, and the two nnlab-only losses against NumPy formulas. The functional
+losses' values, gradients and bad inputs run with every op in ``test_ops_parity`` (their
+samples are ``loss_db``'s section of ``op_db``)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,13 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from losses.loss_db import LOSSES, LOSSES_BY_NAME, REDUCTIONS
+from loss_db import LOSSES, LOSSES_BY_NAME, REDUCTIONS
 from parity import (
     DTYPES,
     TOLERANCES,
     Const,
     Sample,
     assert_close,
-    check_parity,
-    check_raises_like_torch,
     make_inputs,
     rng_for,
 )
@@ -38,33 +37,6 @@ TWIN_TOL = TOLERANCES
 
 FUNCTIONAL = [op.name for op in LOSSES]
 NNLAB_ONLY = ["hinge_loss", "contrastive_loss"]
-
-
-def _cases() -> list[object]:
-    return [
-        pytest.param(op, sample, dtype, id=f"{op.name}-{sample.name}-{dtype}")
-        for op in LOSSES
-        for sample in op.samples(rng_for(op.name))
-        for dtype in DTYPES
-    ]
-
-
-def _error_cases() -> list[object]:
-    return [
-        pytest.param(op, case, id=f"{op.name}-{case.name}") for op in LOSSES for case in op.errors()
-    ]
-
-
-# NumPy warnings (log(0), 0/0) must never leak out of a loss.
-@pytest.mark.filterwarnings("error::RuntimeWarning")
-@pytest.mark.parametrize(("op", "sample", "dtype"), _cases())
-def test_matches_torch(op, sample, dtype):
-    check_parity(op, sample, dtype)
-
-
-@pytest.mark.parametrize(("op", "case"), _error_cases())
-def test_rejects_what_torch_rejects(op, case):
-    check_raises_like_torch(op, case)
 
 
 # -- signatures, warnings and legacy arguments ---------------------------------------------

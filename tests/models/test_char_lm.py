@@ -10,6 +10,9 @@ from experiments.char_lm import train_char_lm
 from nnlab.models import CharRNNLM, CharTransformerLM
 from nnlab.models.language_model import distinct_ngrams, sample_next, unigram_entropy
 
+# Small GEMMs: see the fixture in tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 V = 30
 
 

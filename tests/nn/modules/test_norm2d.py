@@ -9,7 +9,7 @@ parameter, and every buffer (running statistics, ``num_batches_tracked``) must a
 
 Tolerances: float64 uses ``parity.TOLERANCES``; float32 keeps rtol 1e-5 but an atol of
 1e-5, because dx = γ/σ·(G - ⟨G⟩ - x̂⟨Gx̂⟩) subtracts nearly equal O(1) terms (as in
-tests/nn/test_normalization.py).
+tests/nn/modules/test_normalization.py). Each step is ``parity.check_module_step``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from parity import TOLERANCES, Tol, assert_close, rng_for
+from parity import TOLERANCES, Tol, assert_close, check_module_step, rng_for
 
 import nnlab
 import nnlab.nn.functional as F
@@ -51,27 +51,6 @@ def twins(cls: str, args: tuple[Any, ...], kwargs: dict[str, Any], dtype: Any):
     return ours, theirs
 
 
-def step(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, g: np.ndarray,
-         label: str) -> None:  # fmt: skip
-    tol = tolerance(x.dtype)
-    ours.zero_grad()
-    theirs.zero_grad()
-    xn = nnlab.tensor(x, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    yn, yt = ours(xn), theirs(xt)
-    assert_close(yn.array, yt.detach().numpy(), tol, f"{label}: output")
-    yn.backward(g)
-    yt.backward(torch.from_numpy(g))
-    assert_close(xn.grad.array, xt.grad.numpy(), tol, f"{label}: gradient of the input")
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        assert_close(p.grad.array, theirs_params[name].grad.numpy(), tol, f"{label}: d{name}")
-    theirs_buffers = dict(theirs.named_buffers())
-    assert list(dict(ours.named_buffers())) == list(theirs_buffers)
-    for name, b in ours.named_buffers():
-        assert_close(b.array, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
-
-
 def run_steps(ours, theirs, shapes, label: str, dtype: Any, modes=("train", "eval")) -> None:
     rng = rng_for(label, np.dtype(dtype).name)
     for mode in modes:
@@ -81,7 +60,8 @@ def run_steps(ours, theirs, shapes, label: str, dtype: Any, modes=("train", "eva
             for shape in shapes:
                 x = (rng.standard_normal(shape) * 2.5 + 1.5).astype(dtype)
                 g = rng.standard_normal(shape).astype(dtype)
-                step(ours, theirs, x, g, f"{label} {mode} step {k} {shape}")
+                what = f"{label} {mode} step {k} {shape}"
+                check_module_step(ours, theirs, x, g, tolerance(dtype), what)
 
 
 CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any], list[tuple[int, ...]]]] = [
@@ -132,7 +112,8 @@ def test_local_response_norm_matches_torch(args, shape, dtype) -> None:
     assert repr(ours) == repr(theirs)
     rng = rng_for("lrn", str(shape))
     x = (rng.standard_normal(shape) * 3).astype(dtype)
-    step(ours, theirs, x, rng.standard_normal(shape).astype(dtype), f"LRN {shape}")
+    g = rng.standard_normal(shape).astype(dtype)
+    check_module_step(ours, theirs, x, g, tolerance(dtype), f"LRN {shape}")
 
 
 def test_functional_instance_and_group_norm_match_torch() -> None:

@@ -1,7 +1,8 @@
 """nn.MultiheadAttention vs torch.nn.MultiheadAttention after load_state_dict.
 
-Convention: each :class:`MhaCase` gives the constructor arguments (the same in both
-libraries), the sequence lengths, the masks and the forward flags. It runs in float32 and
+Convention: the cases are ``module_db.ATTENTION``; each ``module_db.MhaCase`` gives the
+constructor arguments (the same in both libraries), the sequence lengths, the masks and the
+forward flags. It runs in float32 and
 float64 in training mode (dropout 0): the output, the attention weights, the gradients of
 query/key/value and of every parameter (by state_dict name) must agree. ``self_attn``
 passes ONE tensor as query, key and value (the single-GEMM path). Adding a case means
@@ -11,15 +12,13 @@ adding a row.
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from parity import rng_for
-from seq.attention_oracle import DTYPES, check_module, load_from_torch, to_lib
+from module_db import ATTENTION
+from parity import DTYPES, ModuleCase, check_module, check_module_case, load_from_torch, to_lib
 
 import nnlab
 import nnlab.nn.functional as F
@@ -29,125 +28,14 @@ from nnlab.autograd.gradcheck import gradcheck
 T = torch.nn
 
 
-@dataclass
-class MhaCase:
-    name: str
-    ctor: dict[str, Any]
-    L: int = 4
-    S: int = 4
-    N: int | None = 3  # None: unbatched input
-    self_attn: bool = True
-    kv_same: bool = False  # key is value (but not query)
-    kpm: str | None = None  # "bool" or "float"
-    attn_mask: str | None = None  # "bool2d", "float2d", "bool3d", "float3d", "causal"
-    fwd: dict[str, Any] = field(default_factory=dict)
-
-
 E, H = 8, 2
-CASES = [
-    MhaCase("self", dict(embed_dim=E, num_heads=H)),
-    MhaCase("self-batch-first", dict(embed_dim=E, num_heads=H, batch_first=True)),
-    MhaCase("batch-1", dict(embed_dim=E, num_heads=H), N=1),
-    MhaCase("unbatched", dict(embed_dim=E, num_heads=H, batch_first=True), N=None),
-    MhaCase("cross-T!=S", dict(embed_dim=E, num_heads=H), L=3, S=6, self_attn=False),
-    MhaCase("cross-key-is-value", dict(embed_dim=E, num_heads=H, batch_first=True), L=3, S=5,
-            self_attn=False, kv_same=True),
-    MhaCase("kdim-vdim", dict(embed_dim=E, num_heads=H, kdim=5, vdim=3), L=3, S=6,
-            self_attn=False),
-    MhaCase("no-bias", dict(embed_dim=E, num_heads=4, bias=False), self_attn=False, S=5),
-    MhaCase("one-head", dict(embed_dim=E, num_heads=1, batch_first=True)),
-    MhaCase("key-padding-bool", dict(embed_dim=E, num_heads=H), S=5, self_attn=False,
-            kpm="bool"),
-    MhaCase("key-padding-float", dict(embed_dim=E, num_heads=H, batch_first=True),
-            kpm="float"),
-    MhaCase("attn-mask-bool-2d", dict(embed_dim=E, num_heads=H), attn_mask="bool2d"),
-    MhaCase("attn-mask-float-3d", dict(embed_dim=E, num_heads=H, batch_first=True), L=3, S=5,
-            self_attn=False, attn_mask="float3d"),
-    MhaCase("both-masks", dict(embed_dim=E, num_heads=H), L=3, S=5, self_attn=False,
-            kpm="bool", attn_mask="bool3d"),
-    MhaCase("both-masks-float", dict(embed_dim=E, num_heads=H, batch_first=True),
-            kpm="float", attn_mask="float2d"),
-    MhaCase("need-weights-false", dict(embed_dim=E, num_heads=H), kpm="bool",
-            attn_mask="bool2d", fwd=dict(need_weights=False)),
-    MhaCase("per-head-weights", dict(embed_dim=E, num_heads=H), L=3, S=5, self_attn=False,
-            kpm="bool", fwd=dict(average_attn_weights=False)),
-    MhaCase("causal", dict(embed_dim=E, num_heads=H, batch_first=True), attn_mask="causal",
-            fwd=dict(is_causal=True, need_weights=False)),
-    MhaCase("causal-with-weights", dict(embed_dim=E, num_heads=H), attn_mask="causal",
-            kpm="bool", fwd=dict(is_causal=True)),
-    MhaCase("unbatched-masks", dict(embed_dim=E, num_heads=H), N=None, L=3, S=5,
-            self_attn=False, kpm="bool", attn_mask="float3d"),
-    MhaCase("bias-kv-zero-attn", dict(embed_dim=E, num_heads=H, add_bias_kv=True,
-                                      add_zero_attn=True), L=3, S=5, self_attn=False,
-            kpm="bool", attn_mask="bool2d"),
-    MhaCase("bias-kv-self", dict(embed_dim=E, num_heads=H, add_bias_kv=True, batch_first=True),
-            fwd=dict(need_weights=False)),
-]  # fmt: skip
-
-
-def _masks(case: MhaCase) -> tuple[Any, Any]:
-    rng = rng_for("mha-masks", case.name)
-    n, heads = case.N or 1, case.ctor["num_heads"]
-    kpm = am = None
-    if case.kpm:
-        kpm = rng.random((n, case.S)) < 0.3
-        kpm[:, 0] = False  # every query keeps at least one key
-        if case.kpm == "float":
-            kpm = np.where(kpm, -np.inf, rng.standard_normal(kpm.shape))
-        if case.N is None:
-            kpm = kpm[0]
-    if case.attn_mask == "causal":
-        am = np.triu(np.ones((case.L, case.S), bool), 1)
-    elif case.attn_mask:
-        shape = (case.L, case.S) if "2d" in case.attn_mask else (n * heads, case.L, case.S)
-        am = rng.random(shape) < 0.3
-        am[..., 0] = False
-        if "float" in case.attn_mask:
-            am = np.where(am, -np.inf, rng.standard_normal(shape))
-    return kpm, am
-
-
-def _inputs(case: MhaCase) -> list[np.ndarray]:
-    rng = rng_for("mha", case.name)
-    kdim = case.ctor.get("kdim") or case.ctor["embed_dim"]
-    vdim = case.ctor.get("vdim") or case.ctor["embed_dim"]
-    bf = case.ctor.get("batch_first", False)
-
-    def shape(length: int, d: int) -> tuple[int, ...]:
-        if case.N is None:
-            return (length, d)
-        return (case.N, length, d) if bf else (length, case.N, d)
-
-    arrays = [rng.standard_normal(shape(case.L, case.ctor["embed_dim"]))]
-    if not case.self_attn:
-        arrays.append(rng.standard_normal(shape(case.S, kdim)))
-        if not case.kv_same:
-            arrays.append(rng.standard_normal(shape(case.S, vdim)))
-    return arrays
-
-
-def _forward(case: MhaCase) -> Any:
-    kpm, am = _masks(case)
-
-    def forward(module: Any, xs: list[Any], lib: Any) -> Any:
-        q = xs[0]
-        k = q if case.self_attn else xs[1]
-        v = k if (case.self_attn or case.kv_same) else xs[2]
-        dtype = np.float64 if q.dtype in (torch.float64, np.float64) else np.float32
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch: mismatched kpm/attn_mask types
-            return module(q, k, v, key_padding_mask=to_lib(kpm, lib, dtype),
-                          attn_mask=to_lib(am, lib, dtype), **case.fwd)  # fmt: skip
-
-    return forward
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_mha_matches_torch(case: MhaCase, dtype: Any) -> None:
-    check_module(case.name, lambda: nn.MultiheadAttention(**case.ctor),
-                 lambda: T.MultiheadAttention(**case.ctor), _inputs(case), _forward(case),
-                 dtype)  # fmt: skip
+@pytest.mark.parametrize("case", ATTENTION, ids=[c.name for c in ATTENTION])
+def test_mha_matches_torch(case: ModuleCase, dtype: Any) -> None:
+    for shapes in case.shapes:
+        check_module_case(case, shapes, dtype)
 
 
 def test_mha_eval_and_dropout() -> None:

@@ -1,10 +1,11 @@
 """Layers vs PyTorch: containers, Linear/Bilinear/Flatten/Unflatten, activations, Dropout.
 
-Convention: each entry of :data:`LAYERS` builds a torch layer and its nnlab twin. The
-torch layer is created first (seeded), its ``state_dict`` is converted to NumPy and
-loaded into the twin, then both run on the same seeded inputs in float32 and float64:
-outputs, the gradient of every input and of every parameter (by state_dict name) must
-agree within ``parity.TOLERANCES``. Adding a layer means adding an entry.
+Convention: the cases are the entries of ``module_db.LAYERS``, run by
+``parity.check_module_case``: the torch layer is created first (seeded), its ``state_dict``
+is converted to NumPy and loaded into the twin, then both run on the same seeded inputs in
+float32 and float64: outputs, the gradient of every input and of every parameter (by
+state_dict name) must agree within each entry's tolerance (``parity.TOLERANCES``). Adding a
+layer means adding an entry to the table.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
-from parity import TOLERANCES, assert_close, rng_for
+from module_db import LAYERS
+from parity import ModuleCase, check_module_case
 
 import nnlab
 import nnlab.nn.functional as F
@@ -27,118 +27,18 @@ from nnlab.autograd.gradcheck import gradcheck, gradgradcheck
 from nnlab.ops.linear import linear_composed
 
 DTYPES = (np.float32, np.float64)
-TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
-
-
-@dataclass
-class LayerCase:
-    """A layer built in both libraries, and the input shapes it is run on."""
-
-    name: str
-    nnlab: Callable[[], nn.Module]
-    torch: Callable[[], torch.nn.Module]
-    shapes: list[tuple[tuple[int, ...], ...]]  # each entry: one shape per forward input
-    train: bool = True
-
-
-def _one(*shapes: tuple[int, ...]) -> list[tuple[tuple[int, ...], ...]]:
-    return [(s,) for s in shapes]
-
-
 T = torch.nn
-LAYERS = [
-    LayerCase("Linear", lambda: nn.Linear(7, 5), lambda: T.Linear(7, 5),
-              _one((4, 7), (1, 7), (7,), (3, 2, 7), (2, 1, 3, 7))),
-    LayerCase("Linear-no-bias", lambda: nn.Linear(7, 3, bias=False),
-              lambda: T.Linear(7, 3, bias=False), _one((5, 7), (1, 7))),
-    LayerCase("Linear-1x1", lambda: nn.Linear(1, 1), lambda: T.Linear(1, 1), _one((3, 1))),
-    LayerCase("Linear-wide", lambda: nn.Linear(33, 65), lambda: T.Linear(33, 65), _one((9, 33))),
-    LayerCase("Bilinear", lambda: nn.Bilinear(3, 4, 5), lambda: T.Bilinear(3, 4, 5),
-              [((6, 3), (6, 4)), ((1, 3), (1, 4)), ((2, 3, 3), (2, 3, 4))]),
-    LayerCase("Bilinear-no-bias", lambda: nn.Bilinear(2, 3, 1, bias=False),
-              lambda: T.Bilinear(2, 3, 1, bias=False), [((4, 2), (4, 3))]),
-    LayerCase("Identity", lambda: nn.Identity(3, k=1), lambda: T.Identity(3, k=1),
-              _one((2, 3), (1,))),
-    LayerCase("Flatten", lambda: nn.Flatten(), lambda: T.Flatten(), _one((2, 3, 4, 5), (1, 3))),
-    LayerCase("Flatten-0", lambda: nn.Flatten(0, -1), lambda: T.Flatten(0, -1), _one((2, 3))),
-    LayerCase("Flatten-1-2", lambda: nn.Flatten(1, 2), lambda: T.Flatten(1, 2),
-              _one((2, 3, 4, 5))),
-    LayerCase("Unflatten", lambda: nn.Unflatten(1, (2, 3)), lambda: T.Unflatten(1, (2, 3)),
-              _one((4, 6), (1, 6, 2))),
-    LayerCase("Unflatten-infer", lambda: nn.Unflatten(-1, (2, -1)),
-              lambda: T.Unflatten(-1, (2, -1)), _one((3, 8))),
-    LayerCase("Sigmoid", nn.Sigmoid, T.Sigmoid, _one((3, 5), (7,))),
-    LayerCase("Tanh", nn.Tanh, T.Tanh, _one((3, 5))),
-    LayerCase("ReLU", nn.ReLU, T.ReLU, _one((3, 5), (1, 1))),
-    LayerCase("LeakyReLU", lambda: nn.LeakyReLU(0.2), lambda: T.LeakyReLU(0.2), _one((4, 3))),
-    LayerCase("ELU", lambda: nn.ELU(0.7), lambda: T.ELU(0.7), _one((4, 3))),
-    LayerCase("GELU", nn.GELU, T.GELU, _one((4, 3))),
-    LayerCase("GELU-tanh", lambda: nn.GELU("tanh"), lambda: T.GELU("tanh"), _one((4, 3))),
-    LayerCase("SiLU", nn.SiLU, T.SiLU, _one((4, 3))),
-    LayerCase("Softplus", lambda: nn.Softplus(2.0, 3.0), lambda: T.Softplus(2.0, 3.0),
-              _one((4, 3))),
-    LayerCase("Softmax", lambda: nn.Softmax(dim=1), lambda: T.Softmax(dim=1), _one((4, 5))),
-    LayerCase("Softmax-last", lambda: nn.Softmax(-1), lambda: T.Softmax(-1), _one((2, 3, 4))),
-    LayerCase("LogSoftmax", lambda: nn.LogSoftmax(dim=1), lambda: T.LogSoftmax(dim=1),
-              _one((4, 5), (1, 1))),
-    LayerCase("Dropout-eval", lambda: nn.Dropout(0.3), lambda: T.Dropout(0.3),
-              _one((4, 5)), train=False),
-    LayerCase("Sequential",
-              lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.Tanh(), nn.Linear(6, 2)),
-              lambda: T.Sequential(T.Flatten(), T.Linear(12, 6), T.Tanh(), T.Linear(6, 2)),
-              _one((5, 3, 4), (1, 3, 4))),
-    LayerCase("Sequential-dict",
-              lambda: nn.Sequential(OrderedDict(fc=nn.Linear(3, 4), act=nn.GELU(),
-                                                out=nn.Linear(4, 1))),
-              lambda: T.Sequential(OrderedDict(fc=T.Linear(3, 4), act=T.GELU(),
-                                               out=T.Linear(4, 1))),
-              _one((6, 3))),
-    LayerCase("MLP", lambda: nn.MLP(5, [8, 6], 3, activation="silu", norm="layer"),
-              lambda: T.Sequential(T.Linear(5, 8), T.LayerNorm(8), T.SiLU(), T.Linear(8, 6),
-                                   T.LayerNorm(6), T.SiLU(), T.Linear(6, 3)),
-              _one((4, 5), (1, 5))),
-]  # fmt: skip
-
-
-def _load_from_torch(ours: nn.Module, theirs: torch.nn.Module) -> None:
-    """The interoperability path: a torch state_dict, converted to NumPy, loads as is."""
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-
-
-def check_layer(case: LayerCase, shapes: tuple[tuple[int, ...], ...], dtype: type) -> None:
-    torch.manual_seed(0)
-    theirs = case.torch().to(TORCH_DTYPE[dtype]).train(case.train)
-    ours = case.nnlab().to(dtype).train(case.train)
-    assert list(ours.state_dict()) == list(theirs.state_dict()), "state_dict keys differ"
-    _load_from_torch(ours, theirs)
-    rng = rng_for(case.name, str(shapes))
-    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    xs = [nnlab.tensor(a, requires_grad=True) for a in arrays]
-    txs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, tout = ours(*xs), theirs(*txs)
-    tol = TOLERANCES[np.dtype(dtype)]
-    label = f"{case.name} {shapes} {np.dtype(dtype)}"
-    assert_close(out.array, tout.detach().numpy(), tol, f"{label}: output")
-    g = rng.standard_normal(tout.shape).astype(dtype)
-    out.backward(g)
-    tout.backward(torch.from_numpy(g))
-    for k, (x, tx) in enumerate(zip(xs, txs)):
-        assert_close(x.grad.array, tx.grad.numpy(), tol, f"{label}: grad of input {k}")
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        expected = theirs_params[name].grad.numpy()
-        assert_close(p.grad.array, expected, tol, f"{label}: grad of {name}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
-def test_layer_matches_torch(case: LayerCase, dtype: type) -> None:
+def test_layer_matches_torch(case: ModuleCase, dtype: type) -> None:
     for shapes in case.shapes:
-        check_layer(case, shapes, dtype)
+        check_module_case(case, shapes, dtype)
 
 
 @pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
-def test_repr_matches_torch(case: LayerCase) -> None:
+def test_repr_matches_torch(case: ModuleCase) -> None:
     """The repr is torch's, line for line; the parameter count is num_parameters()."""
     ours, theirs = case.nnlab(), case.torch()
     lines = repr(ours).splitlines()

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from seq.rnn_oracle import build, check_layer
+from rnn_oracle import build, check_layer
 
 import nnlab
 import nnlab.nn.functional as F

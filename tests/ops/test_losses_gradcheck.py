@@ -1,8 +1,8 @@
-"""Finite-difference checks of every loss in float64 with torch's defaults (eps 1e-6, atol
-1e-5, rtol 1e-3): ``gradcheck`` on every sample of ``loss_db`` (minus the points where a
-derivative is one-sided or torch-specific, marked ``gradcheck=False`` there), and
-``gradgradcheck`` on the small ones for the losses whose backward is differentiable. The
-fused cross-entropy must refuse ``create_graph`` clearly; its composed twin supports it.
+"""Finite-difference checks that only losses need, in float64 with torch's defaults (eps 1e-6,
+atol 1e-5, rtol 1e-3): the nnlab-only losses, and the composed twins of the fused ops, which
+support ``create_graph`` where the fused cross-entropy must refuse it clearly. Every sample
+of ``loss_db`` runs through ``gradcheck`` and ``gradgradcheck`` with the ops, in
+``test_ops_gradcheck`` (``loss_db`` is a section of ``op_db``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from losses.loss_db import LOSSES, REDUCTIONS
-from parity import Const, Inputs, OpInfo, Sample, make_inputs, rng_for
+from loss_db import REDUCTIONS
+from parity import Const, rng_for
 
 import nnlab
 import nnlab.nn.functional as F
@@ -21,49 +21,6 @@ from nnlab.ops.cross_entropy import cross_entropy_composed
 from nnlab.ops.loss import binary_cross_entropy_with_logits_composed
 
 F64 = np.dtype(np.float64)
-# gradgradcheck costs about one double backward per input element per output element
-GRADGRAD_MAX_ELEMENTS = 24
-
-
-def _samples(double: bool) -> list[Any]:
-    params = []
-    for op in LOSSES:
-        if double and not op.double_backward:
-            continue
-        for sample in op.samples(rng_for(op.name)):
-            if not (sample.grad and sample.gradcheck):
-                continue
-            inputs = make_inputs(sample, "nnlab", F64, contiguous=True)
-            if not inputs.leaves:
-                continue
-            if double and sum(t.array.size for t in inputs.leaves) > GRADGRAD_MAX_ELEMENTS:
-                continue
-            params.append(pytest.param(op, sample, id=f"{op.name}-{sample.name}"))
-    return params
-
-
-def _function(op: OpInfo, inputs: Inputs) -> Any:
-    """``op`` as a function of its differentiable inputs only (gradcheck's calling form)."""
-
-    def fn(*xs: Any) -> Any:
-        swap = {id(leaf): x for leaf, x in zip(inputs.leaves, xs)}
-        args = [swap.get(id(a), a) for a in inputs.args]
-        kwargs = {k: swap.get(id(v), v) for k, v in inputs.kwargs.items()}
-        return op.nnlab(*args, **kwargs)
-
-    return fn
-
-
-@pytest.mark.parametrize(("op", "sample"), _samples(double=False))
-def test_gradcheck(op: OpInfo, sample: Sample) -> None:
-    inputs = make_inputs(sample, "nnlab", F64, contiguous=True)
-    assert gradcheck(_function(op, inputs), inputs.leaves)
-
-
-@pytest.mark.parametrize(("op", "sample"), _samples(double=True))
-def test_gradgradcheck(op: OpInfo, sample: Sample) -> None:
-    inputs = make_inputs(sample, "nnlab", F64, contiguous=True)
-    assert gradgradcheck(_function(op, inputs), inputs.leaves)
 
 
 def _x(rng: np.random.Generator, *shape: int) -> nnlab.Tensor:

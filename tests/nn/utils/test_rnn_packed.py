@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from seq.rnn_oracle import check_layer
+from rnn_oracle import check_layer
 
 import nnlab
 from nnlab import nn

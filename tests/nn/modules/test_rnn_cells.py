@@ -1,8 +1,8 @@
 """RNNCell, LSTMCell, GRUCell vs PyTorch, and the fused sequence layers vs cell-by-cell
 unrolls (the composed twin: the same maps from primitive ops, autograd's backward).
 
-Tolerances as ``rnn_oracle`` (float32: rtol 1e-5 + 1e-5·scale; float64: 1e-9); the fused vs
-unrolled comparison runs in float64 and must agree to 1e-10.
+Tolerances: ``parity.module_tolerance`` (float32: rtol 1e-5 + 1e-5·scale; float64: 1e-10);
+the fused vs unrolled comparison runs in float64 and must agree to 1e-10.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from seq.rnn_oracle import TORCH_DTYPE, compare
+from rnn_oracle import TORCH_DTYPE, compare
 
 import nnlab
 from nnlab import nn

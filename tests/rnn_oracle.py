@@ -7,10 +7,10 @@ upstream gradient is applied to the output AND to every final state (h_n, c_n), 
 row of the Jacobian of each output is tested. Compared: output, h_n (c_n), and the
 gradients of the input, of the initial states and of every parameter (by name).
 
-Tolerances: float64 must agree to 1e-9 relative. In float32 an element of a weight
-gradient is a sum over all steps and batch rows computed in another order than torch's
-(and σ is computed as ½(1 + tanh(x/2)) here), so we allow rtol 1e-5 plus atol 1e-5 times
-the largest |element| of the compared array (the scale of the sum), as the conv tests do.
+Tolerances: ``parity.module_tolerance``. float64 must agree to ``parity.TOLERANCES``. In
+float32 an element of a weight gradient is a sum over all steps and batch rows computed in
+another order than torch's (and σ is computed as ½(1 + tanh(x/2)) here), so it allows rtol
+1e-5 plus atol 1e-5 times the largest |element| of the compared array (the scale of the sum).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from parity import Tol, assert_close, rng_for
+from parity import compare_to_torch as compare
+from parity import load_from_torch, rng_for
 
 import nnlab
 from nnlab import nn
@@ -29,25 +30,11 @@ from nnlab.nn.utils import rnn as nn_rnn
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
 
-def tolerance(dtype: Any, expected: np.ndarray) -> Tol:
-    scale = float(np.abs(expected).max()) if expected.size else 0.0
-    if np.dtype(dtype) == np.float64:
-        return Tol(rtol=1e-9, atol=max(1e-12, 1e-10 * scale))
-    return Tol(rtol=1e-5, atol=max(1e-6, 1e-5 * scale))
-
-
-def compare(actual: Any, expected: Any, dtype: Any, what: str) -> None:
-    e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    a = actual.array if isinstance(actual, nnlab.Tensor) else np.asarray(actual)
-    assert_close(a, e, tolerance(dtype, e), what)
-
-
 def build(kind: str, kwargs: dict[str, Any], dtype: Any) -> tuple[nn.Module, torch.nn.Module]:
     torch.manual_seed(0)
     theirs = getattr(torch.nn, kind)(**kwargs).to(TORCH_DTYPE[dtype])
     ours = getattr(nn, kind)(**kwargs).to(dtype)
-    assert list(ours.state_dict()) == list(theirs.state_dict()), "state_dict keys differ"
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    load_from_torch(ours, theirs)
     return ours, theirs
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from parity import rng_for
-from seq.attention_oracle import DTYPES, compare, to_lib
+from parity import DTYPES, rng_for, to_lib
+from parity import compare_to_torch as compare
 
 import nnlab
 import nnlab.nn.functional as F

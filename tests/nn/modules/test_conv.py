@@ -26,7 +26,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from parity import TOLERANCES, Tol, assert_close, rng_for
+from parity import compare_to_torch as compare
+from parity import load_from_torch, rng_for
 
 import nnlab
 import nnlab.nn.functional as F
@@ -40,21 +41,6 @@ DTYPES = (np.float32, np.float64)
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 # torch warns that it copies the input for an even kernel with padding='same' (so do we).
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
-
-
-def tolerance(dtype: Any, expected: np.ndarray) -> Tol:
-    """float64: the shared tolerance; float32: 1e-5 relative to each element and to the
-    scale of the array (see the module docstring)."""
-    if np.dtype(dtype) == np.float64:
-        return TOLERANCES[np.dtype(np.float64)]
-    scale = float(np.abs(expected).max()) if expected.size else 0.0
-    return Tol(rtol=1e-5, atol=max(1e-6, 1e-5 * scale))
-
-
-def compare(actual: Any, expected: torch.Tensor, dtype: Any, what: str) -> None:
-    e = expected.detach().numpy()
-    a = np.asarray(actual.array if isinstance(actual, nnlab.Tensor) else actual)
-    assert_close(a, e, tolerance(dtype, e), what)
 
 
 @dataclass
@@ -122,10 +108,7 @@ def check_case(case: ConvCase, shape: tuple[int, ...], dtype: Any) -> None:
     torch.manual_seed(0)
     theirs = getattr(T, case.cls)(*case.args, **case.kwargs).to(TORCH_DTYPE[dtype])
     ours = getattr(nn, case.cls)(*case.args, **case.kwargs).to(dtype)
-    sd = theirs.state_dict()
-    assert list(ours.state_dict()) == list(sd), "state_dict keys differ"
-    assert [v.shape for v in ours.state_dict().values()] == [tuple(v.shape) for v in sd.values()]
-    ours.load_state_dict({k: v.detach().numpy() for k, v in sd.items()})
+    load_from_torch(ours, theirs)
     rng = rng_for(case.name, str(shape))
     x = rng.standard_normal(shape).astype(dtype)
     xs, xt = nnlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)

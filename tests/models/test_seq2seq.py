@@ -13,6 +13,9 @@ from experiments.dates import train_dates_seq2seq
 from nnlab.analysis import plot_attention
 from nnlab.models import Seq2Seq, exact_match, sequence_cross_entropy
 
+# Small GEMMs: see the fixture in tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 CONFIGS = [(cell, att) for cell in ("gru", "lstm") for att in ("additive", "dot", "general")]
 SRC = np.array([[5, 6, 7, 8, 9], [9, 4, 0, 0, 0], [12, 11, 10, 0, 0]])
 TGT_IN = np.array([[2, 4, 5, 6], [2, 6, 6, 7], [2, 5, 4, 3]])

@@ -1,7 +1,8 @@
-"""Finite-difference checks of every op in ``op_db``, in float64 with torch's defaults
-(eps 1e-6, atol 1e-5, rtol 1e-3): ``gradcheck`` for first derivatives and
-``gradgradcheck`` for second derivatives (``create_graph=True``). Ops whose backward cannot
-be differentiated (``double_backward = False``) must refuse ``create_graph`` clearly.
+"""Finite-difference checks of every op in ``op_db`` (the losses of ``loss_db`` included), in
+float64 with torch's defaults (eps 1e-6, atol 1e-5, rtol 1e-3): ``gradcheck`` for first
+derivatives and ``gradgradcheck`` for second derivatives (``create_graph=True``). Ops whose
+backward cannot be differentiated (``double_backward = False``) must refuse ``create_graph``
+clearly.
 
 The samples are the same as in the parity tests, minus the points where a derivative is
 one-sided (kinks, ties, bounds) or finite differences are meaningless (infinite inputs);
@@ -19,6 +20,7 @@ from op_db import OPS, OPS_BY_NAME
 from parity import Inputs, OpInfo, Sample, make_inputs, rng_for
 
 import nnlab
+import nnlab.nn.functional as F
 from nnlab.autograd import gradcheck, gradgradcheck
 
 F64 = np.dtype(np.float64)
@@ -94,7 +96,9 @@ def test_no_double_backward_raises_clearly(op: OpInfo) -> None:
     assert g.shape == inputs.leaves[0].shape
 
 
-def test_prod_is_the_op_without_double_backward() -> None:
+def test_prod_and_fused_cross_entropy_are_the_ops_without_double_backward() -> None:
     """Keeps the table honest: a new op that cannot double-backward must say so there."""
-    assert [op.name for op in OPS if op.grad and not op.double_backward] == ["prod"]
+    no_double = [op.name for op in OPS if op.grad and not op.double_backward]
+    assert no_double == ["prod", "cross_entropy"]
     assert OPS_BY_NAME["prod"].nnlab is nnlab.prod
+    assert OPS_BY_NAME["cross_entropy"].nnlab is F.cross_entropy

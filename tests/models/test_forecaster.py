@@ -9,6 +9,9 @@ import nnlab
 from experiments.forecasting import train_forecaster
 from nnlab.models import LSTMForecaster
 
+# Small GEMMs: see the fixture in tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 
 def test_shapes():
     nnlab.manual_seed(0)

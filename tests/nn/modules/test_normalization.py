@@ -3,7 +3,8 @@ composed twins.
 
 Each BatchNorm1d case runs several training steps and then evaluation steps in both
 libraries, comparing after every step: the output, the gradients of the input and of
-γ, β, and the buffers (running_mean, running_var, num_batches_tracked).
+γ, β, and the buffers (running_mean, running_var, num_batches_tracked):
+``parity.check_module_step``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from parity import TOLERANCES, Tol, assert_close, rng_for
+from parity import TOLERANCES, Tol, assert_close, check_module_step, rng_for
 
 import nnlab
 import nnlab.nn.functional as F
@@ -38,27 +39,6 @@ def _randomise_affine(theirs: torch.nn.Module) -> None:
     with torch.no_grad():
         for p in theirs.parameters():
             p.uniform_(0.5, 1.5)
-
-
-def _step(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, g: np.ndarray,
-          label: str) -> None:  # fmt: skip
-    tol = _tolerance(x.dtype.type)
-    ours.zero_grad()
-    theirs.zero_grad()
-    xn = nnlab.tensor(x, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    yn, yt = ours(xn), theirs(xt)
-    assert_close(yn.array, yt.detach().numpy(), tol, f"{label}: output")
-    yn.backward(g)
-    yt.backward(torch.from_numpy(g))
-    assert_close(xn.grad.array, xt.grad.numpy(), tol, f"{label}: grad of input")
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        assert_close(p.grad.array, theirs_params[name].grad.numpy(), tol, f"{label}: grad {name}")
-    theirs_buffers = dict(theirs.named_buffers())
-    assert list(dict(ours.named_buffers())) == list(theirs_buffers)
-    for name, b in ours.named_buffers():
-        assert_close(b.array, theirs_buffers[name].numpy(), tol, f"{label}: buffer {name}")
 
 
 BN_CASES: list[tuple[str, dict[str, Any], list[tuple[int, ...]]]] = [
@@ -89,7 +69,8 @@ def test_batchnorm1d_matches_torch_over_steps(name, kwargs, shapes, dtype) -> No
                 # a shifted, scaled input: the statistics differ from 0 and 1
                 x = (rng.standard_normal(shape) * 2.5 + 1.5).astype(dtype)
                 g = rng.standard_normal(shape).astype(dtype)
-                _step(ours, theirs, x, g, f"BatchNorm1d {name} {mode} step {step} {shape}")
+                label = f"BatchNorm1d {name} {mode} step {step} {shape}"
+                check_module_step(ours, theirs, x, g, _tolerance(dtype), label)
     if ours.track_running_stats:
         assert int(ours.num_batches_tracked.array) == 3 * len(shapes)
 
@@ -159,7 +140,7 @@ def test_layernorm_matches_torch(name, shape, kwargs, inputs, dtype) -> None:
     for x_shape in inputs:
         x = (rng.standard_normal(x_shape) * 3 - 1).astype(dtype)
         g = rng.standard_normal(x_shape).astype(dtype)
-        _step(ours, theirs, x, g, f"LayerNorm {name} {x_shape}")
+        check_module_step(ours, theirs, x, g, _tolerance(dtype), f"LayerNorm {name} {x_shape}")
 
 
 def test_functional_forms_match_torch() -> None:
