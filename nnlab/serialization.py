@@ -1,4 +1,4 @@
-"""``save`` and ``load``: ``torch.save`` / ``torch.load`` for nnlab, without pickle.
+"""``save`` and ``load``: PyTorch's save and load for nnlab, without pickle.
 
 PyTorch pickles: loading a ``.pt`` file may run any code its author put in it. nnlab
 writes ONE safetensors file instead, where nothing is executable:
@@ -417,7 +417,7 @@ def _metadata(data: bytes, source: str) -> dict[str, str]:
 
 
 def load(f: File, map_location: Any = None, *, weights_only: bool | None = True) -> Any:
-    """Load an object saved by :func:`save`, as ``torch.load`` does.
+    """Load an object saved by :func:`save`, as PyTorch's ``load`` does.
 
     Loading never runs code: the file holds arrays and JSON, nothing else, so
     ``weights_only`` is accepted for PyTorch compatibility but is always effectively True
