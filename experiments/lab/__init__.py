@@ -1,0 +1,1 @@
+"""The lab: the catalog of seed questions and the experiments that answer them."""
