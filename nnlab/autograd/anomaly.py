@@ -100,20 +100,30 @@ def _bad(value: Any) -> str | None:
     return "NaN" if np.isnan(a).any() else "Inf"
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: The nnlab package folder: frames from files below it are nnlab's own.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 #: Frames of these parts of nnlab are how every op runs, not where it was called from.
 _MACHINERY = tuple(
-    os.path.join(_PACKAGE_DIR, p) for p in ("autograd" + os.sep, "ops" + os.sep, "tensor.py")
+    os.path.join(PACKAGE_DIR, p) for p in ("autograd" + os.sep, "ops" + os.sep, "tensor.py")
 )
+
+
+def caller_frames(
+    frames: list[traceback.FrameSummary], skip: str | tuple[str, ...] = PACKAGE_DIR
+) -> list[traceback.FrameSummary]:
+    """``frames`` without the innermost ones whose file starts with ``skip`` (nnlab's own,
+    by default), so a report ends at the line that called into them; all of them when
+    every frame is skipped."""
+    end = len(frames)
+    while end > 0 and os.path.abspath(frames[end - 1].filename).startswith(skip):
+        end -= 1
+    return frames[:end] if end else frames
 
 
 def _call_site() -> str:
     """The innermost frames above the op machinery: the layer or line that called the op."""
-    frames = traceback.extract_stack()
-    end = len(frames)
-    while end > 0 and os.path.abspath(frames[end - 1].filename).startswith(_MACHINERY):
-        end -= 1
-    return "".join(traceback.format_list(frames[max(end - 3, 0) : end])).rstrip()
+    frames = caller_frames(traceback.extract_stack(), _MACHINERY)
+    return "".join(traceback.format_list(frames[-3:])).rstrip()
 
 
 def check_forward(op: str, out: Any) -> None:

@@ -240,7 +240,7 @@ class Function:
 
 
 def _inside_nnlab(filename: str) -> bool:
-    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
+    return os.path.abspath(filename).startswith(anomaly.PACKAGE_DIR)
 
 
 def _as_tensor(value: Any) -> Any:
@@ -286,14 +286,7 @@ def _wrap_tensor_io(cls: type[Function]) -> None:
         cls.backward = staticmethod(tensor_backward)
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
 def _creation_site() -> list[traceback.FrameSummary]:
     """The call stack that created a node, without nnlab's own innermost frames, so an
     anomaly report ends at the user's line (``MyOp.apply(x)``, ``x.sqrt()``, ``F.linear``)."""
-    frames = traceback.extract_stack(sys._getframe(1))
-    end = len(frames)
-    while end > 0 and os.path.abspath(frames[end - 1].filename).startswith(_PACKAGE_DIR):
-        end -= 1
-    return frames[:end] if end else frames
+    return anomaly.caller_frames(traceback.extract_stack(sys._getframe(1)))

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from nnlab import ops
 from nnlab.autograd.engine import grad
 from nnlab.autograd.grad_mode import enable_grad
@@ -83,9 +85,14 @@ def _grads(
         if g is None:
             if strict:
                 raise RuntimeError(f"{what}: the output does not depend on input {k} (strict=True)")
-            g = ops.mul(x, 0.0).detach() if not create_graph else ops.mul(x, 0.0)
+            g = ops.mul(x, 0.0) if create_graph else _zeros_like(x)
         result.append(g)
     return tuple(result)
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    """Zeros of ``t``'s shape and dtype, outside any graph."""
+    return Tensor._make(np.zeros_like(t.array), False, None, 0)
 
 
 def _unpack(values: tuple[Any, ...], is_tuple: bool) -> Any:
@@ -149,17 +156,17 @@ def jvp(
     if len(vs) != len(xs):
         raise RuntimeError(f"jvp: v has {len(vs)} tensors but there are {len(xs)} inputs")
     vs = tuple(
-        ops.mul(x, 0.0).detach() + 1.0 if g is None else g for x, g in zip(xs, vs)
+        _zeros_like(x) + 1.0 if g is None else g for x, g in zip(xs, vs)
     )  # omitted: x has one element, so v = 1
     # uᵀJ as a function of a dummy u; its gradient with respect to u is J v.
-    us = tuple(ops.mul(o, 0.0).detach().requires_grad_() for o in outs)
+    us = tuple(_zeros_like(o).requires_grad_() for o in outs)
     ujs = _grads(outs, xs, us, True, strict, "jvp")
     inner = sum(((uj * g).sum() for uj, g in zip(ujs, vs) if uj.requires_grad), Tensor(0.0))
     if inner.requires_grad:
         jv = grad(inner, us, retain_graph=True, create_graph=create_graph, allow_unused=True)
     else:
         jv = (None,) * len(us)
-    result = tuple(ops.mul(o, 0.0).detach() if g is None else g for o, g in zip(outs, jv))
+    result = tuple(_zeros_like(o) if g is None else g for o, g in zip(outs, jv))
     outs = outs if create_graph else tuple(o.detach() for o in outs)
     if not create_graph:
         result = tuple(r.detach() for r in result)
@@ -194,7 +201,7 @@ def jacobian(
     for out in outs:
         rows: list[list[Tensor]] = [[] for _ in xs]
         for k in range(out.numel()):
-            basis = ops.mul(out, 0.0).detach()
+            basis = _zeros_like(out)
             basis.array.reshape(-1)[k] = 1.0
             grads = _grads((out,), xs, (basis,), create_graph, strict, "jacobian")
             for j, g in enumerate(grads):
@@ -218,7 +225,7 @@ def _stack_rows(
     rows: list[Tensor], shape: tuple[int, ...], x: Tensor, create_graph: bool
 ) -> Tensor:
     if not rows:  # an output with no elements
-        return ops.reshape(ops.mul(x, 0.0).detach().reshape(-1)[:0], shape)
+        return _zeros_like(x).reshape(-1)[:0].reshape(shape)
     stacked = ops.reshape(ops.stack(rows), shape)
     return stacked if create_graph else stacked.detach()
 
