@@ -55,7 +55,7 @@ GROUPS: tuple[str, ...] = (
 STATUSES: tuple[str, ...] = ("answered", "planned")
 
 _STR_FIELDS = ("id", "group", "question", "status", "needs")
-_LIST_FIELDS = ("seeds", "experiments")
+_LIST_FIELDS = ("seeds",)
 _FIELDS = _STR_FIELDS + _LIST_FIELDS
 
 
@@ -63,16 +63,16 @@ _FIELDS = _STR_FIELDS + _LIST_FIELDS
 class Question:
     """One distinct question of the seed files.
 
-    ``seeds`` are references ``"PREFIX:NUMBER"`` into the seed files; ``experiments`` the
-    names of the experiments that answer it; ``needs`` what is missing while ``status``
-    is ``"planned"`` (empty once answered).
+    ``seeds`` are references ``"PREFIX:NUMBER"`` into the seed files; ``needs`` names
+    what is missing while ``status`` is ``"planned"`` (empty once answered). The
+    experiments that answer a question say so themselves (``answers=`` in
+    :func:`experiments.lab.core.experiment`).
     """
 
     id: str
     group: str
     question: str
     seeds: tuple[str, ...]
-    experiments: tuple[str, ...]
     status: str
     needs: str
 
@@ -110,8 +110,6 @@ def _check_entry(raw: object, index: int, source: Path) -> Question:
         )
     if raw["status"] == "planned" and not raw["needs"].strip():
         raise ValueError(f"{where}: status 'planned' requires 'needs' to name what is missing")
-    if raw["status"] == "answered" and not raw["experiments"]:
-        raise ValueError(f"{where}: status 'answered' requires at least one experiment")
     if not raw["seeds"]:
         raise ValueError(f"{where}: field seeds is empty; every question stands for a seed")
     return Question(
@@ -119,7 +117,6 @@ def _check_entry(raw: object, index: int, source: Path) -> Question:
         group=raw["group"],
         question=raw["question"],
         seeds=tuple(raw["seeds"]),
-        experiments=tuple(raw["experiments"]),
         status=raw["status"],
         needs=raw["needs"],
     )

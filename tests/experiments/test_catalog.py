@@ -122,7 +122,7 @@ def test_coverage_sums(catalog):
     assert sum(a for a, _ in cov.values()) == sum(q.status == "answered" for q in catalog)
     assert all(0 <= a <= t for a, t in cov.values())
     q = catalog[0]
-    done = replace(q, status="answered", experiments=("x",), needs="")
+    done = replace(q, status="answered", needs="")
     assert coverage([done, replace(q, id="other-id")]) == {q.group: (1, 2)}
 
 
@@ -137,7 +137,6 @@ id = "{id}"
 group = "{group}"
 question = "Why?"
 seeds = ["{seed}"]
-experiments = []
 status = "{status}"
 needs = "experiment: something"
 """
