@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import nnlab
-
 from experiments.lab.core import REGISTRY, SIZES, Claim, Experiment, Run, Table
 
 __all__ = [
