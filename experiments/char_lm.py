@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from experiments.lab.core import Run, experiment
 from nnlab import Generator, Tensor, manual_seed, optim
 from nnlab.data import DataLoader
 from nnlab.models import CharRNNLM, CharTransformerLM
@@ -125,3 +126,64 @@ def train_char_lm(
         "model": net,
         "dataset": train_set,
     }
+
+
+@experiment(
+    "char-lm",
+    answers=["recurrent-networks", "transformer"],
+    quick=dict(max_chars=6_000, epochs=1, d_model=32),
+    full=dict(max_chars=200_000, epochs=3, d_model=64),
+)
+def char_lm_lab(run: Run, max_chars: int, epochs: int, d_model: int) -> None:
+    """Do a small transformer and an LSTM learn more than the character frequencies?"""
+    results = {
+        arm: train_char_lm(model=arm, max_chars=max_chars, epochs=epochs, d_model=d_model,
+                           lr=1e-2, sample_len=200, seed=run.seed)
+        for arm in ("transformer", "rnn")
+    }  # fmt: skip
+    entropy = results["transformer"]["unigram_entropy"]
+    run.number("unigram_entropy_nats", round(entropy, 4))
+    rows = []
+    for arm, r in results.items():
+        run.number(f"{arm}_val_loss_nats", round(r["val_loss"], 4))
+        params = sum(p.numel() for p in r["model"].parameters())
+        run.number(f"{arm}_parameters", params)
+        rows.append((arm, params, round(r["val_loss"], 3), round(r["distinct_3"][1.0], 3),
+                     r["samples"][0.5][:80]))  # fmt: skip
+    run.table(
+        "Held-out loss (nats per character) and a sample at temperature 0.5",
+        ("model", "parameters", "held-out loss", "distinct trigrams at T=1", "sample"),
+        rows,
+    )
+    fig = run.figure("loss", "Training loss per step against the unigram entropy")
+    ax = fig.subplots()
+    for arm, r in results.items():
+        ax.plot(r["step_losses"], label=arm, alpha=0.8)
+    ax.axhline(entropy, color="grey", linestyle=":", label="unigram entropy")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.legend()
+    worst = max(r["val_loss"] for r in results.values())
+    run.claim(
+        "Both models' held-out loss is below the unigram entropy (they use the context)",
+        worst < entropy,
+        f"worst held-out loss {worst:.3f} vs entropy {entropy:.3f}",
+        quick=False,
+    )
+    run.claim(
+        "Both models' held-out loss is at least 0.5 nats below the unigram entropy",
+        worst <= entropy - 0.5,
+        f"worst held-out loss {worst:.3f} vs entropy {entropy:.3f}",
+        quick=False,
+    )
+    t, l = results["transformer"]["val_loss"], results["rnn"]["val_loss"]
+    verdict = (
+        "both use the preceding characters"
+        if worst < entropy
+        else "at this size not both beat it yet"
+    )
+    run.answer(
+        f"On held-out docstring text the transformer reached {t:.2f} and the LSTM {l:.2f} "
+        f"nats per character, against {entropy:.2f} for the best context-free guess: "
+        f"{verdict}."
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.lab.core import Run, experiment
 from nnlab import Tensor, manual_seed, no_grad, optim
 from nnlab.data.datasets import (
     forecast_errors,
@@ -111,3 +112,51 @@ def train_forecaster(
         "history": history,
         "model": model,
     }
+
+
+@experiment(
+    "lstm-forecast",
+    answers=["recurrent-networks"],
+    quick=dict(n_steps=500, epochs=6, n_seeds=1),
+    full=dict(n_steps=1200, epochs=30, n_seeds=3),
+)
+def lstm_forecast(run: Run, n_steps: int, epochs: int, n_seeds: int) -> None:
+    """Does an LSTM forecast a trending seasonal series better than the naive forecasts?"""
+    names = ("lstm", "seasonal_naive", "naive")
+    mse = {name: [] for name in names}
+    for seed in run.seeds(n_seeds):
+        result = train_forecaster(n_steps=n_steps, epochs=epochs, seed=seed)
+        for name in names:
+            mse[name].append(result[name]["mse"])
+    mean = {name: float(np.mean(v)) for name, v in mse.items()}
+    run.table(
+        f"Held-out mean squared error ({n_seeds} seeds)",
+        ("forecast", "mean MSE", "min", "max"),
+        [(n, round(mean[n], 4), round(min(mse[n]), 4), round(max(mse[n]), 4)) for n in names],
+    )
+    for name in names:
+        run.number(f"{name}_mse", round(mean[name], 5))
+    fig = run.figure("errors", "Held-out MSE of each forecast, per seed")
+    ax = fig.subplots()
+    for i, name in enumerate(names):
+        ax.scatter([i] * len(mse[name]), mse[name])
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("mean squared error")
+    ratio = mean["lstm"] / mean["seasonal_naive"]
+    run.claim(
+        "The LSTM's held-out MSE is below the seasonal naive forecast's",
+        ratio < 1.0,
+        f"LSTM / seasonal naive MSE {ratio:.3f}",
+        quick=False,
+    )
+    run.claim(
+        "The LSTM's held-out MSE is below the last-value forecast's",
+        mean["lstm"] < mean["naive"],
+        f"LSTM {mean['lstm']:.4f} vs last value {mean['naive']:.4f}",
+    )
+    run.answer(
+        f"On the held-out future of a trending seasonal series the LSTM's mean squared "
+        f"error was {mean['lstm']:.3f}, against {mean['seasonal_naive']:.3f} for repeating "
+        f"the last period and {mean['naive']:.3f} for repeating the last value "
+        f"({n_seeds} seeds)."
+    )
