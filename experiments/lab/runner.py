@@ -17,7 +17,7 @@ import pkgutil
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,11 @@ def all_experiments() -> dict[str, Experiment]:
     package = importlib.import_module(_EXPERIMENTS_PACKAGE)
     for info in pkgutil.iter_modules(package.__path__):
         if info.name != "lab":
-            importlib.import_module(f"{_EXPERIMENTS_PACKAGE}.{info.name}")
+            module = f"{_EXPERIMENTS_PACKAGE}.{info.name}"
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                raise ImportError(f"experiment module {module} failed to import: {exc!r}") from exc
     return REGISTRY
 
 
@@ -156,6 +160,7 @@ def _save(run: Run, exp: Experiment, params: dict[str, Any], seconds: float, fol
     so a failed or interrupted save leaves the previous result as it was."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a result folder is for everyone to read
     try:
         for fig in run.figures:
             fig.figure.savefig(staging / f"{fig.name}.png", dpi=100)
@@ -246,9 +251,3 @@ def run_experiment(
     folder = result_dir(exp.name, size, seed, root)
     _save(run, exp, params, seconds, folder)
     return load_result(folder)
-
-
-def run_many(
-    names: Iterable[str], size: str, seed: int, *, root: Path = RESULTS, force: bool = False
-) -> list[Result]:
-    return [run_experiment(n, size, seed, root=root, force=force) for n in names]
