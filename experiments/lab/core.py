@@ -22,6 +22,7 @@ assert it.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import math
@@ -96,9 +97,38 @@ class Experiment:
         return inspect.getsource(self.function)
 
     def source_digest(self) -> str:
-        """SHA-256 of the whole module that defines it: a change anywhere in it (a
-        helper, a constant) invalidates cached results."""
-        return hashlib.sha256(self.source_file().read_bytes()).hexdigest()
+        """SHA-256 of the whole module that defines it, followed by the experiment modules
+        it imports (in name order, recursively): a change anywhere in them (a helper, a
+        constant) invalidates cached results."""
+        digest = hashlib.sha256(self.source_file().read_bytes())
+        for path in imported_experiment_files(self.source_file()):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def imported_experiment_files(path: Path) -> list[Path]:
+    """The files of the ``experiments`` modules that ``path`` imports, directly or through
+    one another, in name order; the lab's own framework (``experiments.lab``) is not
+    included."""
+    package = path.parent
+    found: set[Path] = set()
+    todo = [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                if len(parts) == 2 and parts[0] == "experiments" and parts[1] != "lab":
+                    dep = package / f"{parts[1]}.py"
+                    if dep.is_file() and dep != path and dep not in found:
+                        found.add(dep)
+                        todo.append(dep)
+    return sorted(found)
 
 
 #: Every experiment, by name, in the order its module registered it.
