@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.lab.core import Run, experiment
 from nnlab import Tensor, manual_seed, nn, no_grad, optim
 from nnlab.data.datasets import load_digits
 from nnlab.metrics import accuracy
@@ -25,7 +26,7 @@ from nnlab.train import fit
 
 _DIGITS_FEATURES = 32 * 2 * 2
 
-__all__ = ["digits_cnn", "digits_transfer_experiment", "TRANSFER_METHODS"]
+__all__ = ["digits_cnn", "digits_transfer_experiment", "TRANSFER_METHODS", "digits_transfer"]
 
 
 def digits_cnn(num_classes: int = 5) -> nn.Sequential:
@@ -219,3 +220,143 @@ def digits_transfer_experiment(
         "n_test": n_test,
         "seconds": time.perf_counter() - start,
     }
+
+
+# -- the lab experiment ---------------------------------------------------------------------
+
+_METHOD_LABELS = {
+    "frozen": "feature extraction",
+    "finetuned": "fine-tuning",
+    "scratch": "from scratch",
+    "random_frozen": "random frozen body",
+}
+
+
+def trainable_parameters(model: nn.Module) -> int:
+    """The number of parameters an optimizer would update."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@experiment(
+    "digits-transfer",
+    answers=["transfer-learning", "fine-tuning", "feature-extraction", "cnn-application"],
+    quick=dict(shots=(1, 5), n_seeds=3, pretrain_epochs=4, epochs=20),
+    full=dict(shots=(1, 3, 10), n_seeds=4, pretrain_epochs=8, epochs=40),
+)
+def digits_transfer(
+    run: Run, shots: Sequence[int], n_seeds: int, pretrain_epochs: int, epochs: int
+) -> None:
+    """Does a CNN pretrained on the digits 0-4 help learn 5-9 from a few images?"""
+    seeds = tuple(run.seeds(n_seeds))
+    results = {
+        k: digits_transfer_experiment(
+            seeds=seeds, shots=k, pretrain_epochs=pretrain_epochs, epochs=epochs
+        )
+        for k in shots
+    }
+    # every shot count pretrains the same network per seed: one list of source scores
+    source = results[shots[0]]["source_accuracy"]
+    body = digits_cnn(5)
+    total = trainable_parameters(body)
+    head = trainable_parameters(body.fc)
+
+    rows = []
+    for k, r in results.items():
+        for m in TRANSFER_METHODS:
+            acc = r["accuracy"][m]
+            run.number(f"shots{k}_{m}_mean", round(r["mean"][m], 4))
+            run.number(f"shots{k}_{m}_std", round(r["std"][m], 4))
+            rows.append((k, _METHOD_LABELS[m], round(r["mean"][m], 4), round(r["std"][m], 4),
+                         round(min(acc), 4), round(max(acc), 4), r["n_test"]))  # fmt: skip
+    run.number("source_accuracy_mean", round(float(np.mean(source)), 4))
+    run.number("trainable_parameters_fine_tuning", total)
+    run.number("trainable_parameters_feature_extraction", head)
+    run.table(
+        f"Accuracy on unseen images of the digits 5-9 over {n_seeds} seeds",
+        ("shots per class", "method", "mean", "std", "min", "max", "test images"),
+        rows,
+    )
+    run.table(
+        "Parameters each method trains on the target task",
+        ("method", "trainable parameters"),
+        [("feature extraction", head), ("fine-tuning", total), ("from scratch", total),
+         ("random frozen body", head)],
+    )  # fmt: skip
+    _plot_transfer(run, results)
+
+    run.claim(
+        "The CNN pretrained on the digits 0-4 recognises held-out images of them: at least 90% "
+        "accuracy for every seed",
+        min(source) >= 0.9,
+        f"lowest source accuracy {min(source):.3f}",
+    )
+    run.claim(
+        "Feature extraction trains at most 15% of the parameters that fine-tuning trains",
+        head <= 0.15 * total,
+        f"{head} of {total} ({head / total:.1%})",
+    )
+    gap = {k: r["mean"]["frozen"] - r["mean"]["random_frozen"] for k, r in results.items()}
+    run.claim(
+        "Pretrained features beat random ones: a head on the frozen pretrained body is more "
+        "accurate than a head on a frozen random body at every shot count (mean over seeds)",
+        min(gap.values()) > 0,
+        ", ".join(f"{k} shots: {g:+.3f}" for k, g in gap.items()),
+        quick=False,
+    )
+    tune = {k: r["mean"]["finetuned"] - r["mean"]["frozen"] for k, r in results.items()}
+    run.claim(
+        "Fine-tuning the whole network is at least as accurate as feature extraction at every "
+        "shot count (mean over seeds)",
+        min(tune.values()) >= 0,
+        ", ".join(f"{k} shots: {g:+.3f}" for k, g in tune.items()),
+        quick=False,
+    )
+    fewest = min(shots)
+    r = results[fewest]
+    best_transfer = max(r["mean"]["frozen"], r["mean"]["finetuned"])
+    run.claim(
+        f"With the fewest labels ({fewest} per class) a transferred network beats the same "
+        "network trained from scratch by at least 0.02 accuracy (mean over seeds)",
+        best_transfer >= r["mean"]["scratch"] + 0.02,
+        f"best transfer {best_transfer:.3f}, scratch {r['mean']['scratch']:.3f}",
+        quick=False,
+    )
+    run.answer(
+        f"A CNN learns to read handwritten digits: trained on the digits 0-4 it classified "
+        f"held-out images of them with {np.mean(source):.1%} accuracy (mean over "
+        f"{len(source)} seeds). Transfer learning reuses such a network for a new task, here "
+        f"the digits 5-9 from {fewest} labelled image(s) per class. Feature extraction freezes "
+        f"the pretrained body and trains only a new head ({head} of {total} parameters, so each "
+        f"step is cheap): {r['mean']['frozen']:.3f} accuracy, against "
+        f"{r['mean']['random_frozen']:.3f} on a frozen random body. Fine-tuning also updates the "
+        f"body, at a smaller learning rate than the head's: {r['mean']['finetuned']:.3f}. "
+        + (
+            f"But trained from scratch the same small network reached {r['mean']['scratch']:.3f}: "
+            "five source classes of 8x8 digits are too narrow a source for the transfer to beat "
+            "it; transfer pays off when the pretraining data is large and diverse."
+            if r["mean"]["scratch"] > best_transfer
+            else f"Trained from scratch the same network reached {r['mean']['scratch']:.3f}."
+        )
+    )
+
+
+def _plot_transfer(run: Run, results: dict[int, dict[str, Any]]) -> None:
+    """Accuracy against shots per class for each method, mean and spread over seeds."""
+    fig = run.figure(
+        "transfer", "Accuracy on the digits 5-9 against labelled images per class; bars span "
+        "the seeds' min to max.",
+    )  # fmt: skip
+    ax = fig.subplots()
+    shots = list(results)
+    for i, m in enumerate(TRANSFER_METHODS):
+        mean = np.array([results[k]["mean"][m] for k in shots])
+        lo = mean - np.array([min(results[k]["accuracy"][m]) for k in shots])
+        hi = np.array([max(results[k]["accuracy"][m]) for k in shots]) - mean
+        x = np.array(shots) * (1 + 0.03 * (i - 1.5))  # a small offset keeps bars apart
+        ax.errorbar(x, mean, yerr=[lo, hi], marker="o", capsize=3, label=_METHOD_LABELS[m])
+    ax.set_xscale("log")
+    ax.set_xticks(shots, [str(k) for k in shots])
+    ax.set_xlabel("labelled images per class")
+    ax.set_ylabel("test accuracy")
+    ax.axhline(0.2, color="grey", linestyle=":", label="chance")
+    ax.legend()
