@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 import nnlab
 from experiments.lab.core import REGISTRY, SIZES, Claim, Experiment, Run, Table
 
@@ -242,7 +244,10 @@ def run_experiment(
     run = Run(exp.name, size, seed)
     nnlab.manual_seed(seed)
     start = time.perf_counter()
-    exp.function(run, **params)
+    # One BLAS thread: the experiments multiply small matrices, for which a second thread
+    # buys little, and the published numbers then do not depend on the number of cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        exp.function(run, **params)
     seconds = time.perf_counter() - start
     if not run.answer_text:
         raise RuntimeError(f"experiment {name!r} finished without an answer")

@@ -12,6 +12,9 @@ import pytest
 from experiments.lab.catalog import load_catalog
 from experiments.lab.runner import RESULTS, all_experiments, cached_result, run_experiment
 
+# The experiments multiply small matrices: see the fixture in tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 EXPERIMENTS = all_experiments()
 CATALOG = {q.id: q for q in load_catalog()}
 
