@@ -123,7 +123,8 @@ def test_coverage_sums(catalog):
     assert all(0 <= a <= t for a, t in cov.values())
     q = catalog[0]
     done = replace(q, status="answered", needs="")
-    assert coverage([done, replace(q, id="other-id")]) == {q.group: (1, 2)}
+    todo = replace(q, id="other-id", status="planned", needs="experiment: x")
+    assert coverage([done, todo]) == {q.group: (1, 2)}
 
 
 def _write(tmp_path: Path, body: str) -> Path:
