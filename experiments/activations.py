@@ -9,10 +9,10 @@ batches and, where the experiment says so, the initial weights.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 import nnlab
 import nnlab.nn.functional as F
+from experiments.common import digits, evaluate, train_steps
 from experiments.lab.core import Run, experiment
 from nnlab import nn
 
@@ -26,15 +26,6 @@ ACTIVATIONS: dict[str, tuple[type[nn.Module], str]] = {
     "gelu": (nn.GELU, "he"),
     "identity": (nn.Identity, "xavier"),
 }
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 1797 digit images as standardised float32 rows of 64 pixels, and their labels."""
-    data = load_digits()
-    x = data.data
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)  # corner pixels are always 0
-    return x.astype(np.float32), data.target.astype(np.int64)
 
 
 def deep_mlp(depth: int, width: int, activation: type[nn.Module]) -> nn.Sequential:
@@ -194,38 +185,6 @@ def split(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_test: int) -
     return x[train], y[train], x[test], y[test]
 
 
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Cross-entropy and accuracy of ``model`` on all of (x, y)."""
-    with nnlab.no_grad():
-        logits = model(nnlab.tensor(x))
-        loss = F.cross_entropy(logits, nnlab.tensor(y)).item()
-        accuracy = float((logits.argmax(1).numpy() == y).mean())
-    return loss, accuracy
-
-
-def train(
-    model: nn.Module,
-    opt: nnlab.optim.Optimizer,
-    x: np.ndarray,
-    y: np.ndarray,
-    order: np.ndarray,
-    log_every: int,
-) -> list[float]:
-    """One optimiser step per row of ``order`` (the mini-batch indices); the training
-    loss on all of (x, y) before the first step and after every ``log_every`` steps."""
-    xs, ys = nnlab.tensor(x), nnlab.tensor(y)
-    curve = [evaluate(model, x, y)[0]]
-    for step, rows in enumerate(order, start=1):
-        idx = nnlab.tensor(rows)
-        loss = F.cross_entropy(model(xs[idx]), ys[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % log_every == 0:
-            curve.append(evaluate(model, x, y)[0])
-    return curve
-
-
 @experiment(
     "activation-training",
     answers=["relu-sigmoid-tanh", "activation-functions"],
@@ -246,7 +205,7 @@ def activation_training(run: Run, depth: int, width: int, steps: int, n_seeds: i
             nnlab.manual_seed(seed)  # every arm starts from the same weights
             model = deep_mlp(depth, width, activation)
             opt = nnlab.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-            curves[arm].append(train(model, opt, x_train, y_train, order, log_every))
+            curves[arm].append(train_steps(model, opt, x_train, y_train, order, log_every))
             accuracy[arm].append(evaluate(model, x_test, y_test)[1])
 
     final = {a: np.array([c[-1] for c in curves[a]]) for a in arms}
@@ -350,7 +309,7 @@ def dead_relus(run: Run, depth: int, width: int, steps: int, n_seeds: int) -> No
                 dead_at_start.append(dead_fraction(model, x))
             opt = nnlab.optim.SGD(model.parameters(), lr=lr)
             with np.errstate(all="ignore"):  # a run may overflow: that is one outcome
-                train(model, opt, x, y, order, log_every=steps)
+                train_steps(model, opt, x, y, order, log_every=steps)
                 loss, acc = evaluate(model, x, y)
             if not np.isfinite(loss):
                 diverged[lr] += 1  # NaN weights are not dead units; count them apart

@@ -11,22 +11,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 import nnlab
 import nnlab.nn.functional as F
+from experiments.common import digits
 from experiments.lab.core import Run, experiment
 from nnlab import nn
 from nnlab.autograd import Function
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 1797 digit images as standardised float32 rows of 64 pixels, and their labels."""
-    data = load_digits()
-    x = data.data
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)  # corner pixels are always 0
-    return x.astype(np.float32), data.target.astype(np.int64)
 
 
 class Tanh(Function):
@@ -250,6 +241,7 @@ def gradient_check(run: Run, n_seeds: int, width: int, repeats: int) -> None:
         "100 times as long as one backprop pass",
         ratio >= 100,
         f"{ratio:.0f} times",
+        quick=False,  # a ratio of timings: reported by the tests, never asserted
     )
     run.answer(
         f"Backpropagation applies the chain rule layer by layer from the loss backward, "

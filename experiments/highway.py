@@ -13,21 +13,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 import nnlab
 import nnlab.nn.functional as F
+from experiments.common import digits, evaluate, train_steps
 from experiments.lab.core import Run, experiment
 from nnlab import nn
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 1797 digit images as standardised float32 rows of 64 pixels, and their labels."""
-    data = load_digits()
-    x = data.data
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)  # corner pixels are always 0
-    return x.astype(np.float32), data.target.astype(np.int64)
 
 
 class Highway(nn.Module):
@@ -82,32 +73,13 @@ def highway_net(plain: nn.Sequential, gate_bias: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Cross-entropy and accuracy of ``model`` on all of (x, y)."""
-    with nnlab.no_grad():
-        logits = model(nnlab.tensor(x))
-        loss = F.cross_entropy(logits, nnlab.tensor(y)).item()
-        accuracy = float((logits.argmax(1).numpy() == y).mean())
-    return loss, accuracy
-
-
 def train(
     model: nn.Module, x: np.ndarray, y: np.ndarray, order: np.ndarray, log_every: int
 ) -> list[float]:
     """SGD (lr 0.01, momentum 0.9), one step per row of ``order`` (mini-batch indices);
     the training loss on all of (x, y) at the start and every ``log_every`` steps."""
     opt = nnlab.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xs, ys = nnlab.tensor(x), nnlab.tensor(y)
-    curve = [evaluate(model, x, y)[0]]
-    for step, rows in enumerate(order, start=1):
-        idx = nnlab.tensor(rows)
-        loss = F.cross_entropy(model(xs[idx]), ys[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % log_every == 0:
-            curve.append(evaluate(model, x, y)[0])
-    return curve
+    return train_steps(model, opt, x, y, order, log_every)
 
 
 def gate_means(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
