@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 from threadpoolctl import threadpool_limits
 
 import nnlab
@@ -164,9 +165,12 @@ def _save(run: Run, exp: Experiment, params: dict[str, Any], seconds: float, fol
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a result folder is for everyone to read
     try:
-        for fig in run.figures:
-            fig.figure.savefig(staging / f"{fig.name}.png", dpi=100)
-            fig.figure.savefig(staging / f"{fig.name}.svg", metadata={"Date": None})
+        # A fixed salt for the SVG's element ids, and no date: the same figure gives the
+        # same file, so a rerun that measured the same numbers changes nothing.
+        with matplotlib.rc_context({"svg.hashsalt": "nnlab-lab"}):
+            for fig in run.figures:
+                fig.figure.savefig(staging / f"{fig.name}.png", dpi=100)
+                fig.figure.savefig(staging / f"{fig.name}.svg", metadata={"Date": None})
         result = Result(
             experiment=exp.name,
             title=exp.title,
