@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import replace
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments.lab.catalog import GROUPS, Question, coverage, load_catalog
+from experiments.lab.runner import RESULTS
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 COPY_RUN = 8  # consecutive words shared with a seed sentence that count as copying
@@ -100,19 +102,36 @@ def test_every_seed_question_referenced_exactly_once(catalog):
     assert sorted(set(claimed) - set(expected)) == []
 
 
-def test_no_question_copies_a_seed_sentence(catalog):
+def _seed_runs() -> set[tuple[str, ...]]:
+    """Every run of COPY_RUN consecutive words inside one sentence of the seed files."""
     runs: set[tuple[str, ...]] = set()
     for path in _seed_files():
         text = path.read_text(encoding="utf-8")
         for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
             w = _words(sentence)
             runs.update(tuple(w[i : i + COPY_RUN]) for i in range(len(w) - COPY_RUN + 1))
+    return runs
+
+
+def _copied(text: str, runs: set[tuple[str, ...]]) -> list[str]:
+    w = _words(text)
+    return [" ".join(w[i : i + COPY_RUN]) for i in range(len(w) - COPY_RUN + 1)
+            if tuple(w[i : i + COPY_RUN]) in runs]  # fmt: skip
+
+
+def test_no_question_copies_a_seed_sentence(catalog):
+    runs = _seed_runs()
+    assert [(q.id, run) for q in catalog for run in _copied(q.question, runs)] == []
+
+
+def test_no_published_answer_or_claim_copies_a_seed_sentence():
+    """The lab's answers and claims (the published results) are in the project's words."""
+    runs = _seed_runs()
     copied = []
-    for q in catalog:
-        w = _words(q.question)
-        for i in range(len(w) - COPY_RUN + 1):
-            if tuple(w[i : i + COPY_RUN]) in runs:
-                copied.append((q.id, " ".join(w[i : i + COPY_RUN])))
+    for path in sorted(RESULTS.glob("*/full-seed0/result.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        texts = [result["answer"], *(c["statement"] for c in result["claims"])]
+        copied += [(result["experiment"], run) for t in texts for run in _copied(t, runs)]
     assert copied == []
 
 
