@@ -20,6 +20,7 @@ from nnlab.nn.modules import (
     embedding,
     linear,
     loss,
+    metric_loss,
     mlp,
     normalization,
     padding,
@@ -28,6 +29,7 @@ from nnlab.nn.modules import (
     positional,
     rnn,
     segmentation_loss,
+    task_weighting,
     transformer,
     upsampling,
 )
@@ -95,6 +97,9 @@ from nnlab.nn.modules.loss import (
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+)
+from nnlab.nn.modules.metric_loss import (
+    NTXentLoss,
 )
 from nnlab.nn.modules.mlp import (
     MLP,
@@ -166,6 +171,9 @@ from nnlab.nn.modules.rnn import (
 from nnlab.nn.modules.segmentation_loss import (
     DiceLoss,
 )
+from nnlab.nn.modules.task_weighting import (
+    UncertaintyWeighting,
+)
 from nnlab.nn.modules.transformer import (
     Transformer,
     TransformerDecoder,
@@ -188,6 +196,7 @@ __all__ += dropout.__all__
 __all__ += embedding.__all__
 __all__ += linear.__all__
 __all__ += loss.__all__
+__all__ += metric_loss.__all__
 __all__ += mlp.__all__
 __all__ += normalization.__all__
 __all__ += padding.__all__
@@ -196,7 +205,10 @@ __all__ += pooling.__all__
 __all__ += positional.__all__
 __all__ += rnn.__all__
 __all__ += segmentation_loss.__all__
+__all__ += task_weighting.__all__
 __all__ += transformer.__all__
 __all__ += upsampling.__all__
 # The table behind the sinusoidal encoding is a function, not a layer: it stays in its file.
 __all__.remove("sinusoidal_table")
+# NT-Xent's function form stays in its file (nnlab.nn.modules.metric_loss.nt_xent_loss).
+__all__.remove("nt_xent_loss")

@@ -61,3 +61,11 @@ __all__ += [
 from nnlab.nn.utils.masking import masked_mean, token_ids  # noqa: E402
 
 __all__ += ["masked_mean", "token_ids"]
+
+from nnlab.nn.utils.mining import (  # noqa: E402
+    batch_hard_triplets,
+    pairwise_distances,
+    semi_hard_triplets,
+)
+
+__all__ += ["batch_hard_triplets", "pairwise_distances", "semi_hard_triplets"]
