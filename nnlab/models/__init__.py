@@ -77,6 +77,40 @@ from nnlab.models.pretrained_text_classifier import SentenceClassifier  # noqa: 
 
 __all__ += ["SentenceClassifier"]
 
+# Generative and representation learning: autoencoders, the VAE, diffusion, ensembles.
+from nnlab.models.autoencoder import Autoencoder  # noqa: E402
+from nnlab.models.diffusion import (  # noqa: E402
+    DDPMScheduler,
+    DDPMSchedulerOutput,
+    DenoisingMLP,
+    cosine_beta_schedule,
+    ddpm_sample,
+    diffusion_loss,
+    get_timestep_embedding,
+    linear_beta_schedule,
+)
+from nnlab.models.ensemble import (  # noqa: E402
+    COMBINE_RULES,
+    Ensemble,
+    SnapshotCollector,
+    bootstrap_indices,
+    combine_predictions,
+)
+from nnlab.models.vae import (  # noqa: E402
+    VAE,
+    ELBOTerms,
+    elbo_loss,
+    gaussian_kl,
+    kl_warmup,
+    reparameterize,
+)
+
+__all__ += ["Autoencoder", "VAE", "ELBOTerms", "elbo_loss", "gaussian_kl", "kl_warmup"]
+__all__ += ["reparameterize", "COMBINE_RULES", "Ensemble", "SnapshotCollector"]
+__all__ += ["bootstrap_indices", "combine_predictions", "DDPMScheduler", "DDPMSchedulerOutput"]
+__all__ += ["DenoisingMLP", "cosine_beta_schedule", "ddpm_sample", "diffusion_loss"]
+__all__ += ["get_timestep_embedding", "linear_beta_schedule"]
+
 # The model types of run configs: each module above registers its own; the layers of
 # nnlab.nn that a config trains whole (mlp, linear, perceptron) are registered here.
 from nnlab.models import feedforward  # noqa: E402, F401
