@@ -16,6 +16,7 @@ from nnlab.metrics.classification import (
     recall,
 )
 from nnlab.metrics.confusion import accuracy, confusion_matrix, top_k_accuracy
+from nnlab.metrics.generative import SampleScores, classifier_sample_scores, frechet_distance
 from nnlab.metrics.ranking import (
     auc,
     average_precision_score,
@@ -39,7 +40,10 @@ from nnlab.metrics.segmentation import (
 )
 
 __all__ = [
+    "SampleScores",
     "UndefinedMetricWarning",
+    "classifier_sample_scores",
+    "frechet_distance",
     "accuracy",
     "auc",
     "average_precision_score",

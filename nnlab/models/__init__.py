@@ -77,7 +77,7 @@ from nnlab.models.pretrained_text_classifier import SentenceClassifier  # noqa: 
 
 __all__ += ["SentenceClassifier"]
 
-# Generative and representation learning: autoencoders, the VAE, diffusion, ensembles.
+# Generative and representation learning: autoencoders, the VAE, GANs, diffusion, ensembles.
 from nnlab.models.autoencoder import Autoencoder  # noqa: E402
 from nnlab.models.diffusion import (  # noqa: E402
     DDPMScheduler,
@@ -96,6 +96,18 @@ from nnlab.models.ensemble import (  # noqa: E402
     bootstrap_indices,
     combine_predictions,
 )
+from nnlab.models.gan import (  # noqa: E402
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    discriminator_loss,
+    gradient_penalty,
+    minimax_generator_loss,
+    non_saturating_generator_loss,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
 from nnlab.models.vae import (  # noqa: E402
     VAE,
     ELBOTerms,
@@ -110,6 +122,10 @@ __all__ += ["reparameterize", "COMBINE_RULES", "Ensemble", "SnapshotCollector"]
 __all__ += ["bootstrap_indices", "combine_predictions", "DDPMScheduler", "DDPMSchedulerOutput"]
 __all__ += ["DenoisingMLP", "cosine_beta_schedule", "ddpm_sample", "diffusion_loss"]
 __all__ += ["get_timestep_embedding", "linear_beta_schedule"]
+__all__ += ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]
+__all__ += ["discriminator_loss", "gradient_penalty", "minimax_generator_loss"]
+__all__ += ["non_saturating_generator_loss", "wasserstein_critic_loss"]
+__all__ += ["wasserstein_generator_loss"]
 
 # The model types of run configs: each module above registers its own; the layers of
 # nnlab.nn that a config trains whole (mlp, linear, perceptron) are registered here.
