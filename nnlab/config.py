@@ -118,6 +118,7 @@ class ModelConfig(_Section):
     below; every model's constructor options go in ``params``."""
 
     type: str = "mlp"
+    embedding_dim: PositiveInt = 16  # metric_learning: the embedding the model outputs
     hidden_sizes: list[PositiveInt] = Field(default_factory=lambda: [128])
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -143,6 +144,11 @@ LOSSES_BY_TASK = {
     "regression": ("mse", "l1", "huber"),
     "segmentation": ("cross_entropy", "dice", "cross_entropy+dice"),
     "seq2seq": ("cross_entropy",),  # per output token, padding ignored
+    "reconstruction": ("mse", "l1", "elbo"),
+    # GANs: the generator's loss (the discriminator's is always binary cross-entropy);
+    # DDPMs: the ε-prediction loss
+    "generation": ("non_saturating", "minimax", "diffusion"),
+    "metric_learning": ("triplet",),  # batch-hard triplets (Hermans et al., 2017)
 }
 METRICS_BY_TASK = {
     "classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "top5_accuracy"),
@@ -151,23 +157,36 @@ METRICS_BY_TASK = {
     "segmentation": ("pixel_accuracy", "mean_iou", "mean_dice"),
     # teacher-forced, during training; greedy exact match is added to the final metrics
     "seq2seq": ("token_accuracy",),
+    # The own loops of reconstruction and generation log their loss terms, and metric
+    # learning its triplet loss; each adds its final metrics (reconstruction error, ELBO
+    # terms, Fréchet distance, pair AUC...) to metrics.json.
+    "reconstruction": (),
+    "generation": (),
+    "metric_learning": (),
 }
+#: Loss options that only some losses read.
+LOSS_OPTIONS = {"beta": ("elbo",), "warmup_steps": ("elbo",), "margin": ("triplet",)}
 
 
 class LossConfig(_Section):
     """The loss; left out, it is the usual one for the task (cross-entropy, binary
-    cross-entropy on logits, or mean squared error)."""
+    cross-entropy on logits, or mean squared error) or the model's (a VAE's ELBO).
+    ``beta`` and ``warmup_steps`` set the ELBO's KL weight and its warm-up, ``margin``
+    the triplet loss's."""
 
     name: (
         Literal[
             "cross_entropy", "bce_with_logits", "mse", "l1", "huber", "multi_margin", "dice",
-            "cross_entropy+dice",
+            "cross_entropy+dice", "elbo", "non_saturating", "minimax", "diffusion", "triplet",
         ]
         | None
     ) = None  # fmt: skip
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     pos_weight: float | None = Field(None, gt=0)
     class_weight: Literal["none", "balanced"] = "none"
+    beta: float = Field(1.0, ge=0)  # elbo: the KL term's weight (β-VAE)
+    warmup_steps: int = Field(0, ge=0)  # elbo: steps of the linear KL warm-up to beta
+    margin: float = Field(0.2, gt=0)  # triplet: d(a, p) + margin ≤ d(a, n)
 
 
 class _OptimizerOptions(_Section):
@@ -266,9 +285,10 @@ class RunConfig(_Section):
 
     name: str = "run"
     seed: int = 0
-    task: Literal["classification", "binary", "regression", "segmentation", "seq2seq"] = (
-        "classification"
-    )
+    task: Literal[
+        "classification", "binary", "regression", "segmentation", "seq2seq", "reconstruction",
+        "generation", "metric_learning",
+    ] = "classification"  # fmt: skip
     output_dir: str = "runs"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -282,18 +302,12 @@ class RunConfig(_Section):
     def _fits_the_task(self) -> RunConfig:
         """Loss and metrics must suit the task; checked before anything is trained."""
         problems = _non_finite_params(self)
-        losses = LOSSES_BY_TASK[self.task]
-        if self.loss.name is None:
-            self.loss.name = losses[0]
-        elif self.loss.name not in losses:
-            problems.append(
-                f"loss.name: {self.loss.name!r} does not fit task {self.task!r}; allowed: "
-                + ", ".join(losses)
-            )
+        problems += self._loss_problems()
         allowed = METRICS_BY_TASK[self.task]
         if self.training.metrics is None:
             defaults = {"classification": 1, "binary": 5, "regression": 4, "segmentation": 2,
-                        "seq2seq": 1}  # fmt: skip
+                        "seq2seq": 1, "reconstruction": 0, "generation": 0,
+                        "metric_learning": 0}  # fmt: skip
             self.training.metrics = [m for m in allowed[: defaults[self.task]] if m != "rmse"]
         for metric in self.training.metrics:
             if metric not in allowed:
@@ -306,6 +320,33 @@ class RunConfig(_Section):
             raise ValueError("\n".join(problems))
         return self
 
+    def _loss_problems(self) -> list[str]:
+        """The loss must suit the task and the model (a VAE trains with its ELBO, a GAN
+        with a generator loss); left out, it is the model's first or the task's first.
+        Options of other losses (``loss.beta`` for a triplet loss...) are errors."""
+        losses = LOSSES_BY_TASK[self.task]
+        entry = model_entry(self.model.type)
+        fitting = [n for n in losses if not entry.losses or n in entry.losses]
+        if self.loss.name is None:
+            self.loss.name = fitting[0] if fitting else losses[0]
+        elif self.loss.name not in losses:
+            return [
+                f"loss.name: {self.loss.name!r} does not fit task {self.task!r}; allowed: "
+                + ", ".join(losses)
+            ]
+        elif self.loss.name not in fitting and fitting:
+            return [
+                f"loss.name: model.type {self.model.type!r} does not train with "
+                f"{self.loss.name!r}; allowed: " + ", ".join(fitting)
+            ]
+        return [
+            f"loss.{key}: applies to loss.name = "
+            + " or ".join(map(repr, names))
+            + f", not {self.loss.name!r}; remove it"
+            for key, names in LOSS_OPTIONS.items()
+            if _set(self.loss, key) and self.loss.name not in names
+        ]
+
     def _shape_problems(self) -> list[str]:
         """Task, data and model type must agree: the model must do the task and read what
         the data gives (a CNN needs images...), as its registry entry says."""
@@ -315,6 +356,51 @@ class RunConfig(_Section):
             problems += self._input_problems(entry)
         if self.data.augment and self.data_input() != "image":
             problems.append('data.augment: augmentations apply to images (data.layout = "image")')
+        if _set(self.model, "embedding_dim") and self.task != "metric_learning":
+            problems.append(
+                f'model.embedding_dim: applies to task "metric_learning", not {self.task!r}; '
+                "remove it"
+            )
+        if not problems:
+            problems += self._own_loop_problems(entry)
+        return problems
+
+    def _own_loop_problems(self, entry: ModelEntry) -> list[str]:
+        """The own loops of reconstruction and generation: data in the range the model's
+        output has, and no setting of the general loop they would silently ignore."""
+        problems = []
+        if entry.loop is None:
+            return problems
+        if entry.input_range is not None and self.data.scale != "minmax":
+            low, high = entry.input_range
+            problems.append(
+                f"data.scale: {entry.name!r} reads data in [{low:g}, {high:g}], mapped from the "
+                f'training split\'s min and max; set data.scale = "minmax" (got '
+                f"{self.data.scale!r})"
+            )
+        if entry.image_size is not None and self.data.image_size != entry.image_size:
+            side = entry.image_size
+            problems.append(
+                f"data.image_size: {entry.name!r} reads and makes {side}x{side} images; set "
+                f"data.image_size = {side} (got {self.data.image_size!r})"
+            )
+        unused = {
+            "scheduler": self.scheduler.name != "none",
+            "training.early_stopping": self.training.early_stopping is not None,
+            "training.accumulate_steps": self.training.accumulate_steps != 1,
+            "training.detect_anomaly": self.training.detect_anomaly,
+            "training.monitor": self.training.monitor != "val_loss",
+            "regularization": self.regularization.model_dump()
+            != RegularizationConfig().model_dump(),
+            "data.augment": bool(self.data.augment),
+        }
+        for key, given in unused.items():
+            if given:
+                problems.append(
+                    f"{key}: the {entry.loop} loop of {entry.name!r} does not use it "
+                    "(constant learning rate, every epoch, the last epoch's weights kept, no "
+                    "augmentation); remove it"
+                )
         return problems
 
     def data_input(self) -> str:
@@ -333,7 +419,7 @@ class RunConfig(_Section):
                     f'task: "{task}" goes with data.dataset = "{task_dataset}" and model.type '
                     f"= {models}, got task {self.task!r}, dataset {dataset!r}, model {kind!r}"
                 ]
-        if self.task not in entry.tasks:
+        if not entry.does(self.task):
             return [
                 f"model.type: {kind!r} does not do task {self.task!r}; choose one of "
                 + ", ".join(model_names(task=self.task))
@@ -358,6 +444,12 @@ class RunConfig(_Section):
             + " or ".join(f'"{layout}"' for layout in layouts)
             + f" (got {self.data.layout!r})"
         ]
+
+
+def _set(section: BaseModel, key: str) -> bool:
+    """Whether ``section.key`` differs from its default (a config re-validated from its
+    dump sets every key, so "given" cannot be told apart otherwise)."""
+    return getattr(section, key) != type(section).model_fields[key].default
 
 
 def _non_finite(value: Any, key: str) -> list[str]:

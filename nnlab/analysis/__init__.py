@@ -2,7 +2,11 @@
 
 from nnlab.analysis.plots import (
     plot_confusion_matrix,
+    plot_curves,
+    plot_distance_histogram,
+    plot_embedding,
     plot_history,
+    plot_image_grid,
     plot_lr,
     plot_perceptron_errors,
     plot_regression,
@@ -22,7 +26,7 @@ __all__ = [
     "EmpiricalReceptiveField", "ReceptiveField", "ReceptiveFieldRow",
     "empirical_receptive_field", "receptive_field", "plot_confusion_matrix", "plot_history",
     "plot_lr", "plot_perceptron_errors", "plot_regression", "plot_roc", "plot_segmentation",
-    "save_figure",
+    "save_figure", "plot_curves", "plot_distance_histogram", "plot_embedding", "plot_image_grid",
 ]  # fmt: skip
 
 # Gradient flow through the time steps of recurrent layers.

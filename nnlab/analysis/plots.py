@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 
 __all__ = [
     "save_figure", "plot_history", "plot_lr", "plot_confusion_matrix", "plot_roc",
-    "plot_regression", "plot_perceptron_errors", "plot_segmentation",
+    "plot_regression", "plot_perceptron_errors", "plot_segmentation", "plot_image_grid",
+    "plot_curves", "plot_embedding", "plot_distance_histogram",
 ]  # fmt: skip
 
 
@@ -171,4 +172,85 @@ def plot_segmentation(
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_image_grid(
+    images: np.ndarray, path: str | Path, ncols: int = 10, title: str = "",
+    row_labels: Sequence[str] | None = None,
+) -> Path:  # fmt: skip
+    """Grey images in a grid, ``ncols`` a row: (N, H, W), (N, 1, H, W), or flat rows
+    (N, H·H) of square images. Each image is shown over its own grid's value range, so
+    samples and originals that share a figure share a scale."""
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 2:
+        side = int(round(np.sqrt(x.shape[1])))
+        if side * side != x.shape[1]:
+            raise ValueError(f"plot_image_grid: rows of {x.shape[1]} values are not square images")
+        x = x.reshape(-1, side, side)
+    elif x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 3 or len(x) == 0:
+        raise ValueError(
+            f"plot_image_grid: expected (N, H, W) images, got shape {np.shape(images)}"
+        )
+    ncols = max(1, min(ncols, len(x)))
+    nrows = -(-len(x) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(0.8 * ncols + 0.6, 0.8 * nrows + 0.4),
+                             squeeze=False)  # fmt: skip
+    low, high = float(x.min()), float(x.max())
+    for k, ax in enumerate(axes.flat):
+        if k < len(x):
+            ax.imshow(x[k], cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(k < len(x))
+    for r, label in enumerate(row_labels or []):
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_curves(
+    series: dict[str, Sequence[float]], path: str | Path, xlabel: str = "epoch", title: str = ""
+) -> Path:
+    """Several curves on one pair of axes (the losses of a GAN's two players, a VAE's
+    reconstruction and KL terms), against 1, 2, ... of ``xlabel``."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, values in series.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_embedding(points: np.ndarray, labels: np.ndarray, path: str | Path,
+                   title: str = "") -> Path:  # fmt: skip
+    """2-D points (an embedding's projection) coloured by class."""
+    points, labels = np.asarray(points), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5, 4.4))
+    for c in np.unique(labels):
+        at = labels == c
+        ax.scatter(points[at, 0], points[at, 1], s=8, alpha=0.7, label=str(c))
+    ax.legend(fontsize=7, markerscale=2, ncols=2)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_distance_histogram(same: np.ndarray, different: np.ndarray, path: str | Path) -> Path:
+    """Distances between pairs of the same class and of different classes: the further
+    apart the two histograms, the better the embedding verifies pairs."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    bins = np.histogram_bin_edges(np.concatenate([same, different]), bins=40)
+    ax.hist(same, bins=bins, alpha=0.6, density=True, label="same class")
+    ax.hist(different, bins=bins, alpha=0.6, density=True, label="different classes")
+    ax.set_xlabel("embedding distance")
+    ax.legend()
+    ax.grid(alpha=0.3)
     return save_figure(fig, path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from nnlab.models.registry import register_model
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU, Sigmoid, Tanh
 from nnlab.nn.modules.mlp import MLP
@@ -32,6 +33,13 @@ _CODE_ACTIVATIONS: dict[str, Callable[[], Module]] = {
 }
 
 
+@register_model(
+    "autoencoder", reads="features", tasks="reconstruction", own_fit=True, loop="reconstruction",
+    losses=("mse", "l1"),
+    args=lambda d: {"in_features": d.input_shape[0], "code_size": 8,
+                    "hidden_sizes": list(d.config.hidden_sizes),
+                    "activation": d.config.activation},
+)  # fmt: skip
 class Autoencoder(Module):
     """A multilayer-perceptron autoencoder: x̂ = decoder(encoder(x)).
 

@@ -56,6 +56,7 @@ import numpy as np
 from nnlab import dtypes
 from nnlab.autograd.grad_mode import no_grad
 from nnlab.creation import randint, randn
+from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import SiLU
@@ -475,6 +476,30 @@ class DenoisingMLP(Module):
 
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}, time_embed_dim={self.time_embed_dim}"
+
+
+@register_model(
+    "ddpm",
+    reads="features",
+    tasks="generation",
+    own_fit=True,
+    loop="diffusion",
+    losses="diffusion",
+    input_range=(-1.0, 1.0),
+    args=lambda d: {"data_dim": d.input_shape[0]},
+)
+def _ddpm(
+    data_dim: int,
+    hidden_size: int = 128,
+    num_blocks: int = 3,
+    time_embed_dim: int = 32,
+    num_train_timesteps: int = 100,
+    beta_schedule: str = "linear",
+) -> DenoisingMLP:
+    """A run config's DDPM: the ε-network with its noise schedule as ``.scheduler``."""
+    model = DenoisingMLP(data_dim, hidden_size, num_blocks, time_embed_dim)
+    model.scheduler = DDPMScheduler(num_train_timesteps, beta_schedule=beta_schedule)
+    return model
 
 
 # -- training and sampling ---------------------------------------------------------------

@@ -36,10 +36,11 @@ from typing import Any
 from nnlab.autograd.engine import grad
 from nnlab.autograd.grad_mode import enable_grad
 from nnlab.creation import ones, rand, zeros
+from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import LeakyReLU, ReLU, Tanh
-from nnlab.nn.modules.container import Sequential
+from nnlab.nn.modules.container import ModuleDict, Sequential
 from nnlab.nn.modules.conv import Conv2d, ConvTranspose2d
 from nnlab.nn.modules.embedding import Embedding
 from nnlab.nn.modules.linear import Flatten, Linear, Unflatten
@@ -318,6 +319,30 @@ class DCGANDiscriminator(_Conditioned):
 
     def extra_repr(self) -> str:
         return f"double_backward={self.double_backward}" if self.double_backward else ""
+
+
+# -- run configs: the two players as one module ("generator", "discriminator") ------------
+
+register_model(
+    "gan", reads="features", tasks="generation", own_fit=True, loop="adversarial",
+    losses=("non_saturating", "minimax"), input_range=(-1.0, 1.0),
+    args=lambda d: {"out_features": d.input_shape[0]},
+)(
+    lambda out_features, latent_dim=16, hidden=(128, 128): ModuleDict({
+        "generator": MLPGenerator(latent_dim, out_features, tuple(hidden)),
+        "discriminator": MLPDiscriminator(out_features, tuple(hidden)),
+    })
+)  # fmt: skip
+register_model(
+    "dcgan", reads="image", tasks="generation", own_fit=True, loop="adversarial",
+    losses=("non_saturating", "minimax"), input_range=(-1.0, 1.0), image_size=16,
+    args=lambda d: {},
+)(
+    lambda latent_dim=16, channels=32: ModuleDict({
+        "generator": DCGANGenerator(latent_dim, channels),
+        "discriminator": DCGANDiscriminator(channels),
+    })
+)  # fmt: skip
 
 
 # -- losses ----------------------------------------------------------------------------------

@@ -9,8 +9,19 @@ entry says everything the runner and the config need to know about a model type:
   function of :class:`ModelInputs` (input channels, classes, vocabulary size, ...). The
   config's ``model.params`` are added on top, checked against the constructor's signature.
 - ``tasks``: the tasks it does (default: classification, binary, regression).
-- ``own_fit``: it trains itself (``fit(x, y, epochs=, lr=)``, per-epoch ``errors_``,
-  ``predict(x)``) instead of with a loss, an optimizer and gradients.
+- ``own_fit``: it does not train with the general loop (one loss, one optimizer, the
+  :class:`~nnlab.train.Trainer`): the perceptron trains itself (``fit(x, y, epochs=,
+  lr=)``, per-epoch ``errors_``, ``predict(x)``); the models of the reconstruction and
+  generation tasks (a VAE's warm-up, a GAN's two players, a DDPM's noising) train with
+  the loops of :mod:`nnlab.runner.generative`.
+- ``loop``: which of those loops (one of :data:`LOOPS`).
+- ``losses``: the config's ``loss.name`` values it trains with, the first by default
+  (default: any loss of the task).
+- ``input_range``: the fixed range its data must lie in (a generator's ``tanh`` makes
+  [-1, 1], a Bernoulli likelihood needs [0, 1]): the config then requires min-max
+  scaling, and the loop maps [0, 1] onto the range.
+- ``image_size``: the one image side it reads or makes (the DCGAN's 16); the config then
+  requires ``data.image_size`` to be it.
 - ``pretrained``: the pretrained encoder its constructor loads; its inputs are token ids
   from that encoder's tokenizer, and its frozen weights, rebuilt on load, stay out of
   checkpoints and ``model.safetensors``.
@@ -33,8 +44,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 __all__ = [
-    "INPUT_KINDS", "GENERAL_TASKS", "ModelInputs", "ModelEntry", "register_model",
-    "model_entry", "model_names",
+    "INPUT_KINDS", "GENERAL_TASKS", "ENCODER_TASKS", "LOOPS", "ModelInputs", "ModelEntry",
+    "register_model", "model_entry", "model_names",
 ]  # fmt: skip
 
 #: What a model can read, and where the data gives it: feature rows ``(N, F)`` (data.layout
@@ -43,6 +54,12 @@ __all__ = [
 INPUT_KINDS = ("features", "image", "signal", "tokens", "token_pairs")
 #: The tasks a model does unless its entry says otherwise.
 GENERAL_TASKS = ("classification", "binary", "regression")
+#: The own training loops of :mod:`nnlab.runner.generative`: rebuild the input
+#: (autoencoders), the ELBO (VAEs), two players in turn (GANs), denoising (DDPMs).
+LOOPS = ("reconstruction", "elbo", "adversarial", "diffusion")
+#: Tasks every model that does classification also does, its outputs read as an
+#: embedding: metric learning trains any such network as a Siamese/triplet encoder.
+ENCODER_TASKS = ("metric_learning",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +92,17 @@ class ModelEntry:
     tasks: tuple[str, ...] = GENERAL_TASKS
     own_fit: bool = False
     pretrained: str | None = None
+    losses: tuple[str, ...] = ()
+    loop: str | None = None
+    input_range: tuple[float, float] | None = None
+    image_size: int | None = None
+
+    def does(self, task: str) -> bool:
+        """Whether it does ``task``: one of its ``tasks``, or an encoder task
+        (:data:`ENCODER_TASKS`) for a classifier trained by the general loop."""
+        if task in self.tasks:
+            return True
+        return task in ENCODER_TASKS and "classification" in self.tasks and not self.own_fit
 
     def build(self, inputs: ModelInputs, params: dict[str, Any]) -> Any:
         """``factory(**args(inputs), **params)``: ``params`` override the derived args."""
@@ -98,6 +126,10 @@ def register_model(
     tasks: str | tuple[str, ...] = GENERAL_TASKS,
     own_fit: bool = False,
     pretrained: str | None = None,
+    losses: str | tuple[str, ...] = (),
+    loop: str | None = None,
+    input_range: tuple[float, float] | None = None,
+    image_size: int | None = None,
 ) -> Callable[[F], F]:
     """A decorator that registers the class or factory below it under ``names`` (several
     names may share one class, e.g. ``"rnn", "lstm", "gru"``, told apart by
@@ -112,6 +144,12 @@ def register_model(
     if not callable(args):
         raise TypeError(f"register_model{names}: args must be a function of ModelInputs")
     task_names = _as_tuple(tasks, "tasks")
+    loss_names = _as_tuple(losses, "losses") if losses else ()
+    if loop is not None and (loop not in LOOPS or not own_fit):
+        raise ValueError(
+            f"register_model{names}: loop must be one of {', '.join(LOOPS)}, with own_fit=True; "
+            f"got loop={loop!r}, own_fit={own_fit}"
+        )
 
     def register(factory: F) -> F:
         for name in names:
@@ -122,7 +160,8 @@ def register_model(
                     f"{_origin(factory)} needs another name"
                 )
             _ENTRIES[name] = ModelEntry(name, factory, kinds, args, task_names, own_fit,
-                                        pretrained)  # fmt: skip
+                                        pretrained, loss_names, loop, input_range,
+                                        image_size)  # fmt: skip
         return factory
 
     return register
@@ -146,6 +185,6 @@ def model_names(*, reads: str | None = None, task: str | None = None) -> tuple[s
         sorted(
             name
             for name, e in _ENTRIES.items()
-            if (reads is None or reads in e.reads) and (task is None or task in e.tasks)
+            if (reads is None or reads in e.reads) and (task is None or e.does(task))
         )
     )

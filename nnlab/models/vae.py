@@ -43,6 +43,7 @@ import numpy as np
 
 from nnlab import creation
 from nnlab.autograd.grad_mode import no_grad
+from nnlab.models.registry import register_model
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
 from nnlab.nn.modules.activation import ReLU
@@ -224,6 +225,12 @@ def _mlp(sizes: Sequence[int]) -> list[Module]:
     return layers
 
 
+@register_model(
+    "vae", reads="features", tasks="reconstruction", own_fit=True, loop="elbo", losses="elbo",
+    input_range=(0.0, 1.0),
+    args=lambda d: {"in_features": d.input_shape[0], "latent_dim": 8,
+                    "hidden": tuple(d.config.hidden_sizes)},
+)  # fmt: skip
 class VAE(Module):
     """A fully connected variational autoencoder with a Gaussian encoder.
 

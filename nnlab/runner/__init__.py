@@ -4,8 +4,9 @@
 ``builders`` into a model (from its entry in :mod:`nnlab.models.registry`), a loss, an
 optimizer and a schedule; ``hooks`` holds what some model types and tasks add to the
 general path (the perceptron rule, seq2seq's exact match); ``training`` trains (or
-resumes) with the one training loop and writes the run folder; ``inference`` evaluates
-and predicts with a finished run.
+resumes) with the one training loop and writes the run folder; ``generative`` holds the
+own loops of the reconstruction and generation tasks (autoencoders, VAEs, GANs, DDPMs);
+``inference`` evaluates and predicts with a finished run.
 """
 
 from nnlab.runner.builders import build_model

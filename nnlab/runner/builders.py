@@ -18,6 +18,7 @@ from nnlab.config import ConfigError, RunConfig
 from nnlab.models.registry import ModelInputs, model_entry
 from nnlab.nn.utils import param_groups_by_name
 from nnlab.nn.utils import regularization as R
+from nnlab.nn.utils.mining import batch_hard_triplets
 from nnlab.optim import lr_scheduler as S
 from nnlab.runner.options import check_options, construct, given_options
 from nnlab.tensor import Tensor
@@ -29,8 +30,10 @@ __all__ = [
 
 
 def output_size(cfg: RunConfig, n_classes: int) -> int:
-    """Scores per output position: the classes (per sample, pixel or output token), or 1
-    for a binary or regression output."""
+    """Scores per output position: the classes (per sample, pixel or output token), 1
+    for a binary or regression output, or the embedding's size for metric learning."""
+    if cfg.task == "metric_learning":
+        return cfg.model.embedding_dim
     return n_classes if cfg.task in ("classification", "segmentation", "seq2seq") else 1
 
 
@@ -91,10 +94,28 @@ class _FlatTargetLoss(nn.Module):
         return self.loss(outputs.reshape(-1), targets)
 
 
+class _BatchHardTripletLoss(nn.Module):
+    """The triplet loss over the batch-hard triplets of a batch of embeddings (N, D) and
+    their labels (N,): each anchor with its farthest positive and nearest negative
+    (Hermans et al., 2017), ``mean max(0, d(a, p) − d(a, n) + margin)``."""
+
+    def __init__(self, margin: float) -> None:
+        super().__init__()
+        self.triplet = nn.TripletMarginLoss(margin=margin)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        a, p, n = batch_hard_triplets(embeddings, labels)
+        if len(a) == 0:  # no anchor has both a positive and a negative in this batch
+            return (embeddings * 0.0).sum()
+        return self.triplet(embeddings[a], embeddings[p], embeddings[n])
+
+
 def build_loss(cfg: RunConfig, y_train: np.ndarray, n_classes: int) -> nn.Module:
     """The configured loss; ``class_weight="balanced"`` weighs classes by inverse frequency."""
     c = cfg.loss
     y_train = np.asarray(y_train)
+    if c.name == "triplet":
+        return _BatchHardTripletLoss(c.margin)
     if cfg.task == "seq2seq":
         return _SequenceLoss(nn.CrossEntropyLoss(ignore_index=0, label_smoothing=c.label_smoothing))
     if c.name == "cross_entropy":

@@ -99,7 +99,7 @@ def make_splits(cfg: RunConfig) -> Splits:
     if special is not None:
         return special(cfg)
     x, y, given_test = load_arrays(cfg)
-    labels = cfg.task in ("classification", "binary")
+    labels = cfg.task in ("classification", "binary", "metric_learning")
     if given_test is None:
         x, x_test, y, y_test = train_test_split(
             x, y, test_size=cfg.data.test_size, seed=cfg.seed, stratify=y if labels else None
@@ -283,7 +283,7 @@ def build_augmentation(cfg: RunConfig) -> Any:
 
 def _targets(cfg: RunConfig, y: np.ndarray) -> np.ndarray:
     """Class indices (int64, masks and token rows keep their shape) or float values (N,)."""
-    if cfg.task in ("classification", "segmentation", "seq2seq"):
+    if cfg.task in ("classification", "segmentation", "seq2seq", "metric_learning"):
         return np.asarray(y, dtype=np.int64)
     return np.asarray(y, dtype=np.float32).reshape(-1)
 

@@ -6,7 +6,14 @@ plots), each behind a flag of the model's registry entry or behind its task:
   ``errors_`` (mistakes per epoch) are the history, ``model.predict(x)`` the labels;
 - **seq2seq** (the dates task): after teacher-forced training, the real test is the
   model writing each answer on its own (greedy exact match); its plots show where the
-  decoder looked, and it predicts ISO dates from date strings.
+  decoder looked, and it predicts ISO dates from date strings;
+- **metric_learning**: the model's outputs are embeddings, trained with batch-hard
+  triplets; what counts is how well distances in them tell classes apart (the pair AUC,
+  leave-one-out nearest-neighbour accuracy), shown as a 2-D projection and the distance
+  histograms of same-class and different-class pairs.
+
+The reconstruction and generation tasks train with loops of their own
+(:mod:`nnlab.runner.generative`).
 
 Pretrained encoders (entry ``pretrained``) change only where their token ids come from
 (:func:`nnlab.runner.data.pretrained_token_ids`) and that their frozen weights stay out of
@@ -26,6 +33,8 @@ import numpy as np
 import nnlab
 import nnlab.io
 from nnlab import analysis
+from nnlab import metrics as M
+from nnlab.analysis import plots as P
 from nnlab.config import RunConfig
 from nnlab.data.datasets import (
     DATE_SOURCE_VOCAB,
@@ -91,12 +100,13 @@ class TaskHooks:
     """What a task adds to the general path; None: nothing.
 
     ``split_metrics(model, x, y)``: metrics added to each split's final ones.
-    ``plots(model, x_test, folder)``: the task's figures, instead of the general ones.
+    ``plots(model, x_test, y_test, folder)``: the task's figures, instead of the general
+    ones.
     ``predict(model, inputs)``: predictions from raw inputs, instead of the general ones.
     """
 
     split_metrics: Callable[[Any, Any, np.ndarray], dict[str, float]] | None = None
-    plots: Callable[[Any, Any, Path], None] | None = None
+    plots: Callable[[Any, Any, np.ndarray, Path], None] | None = None
     predict: Callable[[Any, Any], dict[str, np.ndarray]] | None = None
 
 
@@ -113,7 +123,7 @@ def _greedy_exact_match(model: Any, x: Any, target_out: np.ndarray) -> dict[str,
     return {"exact_match": hits / len(source)}
 
 
-def _attention_plots(model: Any, x_test: Any, plots: Path) -> None:
+def _attention_plots(model: Any, x_test: Any, y_test: np.ndarray, plots: Path) -> None:
     """Where the decoder looked while writing each output character, for a few inputs."""
     source = x_test[0][:3]
     model.eval()
@@ -132,9 +142,72 @@ def _predict_dates(model: Any, inputs: Any) -> dict[str, np.ndarray]:
     return {"prediction": np.array(decode_dates(ids.numpy(), DATE_TARGET_VOCAB))}
 
 
+def _embed(model: Any, x: np.ndarray) -> np.ndarray:
+    """The model's embeddings of ``x`` (float64), eval mode, without gradients."""
+    model.eval()
+    with nnlab.no_grad():
+        parts = [model(nnlab.from_numpy(x[i : i + 512])).numpy() for i in range(0, len(x), 512)]
+    return np.concatenate(parts).reshape(len(x), -1).astype(np.float64)
+
+
+def _pair_distances(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances of all pairs i < j, and whether each pair shares a class."""
+    sq = (z * z).sum(1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * z @ z.T, 0))
+    i, j = np.triu_indices(len(z), k=1)
+    return d[i, j], y[i] == y[j]
+
+
+def _embedding_metrics(model: Any, x: Any, y: np.ndarray) -> dict[str, float]:
+    """How well embedding distances tell classes apart, within one split:
+
+    - ``pair_auc``: ROC-AUC of −distance for "same class" over all pairs (verification);
+    - ``knn_accuracy``: leave-one-out 1-nearest-neighbour accuracy (each sample takes the
+      class of its nearest other sample)."""
+    z, y = _embed(model, np.asarray(x)), np.asarray(y)
+    distances, same = _pair_distances(z, y)
+    sq = (z * z).sum(1)
+    d = sq[:, None] + sq[None, :] - 2 * z @ z.T
+    np.fill_diagonal(d, np.inf)
+    return {
+        "pair_auc": float(M.roc_auc_score(same.astype(np.int64), -distances)),
+        "knn_accuracy": float((y[d.argmin(1)] == y).mean()),
+    }
+
+
+def _embedding_plots(model: Any, x_test: Any, y_test: np.ndarray, plots: Path) -> None:
+    """The test embeddings projected on their first two principal components, coloured by
+    class, and the distances of same-class and different-class pairs."""
+    z = _embed(model, np.asarray(x_test))
+    centred = z - z.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ vt[:2].T if len(vt) >= 2 else np.column_stack([centred[:, 0], 0 * z[:, 0]])
+    P.plot_embedding(points, y_test, plots / "embedding_pca.png",
+                     title="test embeddings (first two principal components)")  # fmt: skip
+    distances, same = _pair_distances(z, np.asarray(y_test))
+    P.plot_distance_histogram(distances[same], distances[~same], plots / "distances.png")
+
+
+def _no_predictions(task: str, why: str) -> Callable[[Any, Any], dict[str, np.ndarray]]:
+    def refuse(model: Any, inputs: Any) -> dict[str, np.ndarray]:
+        raise ValueError(f"a {task} run {why}")
+
+    return refuse
+
+
 _TASK_HOOKS = {
     "seq2seq": TaskHooks(_greedy_exact_match, _attention_plots, _predict_dates),
-}
+    "metric_learning": TaskHooks(
+        _embedding_metrics, _embedding_plots,
+        _no_predictions("metric_learning", "maps inputs to embeddings, not to predictions; "
+                        "`nnlab evaluate RUN` measures them (pair AUC, nearest-neighbour "
+                        "accuracy)"),
+    ),
+    "generation": TaskHooks(
+        predict=_no_predictions("generation", "draws new samples and predicts nothing for "
+                                "inputs; its samples are in the run folder's plots/"),
+    ),
+}  # fmt: skip
 _NONE = TaskHooks()
 
 

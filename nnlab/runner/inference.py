@@ -16,6 +16,7 @@ from nnlab.config import RunConfig, parse_config
 from nnlab.models.registry import model_entry
 from nnlab.runner import builders as B
 from nnlab.runner import data as D
+from nnlab.runner import generative as G
 from nnlab.runner import hooks as H
 from nnlab.runner import run_files as F
 from nnlab.text import Vocab
@@ -85,12 +86,17 @@ def evaluate_run(run_dir: str | Path) -> dict[str, float]:
     """Loss and metrics of a finished run's kept model on its test split."""
     cfg, model, _ = _load_run(run_dir)
     s = D.make_splits(cfg)
+    if model_entry(cfg.model.type).loop is not None:
+        return G.generative_metrics(cfg, model, G.model_inputs(cfg, s.x_test))
     if model_entry(cfg.model.type).own_fit:
         return H.own_fit_metrics(model, s.x_test, s.y_test)
     loss_fn = B.build_loss(cfg, s.y_train, s.n_classes)
     trainer = Trainer(model, loss_fn, optim.SGD(model.parameters(), lr=0.0),
                       metrics=cfg.training.metrics, verbose=False)  # fmt: skip
-    return trainer.evaluate(D.make_loader(cfg, s.x_test, s.y_test, False))
+    metrics = trainer.evaluate(D.make_loader(cfg, s.x_test, s.y_test, False))
+    if cfg.task == "metric_learning":  # the final metrics training added, recomputed
+        metrics.update(H.task_hooks(cfg.task).split_metrics(model, s.x_test, s.y_test))
+    return metrics
 
 
 def _scale(prep: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -155,11 +161,15 @@ def _prepare_inputs(prep: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Predictions of a finished run for raw (unscaled) feature rows, or a list of texts
     for a text run: the predicted class and the model's confidence in it
-    (classification), or the predicted value."""
+    (classification), the predicted value, or (reconstruction) each row's reconstruction
+    error, the mean squared difference of the scaled row and its reconstruction. A
+    generation or metric-learning run refuses: it has no prediction for an input."""
     cfg, model, prep = _load_run(run_dir)
     task_predict = H.task_hooks(cfg.task).predict
     if task_predict is not None:
         return task_predict(model, inputs)
+    if cfg.task == "reconstruction":  # the reconstruction error: an anomaly score per row
+        return {"prediction": G.reconstruction_errors(cfg, model, _prepare_inputs(prep, inputs))}
     if "tokenizer" in prep:  # a pretrained encoder's run: its own tokenizer
         ids = D.pretrained_token_ids(prep["tokenizer"], D.as_texts(inputs), prep["max_len"])
         xt = nnlab.tensor(ids)

@@ -38,6 +38,7 @@ from nnlab.config import ConfigError, RunConfig, load_config, parse_config
 from nnlab.models.registry import model_entry
 from nnlab.runner import builders as B
 from nnlab.runner import data as D
+from nnlab.runner import generative as G
 from nnlab.runner import hooks as H
 from nnlab.runner import run_files as F
 from nnlab.train import EarlyStopping, ModelCheckpoint, Trainer, load_checkpoint
@@ -70,6 +71,7 @@ class _Parts:
     interval: str = "epoch"
     penalty: Any = None
     constraints: list[Any] = field(default_factory=list)
+    optimizers: dict[str, Any] = field(default_factory=dict)  # the own loops' (a GAN's two)
 
 
 def _logged_keys(cfg: RunConfig, has_val: bool) -> set[str]:
@@ -87,6 +89,8 @@ def _prepare(cfg: RunConfig) -> _Parts:
     )  # fmt: skip
     parts = _Parts(cfg, splits, model)
     if model_entry(cfg.model.type).own_fit:
+        if model_entry(cfg.model.type).loop is not None:
+            parts.optimizers = G.build_optimizers(cfg, model)
         return parts
     augment = D.build_augmentation(cfg)
     parts.train_loader = D.make_loader(cfg, splits.x_train, splits.y_train, True, augment)
@@ -243,7 +247,12 @@ def train_from_config(
     overrides = F.config_changes(given, cfg) if given is not None else {}
     F.write_digests(run_dir, overrides)
     if model_entry(cfg.model.type).own_fit:
-        metrics, history, info = H.fit_own(parts.model, cfg, parts.splits, run_dir, verbose)
+        if model_entry(cfg.model.type).loop is not None:
+            metrics, history, info = G.fit_generative(
+                parts.model, parts.optimizers, cfg, parts.splits, run_dir, verbose
+            )
+        else:
+            metrics, history, info = H.fit_own(parts.model, cfg, parts.splits, run_dir, verbose)
         return RunResult(run_dir, metrics, history, info)
     trainer = _trainer(parts, run_dir, verbose)
     trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
@@ -268,7 +277,10 @@ def resume_from_run(
     manifest = F.read_manifest(run_dir)
     cfg, edits = F.load_run_config(run_dir, manifest)
     if model_entry(cfg.model.type).own_fit:
-        raise ConfigError(f"a {cfg.model.type} run trains in one go and cannot be resumed")
+        raise ConfigError(
+            f"a {cfg.model.type} run trains in one go and cannot be resumed; train a new run "
+            "for longer instead (nnlab train CONFIG --epochs N)"
+        )
     if not last.is_file():
         raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from ({last})")
     if epochs is None and "training.epochs" in edits:
@@ -343,7 +355,7 @@ def _write_outputs(parts: _Parts, run_dir: Path, trainer: Any,
     analysis.plot_lr(trainer.history.steps, plots / "lr.png")
     task_plots = H.task_hooks(cfg.task).plots
     if task_plots is not None:
-        task_plots(parts.model, s.x_test, plots)
+        task_plots(parts.model, s.x_test, s.y_test, plots)
         return
     outputs = trainer.predict(s.x_test)
     if cfg.task == "classification":
