@@ -53,6 +53,7 @@ from nnlab.nn.modules import (  # noqa: E402
     CosineEmbeddingLoss,
     CrossEntropyLoss,
     DiceLoss,
+    DistillationLoss,
     DotProductAttention,
     Dropout,
     Dropout1d,

@@ -16,6 +16,7 @@ from nnlab.nn.modules import (
     attention,
     container,
     conv,
+    distillation,
     dropout,
     embedding,
     linear,
@@ -62,6 +63,9 @@ from nnlab.nn.modules.conv import (
     ConvTranspose1d,
     ConvTranspose2d,
     ConvTranspose3d,
+)
+from nnlab.nn.modules.distillation import (
+    DistillationLoss,
 )
 from nnlab.nn.modules.dropout import (
     Dropout,
@@ -192,6 +196,7 @@ __all__ += activation.__all__
 __all__ += attention.__all__
 __all__ += container.__all__
 __all__ += conv.__all__
+__all__ += distillation.__all__
 __all__ += dropout.__all__
 __all__ += embedding.__all__
 __all__ += linear.__all__
@@ -210,5 +215,7 @@ __all__ += transformer.__all__
 __all__ += upsampling.__all__
 # The table behind the sinusoidal encoding is a function, not a layer: it stays in its file.
 __all__.remove("sinusoidal_table")
-# NT-Xent's function form stays in its file (nnlab.nn.modules.metric_loss.nt_xent_loss).
+# The function forms of NT-Xent and distillation stay in their files
+# (nnlab.nn.modules.metric_loss.nt_xent_loss, nnlab.nn.modules.distillation.distillation_loss).
 __all__.remove("nt_xent_loss")
+__all__.remove("distillation_loss")
