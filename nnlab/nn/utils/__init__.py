@@ -69,3 +69,8 @@ from nnlab.nn.utils.mining import (  # noqa: E402
 )
 
 __all__ += ["batch_hard_triplets", "pairwise_distances", "semi_hard_triplets"]
+
+# Magnitude pruning, as torch.nn.utils.prune (a module: nnlab.nn.utils.prune.l1_unstructured).
+from nnlab.nn.utils import prune  # noqa: E402
+
+__all__ += ["prune"]
