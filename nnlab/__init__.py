@@ -27,6 +27,7 @@ from nnlab import (  # noqa: E402
     nn,
     ops,
     optim,
+    quantization,
     train,
     utils,
 )
@@ -345,6 +346,7 @@ __all__ = [
     "permute",
     "pow",
     "prod",
+    "quantization",
     "rand",
     "rand_like",
     "randint",
