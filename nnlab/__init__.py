@@ -15,6 +15,7 @@ _malloc.tune_malloc()
 # glibc tuning must precede the first large allocation, hence the late imports.
 from nnlab import (  # noqa: E402
     accelerator,
+    amp,
     autograd,
     backends,
     compiler,
@@ -223,6 +224,7 @@ __all__ = [
     "allclose",
     "amax",
     "amin",
+    "amp",
     "any",
     "arange",
     "argmax",
