@@ -4,6 +4,7 @@
     nnlab train --resume runs/digits-mlp-20261121-101500
     nnlab evaluate runs/digits-mlp-20261121-101500
     nnlab predict runs/digits-mlp-20261121-101500 samples.csv
+    nnlab export runs/digits-mlp-20261121-101500 --format onnx
 
 Problems a user can fix (a bad config or option, a missing, corrupted or edited file,
 inputs that are not finite numbers or of the wrong width) are reported in one paragraph
@@ -256,6 +257,26 @@ def embed(
     for text, pairs in zip(texts, nearest_neighbours(vectors, top_k)):
         table.add_row(text, "\n".join(f"{c:.3f}  {texts[j]}" for j, c in pairs), style=None)
     console.print(table)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder from `nnlab train`")],
+    format: Annotated[str, typer.Option(help="the file format (onnx)")] = "onnx",
+    out: Annotated[
+        Path | None, typer.Option(help="the file to write (default: RUN_DIR/model.onnx)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Export a run's model to ONNX, checked against nnlab's outputs by onnxruntime first."""
+    from nnlab.onnx.command import ExportError, export_command  # lazy: fast --help
+
+    with _warnings_as_lines():
+        try:
+            path = export_command(run_dir, format=format, out=out, overwrite=overwrite)
+        except (*USER_ERRORS, ExportError, FileExistsError) as exc:
+            _fail(str(exc))
+    console.print(f"wrote {path}", highlight=False)
 
 
 def _add_plugin_commands(app: typer.Typer) -> None:
