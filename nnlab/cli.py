@@ -5,6 +5,7 @@
     nnlab evaluate runs/digits-mlp-20261121-101500
     nnlab predict runs/digits-mlp-20261121-101500 samples.csv
     nnlab export runs/digits-mlp-20261121-101500 --format onnx
+    nnlab serve runs/digits-mlp-20261121-101500 --port 8000
 
 Problems a user can fix (a bad config or option, a missing, corrupted or edited file,
 inputs that are not finite numbers or of the wrong width) are reported in one paragraph
@@ -277,6 +278,25 @@ def export(
         except (*USER_ERRORS, ExportError, FileExistsError) as exc:
             _fail(str(exc))
     console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder from `nnlab train`")],
+    host: Annotated[
+        str, typer.Option(help="address to listen on (0.0.0.0 exposes it to the network)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on")] = 8000,
+) -> None:
+    """Serve RUN_DIR's predictions over HTTP (POST /predict, GET /health, GET /metadata)
+    until Ctrl-C; concurrent requests share forward passes."""
+    from nnlab.serve.command import serve_command  # lazy: fast --help
+
+    with _warnings_as_lines():
+        try:
+            serve_command(run_dir, host=host, port=port)
+        except (*USER_ERRORS, ValueError) as exc:
+            _fail(str(exc))
 
 
 def _add_plugin_commands(app: typer.Typer) -> None:

@@ -21,7 +21,7 @@ from nnlab.models.registry import model_entry
 from nnlab.nn import Module
 from nnlab.onnx.converters import UnsupportedModuleError
 from nnlab.onnx.exporter import export
-from nnlab.runner.inference import _load_run
+from nnlab.runner.inference import load_run
 
 __all__ = ["ExportError", "export_command"]
 
@@ -75,7 +75,7 @@ def export_command(
     dest = Path(out) if out is not None else run / "model.onnx"
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
-    cfg, model, prep = _load_run(run)
+    cfg, model, prep = load_run(run)
     entry = model_entry(cfg.model.type)
     if entry.loop is not None or entry.own_fit:
         raise ExportError(

@@ -11,10 +11,10 @@ own loops of the reconstruction and generation tasks (autoencoders, VAEs, GANs, 
 
 from nnlab.runner.builders import build_model
 from nnlab.runner.data import make_splits
-from nnlab.runner.inference import evaluate_run, predict_run, run_reads_texts
+from nnlab.runner.inference import evaluate_run, load_run, predict_run, run_reads_texts
 from nnlab.runner.training import RunResult, resume_from_run, train_from_config
 
 __all__ = [
-    "RunResult", "build_model", "evaluate_run", "make_splits", "predict_run", "resume_from_run",
-    "run_reads_texts", "train_from_config",
+    "RunResult", "build_model", "evaluate_run", "load_run", "make_splits", "predict_run",
+    "resume_from_run", "run_reads_texts", "train_from_config",
 ]  # fmt: skip

@@ -29,7 +29,7 @@ __all__ = ["evaluate_run", "predict_run", "run_reads_texts"]
 _RETRAIN = "the run's config no longer matches its weights; restore config.json, or train a new run"
 
 
-def _load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]]:
+def load_run(run_dir: str | Path) -> tuple[RunConfig, nn.Module, dict[str, Any]]:
     """The run's config, its kept model (eval mode) and its preprocessing, every file
     checked against the run's digests (see :mod:`nnlab.runner.run_files`)."""
     run_dir = Path(run_dir)
@@ -84,7 +84,7 @@ def run_reads_texts(run_dir: str | Path) -> bool:
 
 def evaluate_run(run_dir: str | Path) -> dict[str, float]:
     """Loss and metrics of a finished run's kept model on its test split."""
-    cfg, model, _ = _load_run(run_dir)
+    cfg, model, _ = load_run(run_dir)
     s = D.make_splits(cfg)
     if model_entry(cfg.model.type).loop is not None:
         return G.generative_metrics(cfg, model, G.model_inputs(cfg, s.x_test))
@@ -164,7 +164,7 @@ def predict_run(run_dir: str | Path, inputs: np.ndarray) -> dict[str, np.ndarray
     (classification), the predicted value, or (reconstruction) each row's reconstruction
     error, the mean squared difference of the scaled row and its reconstruction. A
     generation or metric-learning run refuses: it has no prediction for an input."""
-    cfg, model, prep = _load_run(run_dir)
+    cfg, model, prep = load_run(run_dir)
     task_predict = H.task_hooks(cfg.task).predict
     if task_predict is not None:
         return task_predict(model, inputs)
