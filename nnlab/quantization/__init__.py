@@ -1,6 +1,6 @@
 """int8 quantisation: observers and the affine map, fake quantisation with the
-straight-through estimator, post-training quantised Linear layers, and quantisation-aware
-training."""
+straight-through estimator, post-training quantised Linear and Conv2d layers, and
+quantisation-aware training."""
 
 from nnlab.quantization.fake_quantize import (
     FakeQuantize,
@@ -18,6 +18,7 @@ from nnlab.quantization.observers import (
     quantize_per_tensor,
 )
 from nnlab.quantization.qat import QATLinear, convert, prepare_qat
+from nnlab.quantization.quantized_conv import QuantizedConv2d
 from nnlab.quantization.quantized_linear import QuantizedLinear, quantize_model, weight_nbytes
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "MovingAverageMinMaxObserver",
     "PerChannelMinMaxObserver",
     "QATLinear",
+    "QuantizedConv2d",
     "QuantizedLinear",
     "QuantizedTensor",
     "calculate_qparams",

@@ -171,14 +171,20 @@ def replace_modules(
 def quantize_model(
     model: Module, calibration_batches: Iterable[Any], per_channel: bool = True
 ) -> Module:
-    """A copy of ``model`` with every Linear replaced by a :class:`QuantizedLinear`.
+    """A copy of ``model`` with every Linear replaced by a :class:`QuantizedLinear` and
+    every Conv2d by a :class:`~nnlab.quantization.quantized_conv.QuantizedConv2d`.
 
-    Each Linear's input range is the minimum and maximum over ``calibration_batches``
+    Each layer's input range is the minimum and maximum over ``calibration_batches``
     (inputs of the model, run in eval mode without gradients); held-out data that looks
     like what the model will see in deployment. ``model`` itself is left unchanged.
     """
+    # imported here: quantized_conv builds on this module's quantize_weight
+    from nnlab.nn.modules.conv import Conv2d
+    from nnlab.quantization.quantized_conv import QuantizedConv2d
+
+    # _ObservedLinear only observes the input of the layer it wraps: a Conv2d works as well
     observed = replace_modules(
-        copy.deepcopy(model).eval(), lambda m: type(m) is Linear, _ObservedLinear
+        copy.deepcopy(model).eval(), lambda m: type(m) in (Linear, Conv2d), _ObservedLinear
     )
     n_batches = 0
     with no_grad():
@@ -188,9 +194,10 @@ def quantize_model(
     if n_batches == 0:
         raise ValueError("quantize_model: calibration_batches is empty; give at least one batch")
 
-    def convert(m: _ObservedLinear) -> QuantizedLinear:
+    def convert(m: _ObservedLinear) -> Module:
         scale, zero_point = m.observer.calculate_qparams()
-        return QuantizedLinear.from_float(m.linear, scale.array, zero_point.array, per_channel)
+        layer = QuantizedConv2d if isinstance(m.linear, Conv2d) else QuantizedLinear
+        return layer.from_float(m.linear, scale.array, zero_point.array, per_channel)
 
     return replace_modules(observed, lambda m: isinstance(m, _ObservedLinear), convert)
 
