@@ -19,25 +19,17 @@ supported.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from nnlab.nn.module import Module
 from nnlab.nn.modules.conv import Conv2d
-from nnlab.quantization.observers import quantize_per_tensor
-from nnlab.quantization.quantized_linear import quantize_weight
+from nnlab.quantization.quantized_linear import _array, _Int8Layer
 from nnlab.tensor import Tensor
 
 __all__ = ["QuantizedConv2d"]
 
 
-def _array(x: Any) -> np.ndarray:
-    return x.array if isinstance(x, Tensor) else np.asarray(x)
-
-
-class QuantizedConv2d(Module):
+class QuantizedConv2d(_Int8Layer):
     """Conv2d with an int8 kernel and an int32 im2col product (see the module docstring).
     Build one from a float layer with :meth:`from_float`.
 
@@ -78,15 +70,8 @@ class QuantizedConv2d(Module):
         self.stride = tuple(stride)
         self.padding = tuple(padding)
         self.dilation = tuple(dilation)
-        self.per_channel = per_channel
         shape = (out_channels, in_channels) + self.kernel_size
-        self.register_buffer("weight", np.zeros(shape, dtype=np.int8))
-        scale_shape = (out_channels,) if per_channel else ()
-        self.register_buffer("weight_scale", np.ones(scale_shape, dtype=np.float32))
-        self.register_buffer("scale", np.array(1.0, dtype=np.float32))
-        self.register_buffer("zero_point", np.array(0, dtype=np.int64))
-        bias_value = np.zeros(out_channels, dtype=np.float32) if bias else None
-        self.register_buffer("bias", bias_value)
+        self._register_int8_buffers(shape, bias, per_channel)
 
     @classmethod
     def from_float(
@@ -114,14 +99,7 @@ class QuantizedConv2d(Module):
             conv.bias is not None,
             per_channel,
         )
-        w = _array(conv.weight)
-        values, weight_scale = quantize_weight(w.reshape(w.shape[0], -1), per_channel)
-        q.weight = Tensor(values.reshape(w.shape))
-        q.weight_scale = Tensor(weight_scale)
-        q.scale = Tensor(np.asarray(scale, dtype=np.float32).reshape(()))
-        q.zero_point = Tensor(np.asarray(zero_point, dtype=np.int64).reshape(()))
-        if conv.bias is not None:
-            q.bias = Tensor(conv.bias.detach().numpy().astype(np.float32))
+        q._load_float(conv, scale, zero_point)
         return q
 
     def forward(self, input: Tensor) -> Tensor:
@@ -137,8 +115,7 @@ class QuantizedConv2d(Module):
                 f"and W + {left + right} ≥ {span_w}",
                 x.shape,
             )
-        q_x = quantize_per_tensor(x, self.scale.array, self.zero_point.array, "quint8").values
-        centred = q_x.astype(np.int32) - self.zero_point.array.astype(np.int32)
+        centred = self._centred_input(x)
         # pad after centring: a padded position is the float 0 exactly
         centred = np.pad(centred, ((0, 0), (0, 0), (top, bottom), (left, right)))
         windows = sliding_window_view(centred, (span_h, span_w), axis=(2, 3))
@@ -148,10 +125,8 @@ class QuantizedConv2d(Module):
         cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * kh * kw)
         w2 = self.weight.array.astype(np.int32).reshape(self.out_channels, -1)
         acc = cols @ w2.T  # exact in int32: |acc| ≤ 255·127·C·kh·kw < 2³¹
-        y = acc.astype(np.float32) * (self.scale.array * self.weight_scale.array)
-        if self.bias is not None:
-            y = y + self.bias.array
-        y = y.reshape(n, h_out, w_out, self.out_channels).transpose(0, 3, 1, 2)
+        y = self._dequantize(acc).reshape(n, h_out, w_out, self.out_channels)
+        y = y.transpose(0, 3, 1, 2)
         return Tensor(np.ascontiguousarray(y, dtype=np.float32))
 
     def extra_repr(self) -> str:

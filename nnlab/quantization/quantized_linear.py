@@ -67,7 +67,50 @@ def quantize_weight(weight: Any, per_channel: bool) -> tuple[np.ndarray, np.ndar
     return q.values, q.scale
 
 
-class QuantizedLinear(Module):
+class _Int8Layer(Module):
+    """What the int8 layers share: an int8 ``weight`` with its float32 ``weight_scale``
+    (per output channel or per tensor), the quint8 ``scale`` and ``zero_point`` of the
+    input, a float32 ``bias``; the input centred as q_x - z_x, and the int32 products
+    mapped back by s_x · s_w[o] plus the bias."""
+
+    def _register_int8_buffers(
+        self, weight_shape: tuple[int, ...], bias: bool, per_channel: bool
+    ) -> None:
+        out = weight_shape[0]
+        self.per_channel = per_channel
+        self.register_buffer("weight", np.zeros(weight_shape, dtype=np.int8))
+        self.register_buffer(
+            "weight_scale", np.ones((out,) if per_channel else (), dtype=np.float32)
+        )
+        self.register_buffer("scale", np.array(1.0, dtype=np.float32))
+        self.register_buffer("zero_point", np.array(0, dtype=np.int64))
+        self.register_buffer("bias", np.zeros(out, dtype=np.float32) if bias else None)
+
+    def _load_float(self, layer: Module, scale: float, zero_point: int) -> None:
+        """Quantise ``layer``'s weight (one row per output channel) and keep its bias."""
+        w = _array(layer.weight)
+        values, weight_scale = quantize_weight(w.reshape(w.shape[0], -1), self.per_channel)
+        self.weight = Tensor(values.reshape(w.shape))
+        self.weight_scale = Tensor(weight_scale)
+        self.scale = Tensor(np.asarray(scale, dtype=np.float32).reshape(()))
+        self.zero_point = Tensor(np.asarray(zero_point, dtype=np.int64).reshape(()))
+        if layer.bias is not None:
+            self.bias = Tensor(layer.bias.detach().numpy().astype(np.float32))
+
+    def _centred_input(self, x: np.ndarray) -> np.ndarray:
+        """q_x - z_x in int32, q_x the quint8 input."""
+        q_x = quantize_per_tensor(x, self.scale.array, self.zero_point.array, "quint8").values
+        return q_x.astype(np.int32) - self.zero_point.array.astype(np.int32)
+
+    def _dequantize(self, acc: np.ndarray) -> np.ndarray:
+        """s_x · s_w[o] · acc + b[o] in float32, output channels last."""
+        y = acc.astype(np.float32) * (self.scale.array * self.weight_scale.array)
+        if self.bias is not None:
+            y = y + self.bias.array
+        return y.astype(np.float32)
+
+
+class QuantizedLinear(_Int8Layer):
     """Linear layer with an int8 weight and an int32 matrix product (see the module
     docstring for the formulas). Build one from a float layer with :meth:`from_float`.
 
@@ -94,14 +137,7 @@ class QuantizedLinear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.per_channel = per_channel
-        scale_shape = (out_features,) if per_channel else ()
-        self.register_buffer("weight", np.zeros((out_features, in_features), dtype=np.int8))
-        self.register_buffer("weight_scale", np.ones(scale_shape, dtype=np.float32))
-        self.register_buffer("scale", np.array(1.0, dtype=np.float32))
-        self.register_buffer("zero_point", np.array(0, dtype=np.int64))
-        bias_value = np.zeros(out_features, dtype=np.float32) if bias else None
-        self.register_buffer("bias", bias_value)
+        self._register_int8_buffers((out_features, in_features), bias, per_channel)
 
     @classmethod
     def from_float(
@@ -112,26 +148,15 @@ class QuantizedLinear(Module):
             raise TypeError(f"QuantizedLinear.from_float expects an nn.Linear, "
                             f"got {type(linear).__name__}")  # fmt: skip
         q = cls(linear.in_features, linear.out_features, linear.bias is not None, per_channel)
-        values, weight_scale = quantize_weight(linear.weight, per_channel)
-        q.weight = Tensor(values)
-        q.weight_scale = Tensor(weight_scale)
-        q.scale = Tensor(np.asarray(scale, dtype=np.float32).reshape(()))
-        q.zero_point = Tensor(np.asarray(zero_point, dtype=np.int64).reshape(()))
-        if linear.bias is not None:
-            q.bias = Tensor(linear.bias.detach().numpy().astype(np.float32))
+        q._load_float(linear, scale, zero_point)
         return q
 
     def forward(self, input: Tensor) -> Tensor:
         x = _array(input)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise self.shape_error(f"(*, {self.in_features})", x.shape)
-        q_x = quantize_per_tensor(x, self.scale.array, self.zero_point.array, "quint8").values
-        centred = q_x.astype(np.int32) - self.zero_point.array.astype(np.int32)
-        acc = centred @ self.weight.array.astype(np.int32).T  # exact: |acc| < 2³¹
-        y = acc.astype(np.float32) * (self.scale.array * self.weight_scale.array)
-        if self.bias is not None:
-            y = y + self.bias.array
-        return Tensor(y.astype(np.float32))
+        acc = self._centred_input(x) @ self.weight.array.astype(np.int32).T  # exact: |acc| < 2³¹
+        return Tensor(self._dequantize(acc))
 
     def extra_repr(self) -> str:
         return (
@@ -141,16 +166,16 @@ class QuantizedLinear(Module):
         )
 
 
-class _ObservedLinear(Module):
-    """A Linear with a MinMaxObserver on its input: the calibration stand-in."""
+class _ObservedInput(Module):
+    """A layer with a MinMaxObserver on its input: the calibration stand-in."""
 
-    def __init__(self, linear: Linear) -> None:
+    def __init__(self, layer: Module) -> None:
         super().__init__()
-        self.linear = linear
+        self.layer = layer
         self.observer = MinMaxObserver()
 
     def forward(self, input: Tensor) -> Tensor:
-        return self.linear(self.observer(input))
+        return self.layer(self.observer(input))
 
 
 def replace_modules(
@@ -182,9 +207,8 @@ def quantize_model(
     from nnlab.nn.modules.conv import Conv2d
     from nnlab.quantization.quantized_conv import QuantizedConv2d
 
-    # _ObservedLinear only observes the input of the layer it wraps: a Conv2d works as well
     observed = replace_modules(
-        copy.deepcopy(model).eval(), lambda m: type(m) in (Linear, Conv2d), _ObservedLinear
+        copy.deepcopy(model).eval(), lambda m: type(m) in (Linear, Conv2d), _ObservedInput
     )
     n_batches = 0
     with no_grad():
@@ -194,12 +218,12 @@ def quantize_model(
     if n_batches == 0:
         raise ValueError("quantize_model: calibration_batches is empty; give at least one batch")
 
-    def convert(m: _ObservedLinear) -> Module:
+    def convert(m: _ObservedInput) -> Module:
         scale, zero_point = m.observer.calculate_qparams()
-        layer = QuantizedConv2d if isinstance(m.linear, Conv2d) else QuantizedLinear
-        return layer.from_float(m.linear, scale.array, zero_point.array, per_channel)
+        quantized = QuantizedConv2d if isinstance(m.layer, Conv2d) else QuantizedLinear
+        return quantized.from_float(m.layer, scale.array, zero_point.array, per_channel)
 
-    return replace_modules(observed, lambda m: isinstance(m, _ObservedLinear), convert)
+    return replace_modules(observed, lambda m: isinstance(m, _ObservedInput), convert)
 
 
 def weight_nbytes(model: Module) -> int:
