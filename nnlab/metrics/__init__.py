@@ -8,6 +8,13 @@
 """
 
 from nnlab.metrics._inputs import UndefinedMetricWarning
+from nnlab.metrics.calibration import (
+    ReliabilityBins,
+    calibration_curve,
+    expected_calibration_error,
+    maximum_calibration_error,
+    reliability_bins,
+)
 from nnlab.metrics.classification import (
     classification_report,
     f1_score,
@@ -40,6 +47,7 @@ from nnlab.metrics.segmentation import (
 )
 
 __all__ = [
+    "ReliabilityBins",
     "SampleScores",
     "UndefinedMetricWarning",
     "classifier_sample_scores",
@@ -47,11 +55,14 @@ __all__ = [
     "accuracy",
     "auc",
     "average_precision_score",
+    "calibration_curve",
     "classification_report",
     "confusion_matrix",
     "dice_per_class",
+    "expected_calibration_error",
     "f1_score",
     "iou_per_class",
+    "maximum_calibration_error",
     "mean_absolute_error",
     "mean_dice",
     "mean_iou",
@@ -62,6 +73,7 @@ __all__ = [
     "precision_recall_fscore_support",
     "r2_score",
     "recall",
+    "reliability_bins",
     "roc_auc_score",
     "roc_curve",
     "root_mean_squared_error",
