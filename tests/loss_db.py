@@ -720,13 +720,11 @@ LOSSES: list[OpInfo] = [
         bce_logits_samples,
         errors=bce_logits_errors,
     ),
-    # the fused op's backward works in place on its probabilities: no create_graph
     OpInfo(
         "cross_entropy",
         F.cross_entropy,
         TF.cross_entropy,
         ce_samples,
-        double_backward=False,
         errors=ce_errors("cross_entropy"),
     ),
     OpInfo("nll_loss", F.nll_loss, TF.nll_loss, nll_samples, errors=ce_errors("nll_loss")),

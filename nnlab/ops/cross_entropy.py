@@ -20,7 +20,7 @@ import numpy as np
 
 from nnlab.autograd.function import Function
 from nnlab.ops.loss import _array, _reduce, _tensor, resolve_reduction
-from nnlab.ops.softmax import log_softmax
+from nnlab.ops.softmax import log_softmax, softmax
 from nnlab.tensor import Tensor
 
 __all__ = ["cross_entropy", "cross_entropy_composed", "nll_loss"]
@@ -125,11 +125,11 @@ class SoftmaxCrossEntropy(Function):
     samples for class indices, by the number of samples for probabilities. The forward keeps
     e = exp(x - max x) and its row sums s; the backward turns e into the gradient in place,
     its division by s joining the scaling by the upstream gradient (no second (N, C) array,
-    one pass fewer), so this op supports no ``create_graph``; ``cross_entropy_composed`` does.
+    one pass fewer). Under ``create_graph`` the same gradient, r·(p·Σ_c w_c q_c - w∘q), is
+    built from differentiable ops instead (:func:`_recorded_gradient`), so Hessians and
+    double backward through the loss work as in torch.
     ``ignore_index`` is None when the caller found no target to ignore (no mask needed).
     """
-
-    double_backward = False
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
@@ -186,6 +186,8 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx._tensor_mode:
+            return (*_recorded_gradient(ctx, g), None, None, None, None)
         (x,) = ctx.saved_tensors
         p = ctx.e  # softmax(x) · s: its division by s is folded into the first scaling below
         ctx.e = None
@@ -226,6 +228,52 @@ class SoftmaxCrossEntropy(Function):
         # a reshape would return a view, which the engine copies before it becomes a .grad
         gx = gx if gx.shape == x.shape else gx.reshape(x.shape)
         return gx, gt, None, None, None, None
+
+
+def _recorded_gradient(ctx: Any, g: Tensor) -> tuple[Any, Any]:
+    """The gradients of :class:`SoftmaxCrossEntropy` as a recorded graph
+    (``create_graph=True``): ∂l/∂x = r·(m·softmax(x) - Q) per sample, where r is the upstream
+    gradient times the sample's weight and validity, Q = w∘q the weighted target
+    distribution and m = Σ_c Q_c its mass; for class probabilities t,
+    ∂l/∂t = -(1 - ε)·r·w∘log softmax(x)."""
+    (x,) = ctx.saved_tensors
+    x_b = x.unsqueeze(0) if x.ndim == 1 else x
+    n, n_classes = x_b.shape[0], x_b.shape[1]
+    dtype = x_b.array.dtype
+    if ctx.reduction == "none":
+        scale = g.reshape(ctx.sample_shape).unsqueeze(1)
+    else:
+        scale = g * ctx.inv_denom if ctx.reduction == "mean" else g
+    eps, wb = ctx.eps, ctx.wb
+    w_all = np.ones((), dtype) if wb is None else wb
+    gt = None
+    if ctx.probs:
+        t = ctx.inputs[1]
+        if isinstance(t, Tensor) and t.requires_grad:  # Q and m then depend on t
+            t_b = t.unsqueeze(0) if t.ndim == 1 else t
+            q = (t_b * (1 - eps) + eps / n_classes) * w_all
+            mass = q.sum(1, keepdim=True)
+            if ctx.needs_input_grad[1]:
+                gt = (-(1 - eps) * scale * log_softmax(x_b, 1) * w_all).reshape(t.shape)
+        else:
+            q, mass = ctx.wq, ctx.mass
+        r = np.ones((), dtype)
+    else:
+        safe = ctx.safe
+        onehot = np.zeros((n, n_classes) + safe.shape[1:], dtype=dtype)
+        np.put_along_axis(onehot, safe[:, None], 1, axis=1)
+        per_sample = ctx.coef if eps == 0 else ctx.valid
+        r = np.ones((), dtype) if per_sample is None else per_sample[:, None]
+        if eps == 0:
+            mass, q = np.ones((), dtype), onehot
+        else:
+            w_y = 1 if wb is None else wb.reshape(-1)[safe][:, None]
+            q = (1 - eps) * w_y * onehot + (eps / n_classes) * w_all
+            mass = q.sum(axis=1, keepdims=True)
+    gx = None
+    if ctx.needs_input_grad[0]:
+        gx = ((scale * r) * (softmax(x_b, 1) * mass - q)).reshape(x.shape)
+    return gx, gt
 
 
 def _check_smoothing(op: str, label_smoothing: float) -> float:

@@ -20,7 +20,6 @@ from op_db import OPS, OPS_BY_NAME
 from parity import Inputs, OpInfo, Sample, make_inputs, rng_for
 
 import nnlab
-import nnlab.nn.functional as F
 from nnlab.autograd import gradcheck, gradgradcheck
 
 F64 = np.dtype(np.float64)
@@ -96,9 +95,8 @@ def test_no_double_backward_raises_clearly(op: OpInfo) -> None:
     assert g.shape == inputs.leaves[0].shape
 
 
-def test_prod_and_fused_cross_entropy_are_the_ops_without_double_backward() -> None:
+def test_prod_is_the_op_without_double_backward() -> None:
     """Keeps the table honest: a new op that cannot double-backward must say so there."""
     no_double = [op.name for op in OPS if op.grad and not op.double_backward]
-    assert no_double == ["prod", "cross_entropy"]
+    assert no_double == ["prod"]
     assert OPS_BY_NAME["prod"].nnlab is nnlab.prod
-    assert OPS_BY_NAME["cross_entropy"].nnlab is F.cross_entropy
