@@ -6,6 +6,7 @@
     nnlab predict runs/digits-mlp-20261121-101500 samples.csv
     nnlab export runs/digits-mlp-20261121-101500 --format onnx
     nnlab serve runs/digits-mlp-20261121-101500 --port 8000
+    nnlab doctor configs/digits_mlp.toml
 
 Problems a user can fix (a bad config or option, a missing, corrupted or edited file,
 inputs that are not finite numbers or of the wrong width) are reported in one paragraph
@@ -297,6 +298,30 @@ def serve(
             serve_command(run_dir, host=host, port=port)
         except (*USER_ERRORS, ValueError) as exc:
             _fail(str(exc))
+
+
+@app.command()
+def doctor(
+    target: Annotated[
+        Path, typer.Argument(help="a TOML config or a run folder from `nnlab train`")
+    ],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="also write the findings as JSON to this file")
+    ] = None,
+) -> None:
+    """Diagnose why the model of TARGET might not learn (overfit one batch, initial loss, LR
+    range test, gradients and activations, input scale, labels and leakage, a short
+    training); exits 1 when a finding is an error."""
+    from nnlab.doctor.command import DoctorError, doctor_command, findings_table  # lazy
+    from nnlab.doctor.findings import exit_code  # lazy: fast --help
+
+    with _warnings_as_lines():
+        try:
+            findings = doctor_command(target, json_path=json_path)
+        except (*USER_ERRORS, DoctorError) as exc:
+            _fail(str(exc))
+    console.print(findings_table(findings, f"doctor's findings for {target}"))
+    raise typer.Exit(exit_code(findings))
 
 
 def _add_plugin_commands(app: typer.Typer) -> None:

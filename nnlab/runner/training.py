@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def _save_preprocessing(run_dir: Path, splits: D.Splits, cfg: RunConfig) -> None
     (run_dir / "preprocessing.json").write_text(json.dumps(state, indent=1))
 
 
-def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
+def _trainer(parts: _Parts, run_dir: Path, verbose: bool, extra: Sequence[Any] = ()) -> Any:
     cfg = parts.cfg
     monitor = _monitor(cfg.training.monitor, parts)
     callbacks: list[Any] = [ModelCheckpoint(run_dir / "checkpoints", monitor=monitor)]
@@ -196,6 +197,7 @@ def _trainer(parts: _Parts, run_dir: Path, verbose: bool) -> Any:
         es = cfg.training.early_stopping.model_dump()
         es["monitor"] = _monitor(es["monitor"], parts)
         callbacks.append(EarlyStopping(**es))
+    callbacks.extend(extra)
     return Trainer(
         parts.model, parts.loss_fn, parts.optimizer, scheduler=parts.scheduler,
         scheduler_interval=parts.interval, callbacks=callbacks, metrics=cfg.training.metrics,
@@ -226,9 +228,14 @@ def train_from_config(
     epochs: int | None = None,
     seed: int | None = None,
     verbose: bool = True,
+    callbacks: Sequence[Any] = (),
 ) -> RunResult:
     """Train the run described by ``config`` (a RunConfig or a TOML path) and write its
-    run folder. Returns the folder, the final metrics per split and the history."""
+    run folder. Returns the folder, the final metrics per split and the history.
+
+    ``callbacks`` (:class:`nnlab.train.Callback`) join the run's own (checkpointing, early
+    stopping), after them, e.g. to report each epoch's validation metrics to a search; the
+    models that train in their own loop (``own_fit``) refuse them."""
     source_text, given = None, None
     if not isinstance(config, RunConfig):
         given = load_config(config)
@@ -237,6 +244,10 @@ def train_from_config(
     else:
         cfg = config
     cfg = _with_epochs(cfg, epochs, seed)
+    if callbacks and model_entry(cfg.model.type).own_fit:
+        raise ConfigError(
+            f"a {cfg.model.type} model trains in its own loop, which takes no callbacks"
+        )
     _check_output_dir(*_output_root(cfg, output_dir))  # before the slow part
     parts = _prepare(cfg)
     run_dir = _new_run_dir(cfg, output_dir)
@@ -254,7 +265,7 @@ def train_from_config(
         else:
             metrics, history, info = H.fit_own(parts.model, cfg, parts.splits, run_dir, verbose)
         return RunResult(run_dir, metrics, history, info)
-    trainer = _trainer(parts, run_dir, verbose)
+    trainer = _trainer(parts, run_dir, verbose, callbacks)
     trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
     return _finish(parts, trainer, run_dir)
 
