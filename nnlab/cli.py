@@ -38,6 +38,7 @@ from rich.text import Text
 
 from nnlab.autograd.anomaly import AnomalyError
 from nnlab.config import ConfigError
+from nnlab.distributed import is_main_process
 from nnlab.train import NonFiniteLossError
 from nnlab.train.checkpoint import CheckpointError
 
@@ -132,6 +133,8 @@ def train(
             _fail(str(exc))
         except (NonFiniteLossError, AnomalyError) as exc:
             _fail(f"training stopped: {exc}", code=1)
+    if not is_main_process():  # under mpirun, rank 0 alone reports
+        return
     console.print(_metrics_table("final metrics", result.metrics))
     kept = result.info.get("selected_epoch")
     if kept is not None and "selected_by" in result.info:

@@ -21,6 +21,7 @@ from nnlab.data.dataloader import (
     default_collate,
 )
 from nnlab.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from nnlab.data.distributed import DistributedSampler, GlobalBatchShardSampler
 from nnlab.data.preprocessing import (
     KFold,
     MinMaxScaler,
@@ -36,6 +37,8 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
+    "GlobalBatchShardSampler",
     "KFold",
     "MinMaxScaler",
     "RandomSampler",

@@ -113,6 +113,7 @@ from nnlab.nn.modules import (  # noqa: E402
     SoftMarginLoss,
     Softmax,
     Softplus,
+    SyncBatchNorm,
     Tanh,
     Transformer,
     TransformerDecoder,
@@ -132,3 +133,8 @@ from nnlab.nn.modules import (  # noqa: E402
 
 __all__ += ["init", "utils"]
 __all__ += modules.__all__
+
+# DistributedDataParallel (torch.nn.parallel); last, as it builds on the process group.
+from nnlab.nn import parallel  # noqa: E402
+
+__all__ += ["parallel"]

@@ -18,6 +18,7 @@ import scipy.ndimage
 from tokenizers import Tokenizer
 
 import nnlab
+from nnlab import distributed as dist
 from nnlab.config import TEXT_DATASETS, ConfigError, RunConfig
 from nnlab.data import (
     DataLoader,
@@ -29,6 +30,7 @@ from nnlab.data import (
     train_test_split,
 )
 from nnlab.data import transforms as T
+from nnlab.data.distributed import GlobalBatchShardSampler
 from nnlab.models.bert import minilm_path
 from nnlab.models.registry import model_entry
 from nnlab.runner.options import check_options, construct
@@ -289,13 +291,31 @@ def _targets(cfg: RunConfig, y: np.ndarray) -> np.ndarray:
 
 
 def make_loader(
-    cfg: RunConfig, x: np.ndarray, y: np.ndarray, shuffle: bool, augment: Any = None
+    cfg: RunConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    shuffle: bool,
+    augment: Any = None,
+    data_parallel: bool = False,
 ) -> Any:
     """Training loaders shuffle (seeded by the run's seed) and augment; evaluation ones
-    use big batches and never augment."""
+    use big batches and never augment.
+
+    With ``data_parallel`` (a process group of K ranks) a training loader reads this rank's
+    ``batch_size / K`` samples of every global batch of the one-process order (see
+    :class:`~nnlab.data.distributed.GlobalBatchShardSampler`); evaluation loaders read
+    everything on every rank."""
     inputs = x if isinstance(x, tuple) else (x,)  # several inputs: (source, target_in)
     ds: Any = TensorDataset(*map(nnlab.from_numpy, inputs), nnlab.from_numpy(_targets(cfg, y)))
     if augment is not None:
         ds = TransformDataset(ds, augment)
+    if shuffle and data_parallel:
+        try:
+            sampler = GlobalBatchShardSampler(ds, cfg.data.batch_size)
+        except ValueError as exc:
+            raise ConfigError(
+                f"data.batch_size with mpirun -n {dist.get_world_size()}: {exc}"
+            ) from None
+        return DataLoader(ds, batch_size=sampler.local_batch_size, sampler=sampler)
     batch = cfg.data.batch_size if shuffle else max(cfg.data.batch_size, 256)
     return DataLoader(ds, batch_size=batch, shuffle=shuffle)

@@ -17,6 +17,15 @@ default), as early stopping would keep; ``run.json`` says which epoch that was.
 Everything a command line can get wrong (the config, ``--epochs``, ``--output-dir``) is
 checked before the run folder is created; a resume checks its config and checkpoint
 before it writes anything (see :mod:`nnlab.runner.run_files` for what may change).
+
+Data-parallel runs: ``mpirun -n K nnlab train CONFIG`` starts K processes that each
+detect the launch (its environment variables), join the process group, wrap the model in
+:class:`~nnlab.nn.parallel.DistributedDataParallel` and read their shard of every global
+batch of ``data.batch_size`` (a multiple of K). Every rank validates the config and
+builds the same data and model; rank 0 alone creates and writes the run folder (its
+name is broadcast) and the other ranks write nothing. The final weights equal a
+one-process run's to float rounding for models without BatchNorm, dropout or random
+augmentation (see ``docs/distributed.md``); ``--resume`` needs the same K.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +43,11 @@ import numpy as np
 import nnlab
 import nnlab.io
 from nnlab import analysis
+from nnlab import distributed as dist
 from nnlab import metrics as M
 from nnlab.config import ConfigError, RunConfig, load_config, parse_config
 from nnlab.models.registry import model_entry
+from nnlab.nn.parallel import DistributedDataParallel
 from nnlab.runner import builders as B
 from nnlab.runner import data as D
 from nnlab.runner import generative as G
@@ -81,7 +92,7 @@ def _logged_keys(cfg: RunConfig, has_val: bool) -> set[str]:
     return keys | {f"val_{k}" for k in base} if has_val else keys
 
 
-def _prepare(cfg: RunConfig) -> _Parts:
+def _prepare(cfg: RunConfig, ranks: int = 1) -> _Parts:
     nnlab.manual_seed(cfg.seed)
     splits = D.make_splits(cfg)
     model = B.build_model(
@@ -94,7 +105,9 @@ def _prepare(cfg: RunConfig) -> _Parts:
             parts.optimizers = G.build_optimizers(cfg, model)
         return parts
     augment = D.build_augmentation(cfg)
-    parts.train_loader = D.make_loader(cfg, splits.x_train, splits.y_train, True, augment)
+    parts.train_loader = D.make_loader(
+        cfg, splits.x_train, splits.y_train, True, augment, data_parallel=ranks > 1
+    )
     if splits.x_val is not None:
         parts.val_loader = D.make_loader(cfg, splits.x_val, splits.y_val, shuffle=False)
     parts.loss_fn = B.build_loss(cfg, splits.y_train, splits.n_classes)
@@ -189,7 +202,43 @@ def _save_preprocessing(run_dir: Path, splits: D.Splits, cfg: RunConfig) -> None
     (run_dir / "preprocessing.json").write_text(json.dumps(state, indent=1))
 
 
-def _trainer(parts: _Parts, run_dir: Path, verbose: bool, extra: Sequence[Any] = ()) -> Any:
+def _join_mpi_launch(cfg: RunConfig, data_parallel: bool | None) -> int:
+    """K for a process started by ``mpirun -n K`` (K > 1), after joining its process
+    group; else 1 (also with ``data_parallel=False``: this process trains alone). A model
+    that trains in its own loop cannot run data-parallel."""
+    if data_parallel is False or dist.launch_world_size() <= 1:
+        return 1
+    if model_entry(cfg.model.type).own_fit:
+        raise ConfigError(
+            f"a {cfg.model.type} model trains in its own loop, which does not run "
+            "data-parallel; start it without mpirun"
+        )
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    return dist.get_world_size()
+
+
+def _from_rank_zero(ranks: int, work: Callable[[], Any]) -> Any:
+    """``work()`` run by rank 0 alone (the writing rank), its result on every rank. An
+    exception on rank 0 is raised on every rank, so none waits for the others forever."""
+    if ranks == 1:
+        return work()
+    box: list[Any] = [None]
+    if dist.get_rank() == 0:
+        try:
+            box = [("ok", work())]
+        except Exception as exc:
+            box = [("error", exc)]
+    dist.broadcast_object_list(box, src=0)
+    status, value = box[0]
+    if status == "error":
+        raise value
+    return value
+
+
+def _trainer(
+    parts: _Parts, run_dir: Path, verbose: bool, extra: Sequence[Any] = (), ranks: int = 1
+) -> Any:
     cfg = parts.cfg
     monitor = _monitor(cfg.training.monitor, parts)
     callbacks: list[Any] = [ModelCheckpoint(run_dir / "checkpoints", monitor=monitor)]
@@ -198,8 +247,11 @@ def _trainer(parts: _Parts, run_dir: Path, verbose: bool, extra: Sequence[Any] =
         es["monitor"] = _monitor(es["monitor"], parts)
         callbacks.append(EarlyStopping(**es))
     callbacks.extend(extra)
+    model = parts.model
+    if ranks > 1:
+        model = DistributedDataParallel(model)
     return Trainer(
-        parts.model, parts.loss_fn, parts.optimizer, scheduler=parts.scheduler,
+        model, parts.loss_fn, parts.optimizer, scheduler=parts.scheduler,
         scheduler_interval=parts.interval, callbacks=callbacks, metrics=cfg.training.metrics,
         grad_clip=cfg.training.grad_clip, accumulate_steps=cfg.training.accumulate_steps,
         penalty=parts.penalty, constraints=parts.constraints, verbose=verbose,
@@ -229,13 +281,18 @@ def train_from_config(
     seed: int | None = None,
     verbose: bool = True,
     callbacks: Sequence[Any] = (),
+    data_parallel: bool | None = None,
 ) -> RunResult:
     """Train the run described by ``config`` (a RunConfig or a TOML path) and write its
     run folder. Returns the folder, the final metrics per split and the history.
 
     ``callbacks`` (:class:`nnlab.train.Callback`) join the run's own (checkpointing, early
     stopping), after them, e.g. to report each epoch's validation metrics to a search; the
-    models that train in their own loop (``own_fit``) refuse them."""
+    models that train in their own loop (``own_fit``) refuse them.
+
+    ``data_parallel``: None (default) trains data-parallel when this process was started
+    by ``mpirun -n K`` with K > 1 (see the module's docstring); False trains in this
+    process alone even then (one trial of a search per rank)."""
     source_text, given = None, None
     if not isinstance(config, RunConfig):
         given = load_config(config)
@@ -248,15 +305,21 @@ def train_from_config(
         raise ConfigError(
             f"a {cfg.model.type} model trains in its own loop, which takes no callbacks"
         )
+    ranks = _join_mpi_launch(cfg, data_parallel)
     _check_output_dir(*_output_root(cfg, output_dir))  # before the slow part
-    parts = _prepare(cfg)
-    run_dir = _new_run_dir(cfg, output_dir)
-    (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
-    if source_text is not None:
-        (run_dir / "config.toml").write_text(source_text, encoding="utf-8")
-    _save_preprocessing(run_dir, parts.splits, cfg)
-    overrides = F.config_changes(given, cfg) if given is not None else {}
-    F.write_digests(run_dir, overrides)
+    parts = _prepare(cfg, ranks)
+
+    def start_run_folder() -> Path:
+        run_dir = _new_run_dir(cfg, output_dir)
+        (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+        if source_text is not None:
+            (run_dir / "config.toml").write_text(source_text, encoding="utf-8")
+        _save_preprocessing(run_dir, parts.splits, cfg)
+        overrides = F.config_changes(given, cfg) if given is not None else {}
+        F.write_digests(run_dir, overrides)
+        return run_dir
+
+    run_dir = _from_rank_zero(ranks, start_run_folder)
     if model_entry(cfg.model.type).own_fit:
         if model_entry(cfg.model.type).loop is not None:
             metrics, history, info = G.fit_generative(
@@ -265,13 +328,16 @@ def train_from_config(
         else:
             metrics, history, info = H.fit_own(parts.model, cfg, parts.splits, run_dir, verbose)
         return RunResult(run_dir, metrics, history, info)
-    trainer = _trainer(parts, run_dir, verbose, callbacks)
+    trainer = _trainer(parts, run_dir, verbose, callbacks, ranks)
     trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
-    return _finish(parts, trainer, run_dir)
+    return _finish_on_rank_zero(parts, trainer, run_dir, ranks)
 
 
 def resume_from_run(
-    run_dir: str | Path, epochs: int | None = None, verbose: bool = True
+    run_dir: str | Path,
+    epochs: int | None = None,
+    verbose: bool = True,
+    data_parallel: bool | None = None,
 ) -> RunResult:
     """Continue an interrupted (or finished) run from its last checkpoint, in place, up to
     ``training.epochs`` (or ``epochs``). The result equals an uninterrupted run's.
@@ -280,7 +346,9 @@ def resume_from_run(
     by editing the run's ``config.toml`` or with ``epochs`` (which wins). Any other edit of
     ``config.toml`` is refused, naming the keys (see ``run_files.load_run_config``).
     Config, digests and checkpoint are all checked, and ``epochs`` must exceed the epochs
-    already trained, before anything in the folder is rewritten."""
+    already trained, before anything in the folder is rewritten. A data-parallel run
+    resumes under ``mpirun`` with the same K (``data_parallel`` as for
+    :func:`train_from_config`)."""
     run_dir = Path(run_dir)
     last = run_dir / "checkpoints" / "last.safetensors"
     if not (run_dir / "config.json").is_file():
@@ -294,28 +362,49 @@ def resume_from_run(
         )
     if not last.is_file():
         raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from ({last})")
+    ranks = _join_mpi_launch(cfg, data_parallel)
     if epochs is None and "training.epochs" in edits:
         epochs = edits["training.epochs"]
-        if verbose:
+        if verbose and dist.is_main_process():
             print(f"config.toml sets training.epochs = {epochs} (was {cfg.training.epochs})")
     cfg = _with_epochs(cfg, epochs, None)
-    parts = _prepare(cfg)
-    trainer = _trainer(parts, run_dir, verbose)
+    parts = _prepare(cfg, ranks)
+    trainer = _trainer(parts, run_dir, verbose, ranks=ranks)
     trainer.load(last, train_loader=parts.train_loader)
     if trainer.epoch >= cfg.training.epochs and not F.is_finished(run_dir, manifest):
-        return _finish(parts, trainer, run_dir)  # interrupted while writing its files
+        # interrupted while writing its files
+        return _finish_on_rank_zero(parts, trainer, run_dir, ranks)
     if trainer.epoch >= cfg.training.epochs:
         raise ConfigError(
             f"{run_dir} has already trained {trainer.epoch} epochs and training.epochs is "
             f"{cfg.training.epochs}: nothing to do. Give --epochs N (N > {trainer.epoch}) or "
             "raise training.epochs in the run's config.toml to train more"
         )
-    # The record changes before training, so an interrupted resume resumes to the same count.
-    (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
-    toml = run_dir / "config.toml"
-    F.write_digests(run_dir, F.config_changes(load_config(toml), cfg) if toml.is_file() else {})
+
+    def record_epochs() -> None:
+        # The record changes before training, so an interrupted resume resumes to the same
+        # count.
+        (run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+        toml = run_dir / "config.toml"
+        changes = F.config_changes(load_config(toml), cfg) if toml.is_file() else {}
+        F.write_digests(run_dir, changes)
+
+    _from_rank_zero(ranks, record_epochs)
     trainer.fit(parts.train_loader, parts.val_loader, epochs=cfg.training.epochs)
-    return _finish(parts, trainer, run_dir)
+    return _finish_on_rank_zero(parts, trainer, run_dir, ranks)
+
+
+def _finish_on_rank_zero(parts: _Parts, trainer: Any, run_dir: Path, ranks: int) -> RunResult:
+    """:func:`_finish` on rank 0; the other ranks get its metrics and info."""
+    if ranks == 1:
+        return _finish(parts, trainer, run_dir)
+
+    def finish() -> tuple[dict, dict]:
+        result = _finish(parts, trainer, run_dir)
+        return result.metrics, result.info
+
+    metrics, info = _from_rank_zero(ranks, finish)
+    return RunResult(run_dir, metrics, trainer.history, info)
 
 
 def _finish(parts: _Parts, trainer: Any, run_dir: Path) -> RunResult:

@@ -12,6 +12,15 @@ around which the loop owns everything that must not be re-implemented elsewhere:
 gradient accumulation, clipping, the NaN/Inf guard, learning-rate schedules, metrics,
 callbacks, and checkpoints that let a resumed run end with exactly the weights of an
 uninterrupted one.
+
+When the model is a :class:`~nnlab.nn.parallel.DistributedDataParallel` (K ranks of an
+``mpirun -n K`` launch), each rank reads its shard of every global batch. The loop keeps
+every rank's decisions identical (the loss it checks and logs, validation numbers,
+stopping) and scales each rank's loss by ``K·n_r / n`` (``n_r`` its samples, ``n`` the
+global batch's), so that the averaged gradient is the gradient of the mean loss over the
+global batch, also when the last batch splits unevenly; this assumes a loss that is a
+mean over the batch, the loop's convention. Only rank 0 writes files and shows progress
+(:attr:`Trainer.writes_files`).
 """
 
 from __future__ import annotations
@@ -26,11 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from nnlab import distributed as dist
 from nnlab import nn
 from nnlab import random as nnrandom
 from nnlab.autograd.anomaly import detect_anomaly as _detect_anomaly
 from nnlab.autograd.grad_mode import no_grad
 from nnlab.data import DataLoader, TensorDataset
+from nnlab.nn.parallel import DistributedDataParallel
 from nnlab.nn.utils.clip_grad import clip_grad_norm_
 from nnlab.tensor import Tensor
 from nnlab.train.callbacks import Callback, CallbackList, LRSchedulerCallback, ProgressBar
@@ -110,6 +121,36 @@ def _grad_norm(params: Sequence[Tensor]) -> float:
     return math.sqrt(total)
 
 
+def _global_mean(value: float, n: int) -> tuple[float, int]:
+    """The mean over all ranks' samples of a per-rank mean ``value`` over ``n`` samples,
+    and the number of samples, by one allreduce of ``(value·n, n)``."""
+    totals = Tensor(np.array([value * n, n], dtype=np.float64))
+    dist.all_reduce(totals)
+    total, count = totals.array.tolist()
+    return total / count, int(count)
+
+
+def _gathered(parts: list[np.ndarray], ranks: int) -> np.ndarray:
+    """This rank's arrays concatenated, and in data-parallel training every rank's, in
+    rank order (the training outputs for the epoch's metrics)."""
+    mine = np.concatenate(parts)
+    if ranks == 1:
+        return mine
+    everyone: list[Any] = [None] * ranks
+    dist.all_gather_object(everyone, mine)
+    return np.concatenate(everyone)
+
+
+def _rank_zeros(logs: dict[str, Any], ranks: int) -> dict[str, Any]:
+    """Rank 0's ``logs`` on every rank, so all ranks take the same decisions (early
+    stopping, the best epoch) even where their buffers differ (BatchNorm statistics)."""
+    if ranks == 1:
+        return logs
+    box = [logs]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 class Trainer:
     """Train and evaluate a model (the engine behind :func:`fit`).
 
@@ -175,7 +216,7 @@ class Trainer:
         if scheduler is not None:
             internal.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
         self.user_callbacks = list(callbacks)
-        extra = [ProgressBar()] if verbose else []
+        extra = [ProgressBar()] if verbose and self.writes_files else []
         self.callbacks = CallbackList(internal + self.user_callbacks + extra)
         self.callbacks.set_trainer(self)
         self.history = History()
@@ -187,6 +228,19 @@ class Trainer:
         self.stop_reason: str | None = None
         self.train_loader: Any = None
         self.has_validation = False
+
+    @property
+    def world_size(self) -> int:
+        """K, the ranks that train this model together (1 unless it is a
+        DistributedDataParallel)."""
+        model = self.model
+        return model.world_size if isinstance(model, DistributedDataParallel) else 1
+
+    @property
+    def writes_files(self) -> bool:
+        """False on ranks other than 0 of data-parallel training: one rank writes the
+        checkpoints and logs, and shows progress."""
+        return self.world_size == 1 or dist.get_rank() == 0
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -246,13 +300,16 @@ class Trainer:
 
     def _run_epoch(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None) -> dict:
         epoch = self.epoch
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+        if callable(set_epoch):  # a DistributedSampler draws its order from the epoch
+            set_epoch(epoch)
         self.callbacks.on_epoch_begin(epoch)
         self.model.train()
         start = time.perf_counter()
         params = [p for p in self.model.parameters() if p.requires_grad]
         total_loss, seen, norms, step_loss = 0.0, 0, [], 0.0
         outputs_seen, targets_seen = [], []
-        k = self.accumulate_steps
+        k, ranks = self.accumulate_steps, self.world_size
         batches = list(train_loader) if k > 1 else train_loader
         n_batches = len(batches) if k > 1 else None  # type: ignore[arg-type]
         lr_used = self.optimizer.param_groups[0]["lr"]
@@ -265,23 +322,31 @@ class Trainer:
             loss = self.loss_fn(out, y)
             if self.penalty is not None:
                 loss = loss + self.penalty(self.model)
-            value = float(loss.array)
+            n = len(y)
+            value, weight, n_global = float(loss.array), 1.0, n
+            if ranks > 1:  # the global batch's mean loss and size, the same on every rank
+                value, n_global = _global_mean(value, n)
+                weight = ranks * n / n_global
             if not math.isfinite(value):
                 raise NonFiniteLossError(
                     f"loss is {value} at epoch {epoch + 1}, step {self.global_step + 1} "
                     f"(batch {i + 1}); lower the learning rate, clip gradients (grad_clip) "
                     "or look for NaN/Inf in the data"
                 )
-            (loss / k if k > 1 else loss).backward()
-            n = len(y)
-            total_loss += value * n
-            seen += n
+            last = n_batches is not None and i + 1 == n_batches
+            steps = (i + 1) % k == 0 or last
+            scaled = loss * weight if weight != 1.0 else loss
+            # Accumulating micro-batches skip the allreduce; the step's last one averages.
+            local_only = ranks > 1 and not steps
+            with self.model.no_sync() if local_only else contextlib.nullcontext():
+                (scaled / k if k > 1 else scaled).backward()
+            total_loss += value * n_global
+            seen += n_global
             if self.metrics:
                 outputs_seen.append(out.array.copy())
                 targets_seen.append(np.asarray(getattr(y, "array", y)))
-            last = n_batches is not None and i + 1 == n_batches
             step_loss += value / k
-            if (i + 1) % k == 0 or last:
+            if steps:
                 norms.append(self._step(params, step_loss))
                 step_loss = 0.0
                 self.callbacks.on_batch_end(
@@ -289,11 +354,13 @@ class Trainer:
                 )
         logs: dict[str, Any] = {"loss": total_loss / max(seen, 1)}
         if self.metrics and outputs_seen:
-            outs, targets = np.concatenate(outputs_seen), np.concatenate(targets_seen)
+            outs, targets = _gathered(outputs_seen, ranks), _gathered(targets_seen, ranks)
             for name, fn in self.metrics.items():
                 logs[name] = fn(outs, targets)
         if val_loader is not None:
-            logs.update({f"val_{k_}": v for k_, v in self.evaluate(val_loader).items()})
+            logs.update(
+                {f"val_{k_}": v for k_, v in _rank_zeros(self.evaluate(val_loader), ranks).items()}
+            )
         logs["lr"] = float(lr_used)
         logs["grad_norm"] = float(np.mean(norms)) if norms else 0.0
         logs["time"] = time.perf_counter() - start
@@ -372,6 +439,7 @@ class Trainer:
             "global_step": self.global_step,
             "history": self.history.state_dict(),
             "callbacks": self.callbacks.state_dict(),
+            "world_size": self.world_size,
         }
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
@@ -383,15 +451,28 @@ class Trainer:
     def model_state(self) -> dict[str, Any]:
         """The model's ``state_dict`` as checkpoints hold it (without frozen parameters
         unless ``save_frozen``)."""
-        return self.model.state_dict() if self.save_frozen else state_without_frozen(self.model)
+        model = self._bare_model()
+        return model.state_dict() if self.save_frozen else state_without_frozen(model)
+
+    def _bare_model(self) -> Any:
+        """The model without its DistributedDataParallel wrapper: checkpoints and weight
+        files hold its keys, so a K-rank run's files load into a one-process model."""
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
 
     def load_model_state(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
         """Load a :meth:`model_state` into the model; a state that does not fit raises one
         :class:`CheckpointError` naming ``source`` and every missing, unexpected and
         mis-shaped tensor."""
-        load_model_state(self.model, state, source, skip_frozen=not self.save_frozen)
+        load_model_state(self._bare_model(), state, source, skip_frozen=not self.save_frozen)
 
     def load_state_dict(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
+        saved, ranks = int(state.get("world_size", 1)), self.world_size
+        if saved != ranks:
+            raise CheckpointError(
+                f"{source} was written by a run on {saved} process(es), and this one runs on "
+                f"{ranks}; resume with the same number (mpirun -n {saved}), since the "
+                "batches each process reads depend on it"
+            )
         self.load_model_state(state["model"], source)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:

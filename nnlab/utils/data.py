@@ -11,9 +11,11 @@ from nnlab.data.dataloader import (
     default_collate,
 )
 from nnlab.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from nnlab.data.distributed import DistributedSampler, GlobalBatchShardSampler
 
 __all__ = [
-    "ConcatDataset", "DataLoader", "Dataset", "RandomSampler", "Sampler", "SequentialSampler",
+    "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "GlobalBatchShardSampler",
+    "RandomSampler", "Sampler", "SequentialSampler",
     "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
     "random_split",
 ]  # fmt: skip

@@ -30,6 +30,7 @@ from nnlab.nn.modules import (
     positional,
     rnn,
     segmentation_loss,
+    sync_batchnorm,
     task_weighting,
     transformer,
     upsampling,
@@ -175,6 +176,9 @@ from nnlab.nn.modules.rnn import (
 from nnlab.nn.modules.segmentation_loss import (
     DiceLoss,
 )
+from nnlab.nn.modules.sync_batchnorm import (
+    SyncBatchNorm,
+)
 from nnlab.nn.modules.task_weighting import (
     UncertaintyWeighting,
 )
@@ -210,6 +214,7 @@ __all__ += pooling.__all__
 __all__ += positional.__all__
 __all__ += rnn.__all__
 __all__ += segmentation_loss.__all__
+__all__ += sync_batchnorm.__all__
 __all__ += task_weighting.__all__
 __all__ += transformer.__all__
 __all__ += upsampling.__all__

@@ -1,4 +1,6 @@
-"""Write the epoch logs to CSV or JSON as training goes (a crash keeps what was done)."""
+"""Write the epoch logs to CSV or JSON as training goes (a crash keeps what was done).
+
+In data-parallel training only rank 0 writes (every rank's logs are the same)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,11 @@ from nnlab.train.callbacks.base import Callback
 __all__ = ["CSVLogger", "JSONLogger"]
 
 
+def _writes(callback: Callback) -> bool:
+    """False on ranks other than 0 of data-parallel training (and True without a trainer)."""
+    return getattr(callback.trainer, "writes_files", True)
+
+
 class CSVLogger(Callback):
     """Append one row per epoch to ``path`` (columns: epoch and every logged quantity)."""
 
@@ -21,11 +28,15 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs=None):
+        if not _writes(self):
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.append and self.path.exists():
             self.path.unlink()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not _writes(self):
+            return
         row = {"epoch": epoch + 1, **(logs or {})}
         new = not self.path.exists()
         if self._keys is None:
@@ -46,6 +57,8 @@ class JSONLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.rows.append({"epoch": epoch + 1, **(logs or {})})
+        if not _writes(self):
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_text(json.dumps(self.rows, indent=2))

@@ -14,6 +14,8 @@ class ModelCheckpoint(MonitorCallback):
     """Write ``best.safetensors`` when ``monitor`` improves and ``last.safetensors`` after
     every epoch, into ``dirpath``. Each file is a full, atomically written checkpoint
     (model, optimizer, scheduler, RNG states, epoch), so training can resume from it.
+    In data-parallel training every rank tracks the best value (their logs are equal) but
+    only rank 0 writes.
 
     Args:
         dirpath: folder for the checkpoint files.
@@ -46,8 +48,10 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = self.current(logs)
+        writes = self.trainer.writes_files
         if self.save_best and value is not None and self.improved(value):
             self.best, self.best_epoch = value, epoch
-            self.trainer.save(self.best_path)
-        if self.save_last:
+            if writes:
+                self.trainer.save(self.best_path)
+        if self.save_last and writes:
             self.trainer.save(self.last_path)

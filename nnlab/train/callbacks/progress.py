@@ -35,7 +35,8 @@ class ProgressBar(Callback):
     """Show epoch, batch, running loss and ETA while training.
 
     On a terminal it draws a live bar; when output goes to a file or a pipe (CI, logs)
-    it prints one summary line per epoch instead, so logs stay readable.
+    it prints one summary line per epoch instead, so logs stay readable. In data-parallel
+    training only rank 0 shows anything.
     """
 
     def __init__(self, console: Console | None = None, leave: bool = False) -> None:
@@ -46,7 +47,12 @@ class ProgressBar(Callback):
 
     @property
     def live(self) -> bool:
-        return self.console.is_terminal
+        return self.console.is_terminal and self.shows
+
+    @property
+    def shows(self) -> bool:
+        """False on ranks other than 0 of data-parallel training."""
+        return getattr(self.trainer, "writes_files", True)
 
     def on_train_begin(self, logs=None):
         if self.live:
@@ -79,6 +85,8 @@ class ProgressBar(Callback):
             self._progress.update(self._task, advance=1, stats=stats)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.shows:
+            return
         logs = logs or {}
         keys = [k for k in logs if k not in ("epoch", "time")]
         line = f"epoch {epoch + 1}/{self.trainer.epochs}  {format_logs(logs, keys)}"
