@@ -7,6 +7,8 @@
     nnlab export runs/digits-mlp-20261121-101500 --format onnx
     nnlab serve runs/digits-mlp-20261121-101500 --port 8000
     nnlab doctor configs/digits_mlp.toml
+    nnlab rl configs/rl_cartpole_ppo.toml
+    nnlab rl evaluate runs/rl-cartpole-ppo-20261207-101500 --episodes 100
 
 Problems a user can fix (a bad config or option, a missing, corrupted or edited file,
 inputs that are not finite numbers or of the wrong width) are reported in one paragraph
@@ -325,6 +327,17 @@ def doctor(
             _fail(str(exc))
     console.print(findings_table(findings, f"doctor's findings for {target}"))
     raise typer.Exit(exit_code(findings))
+
+
+def _add_rl_commands(app: typer.Typer) -> None:
+    """``nnlab rl CONFIG`` (train an agent) and ``nnlab rl evaluate RUN``; their group module
+    imports no more than nnlab.rl (the run machinery loads inside the commands)."""
+    from nnlab.rl.command import app as rl_app
+
+    app.add_typer(rl_app, name="rl")
+
+
+_add_rl_commands(app)
 
 
 def _add_plugin_commands(app: typer.Typer) -> None:
