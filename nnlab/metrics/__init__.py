@@ -45,6 +45,7 @@ from nnlab.metrics.segmentation import (
     pixel_accuracy,
     segmentation_confusion_matrix,
 )
+from nnlab.metrics.sequence_labeling import bio_entities, entity_scores
 
 __all__ = [
     "ReliabilityBins",
@@ -55,10 +56,12 @@ __all__ = [
     "accuracy",
     "auc",
     "average_precision_score",
+    "bio_entities",
     "calibration_curve",
     "classification_report",
     "confusion_matrix",
     "dice_per_class",
+    "entity_scores",
     "expected_calibration_error",
     "f1_score",
     "iou_per_class",

@@ -1,7 +1,18 @@
 """Ready-made datasets: classic tabular sets, MNIST-1D, synthetic toys, a synthetic
 segmentation task, and sequence data (dates to normalise, sentiment posts with negation,
-seasonal time series) (all offline)."""
+seasonal time series, assistant requests with slot tags) (all offline)."""
 
+from nnlab.data.datasets.commands import (
+    COMMAND_INTENTS,
+    COMMAND_SLOT_TYPES,
+    COMMAND_TAGS,
+    COMMAND_TEMPLATES,
+    HELD_OUT_TEMPLATES,
+    SLOT_VALUES,
+    Command,
+    load_commands,
+    make_commands,
+)
 from nnlab.data.datasets.dates import (
     DATE_FORMATS,
     DATE_SOURCE_VOCAB,
@@ -85,4 +96,13 @@ __all__ = [
     "make_seasonal_series",
     "make_windows",
     "naive_forecast",
+    "COMMAND_INTENTS",
+    "COMMAND_SLOT_TYPES",
+    "COMMAND_TAGS",
+    "COMMAND_TEMPLATES",
+    "HELD_OUT_TEMPLATES",
+    "SLOT_VALUES",
+    "Command",
+    "load_commands",
+    "make_commands",
 ]
