@@ -7,6 +7,7 @@
     nnlab export runs/digits-mlp-20261121-101500 --format onnx
     nnlab serve runs/digits-mlp-20261121-101500 --port 8000
     nnlab doctor configs/digits_mlp.toml
+    nnlab tune configs/digits_mlp_tune.toml --trials 20
     nnlab rl configs/rl_cartpole_ppo.toml
     nnlab rl evaluate runs/rl-cartpole-ppo-20261207-101500 --episodes 100
 
@@ -327,6 +328,57 @@ def doctor(
             _fail(str(exc))
     console.print(findings_table(findings, f"doctor's findings for {target}"))
     raise typer.Exit(exit_code(findings))
+
+
+@app.command()
+def tune(
+    config: Annotated[
+        Path, typer.Argument(help="a TOML config whose tune section declares the search")
+    ],
+    trials: Annotated[
+        int | None,
+        typer.Option(help="finished trials the study should hold (default: tune.n_trials)"),
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="grid, random, tpe or cmaes")] = "tpe",
+    pruner: Annotated[str, typer.Option(help="none, median or hyperband")] = "median",
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="an Optuna storage URL or a journal file PATH.log "
+            "(default: sqlite:///STUDY_FOLDER/study.db)"
+        ),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="the study's name (default: NAME-tune)")] = None,
+    workers: Annotated[
+        int, typer.Option(help="worker processes on the study (under mpirun: one per rank)")
+    ] = 1,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds after which no worker starts a trial")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="training.epochs of every trial")] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(help="where the study folder goes (default: the config's output_dir)"),
+    ] = None,
+) -> None:
+    """Search the hyperparameters of CONFIG's tune section with Optuna: each trial a run in
+    the study folder, which also gets trials.csv, best.toml and plots."""
+    from nnlab.tune.command import TuneError, trials_table, tune_command  # lazy: fast --help
+
+    with _warnings_as_lines():
+        try:
+            result = tune_command(
+                config, trials=trials, sampler=sampler, pruner=pruner, storage=storage,
+                study=study, workers=workers, timeout=timeout, epochs=epochs,
+                output_dir=output_dir,
+            )  # fmt: skip
+        except (*USER_ERRORS, TuneError) as exc:
+            _fail(str(exc))
+    if result is None:  # an MPI rank other than 0: rank 0 reports
+        return
+    console.print(trials_table(result))
+    console.print(result.best_line(), highlight=False)
+    console.print(f"study folder: {result.study_dir}", highlight=False)
 
 
 def _add_rl_commands(app: typer.Typer) -> None:

@@ -19,10 +19,14 @@ Example (``configs/digits_mlp.toml``)::
     lr = 0.001
     [training]
     epochs = 40
+
+An optional ``[tune]`` section declares a hyperparameter search for ``nnlab tune`` (see
+:class:`TuneConfig`); ``nnlab train`` validates it and otherwise ignores it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import tomllib
 from pathlib import Path
@@ -41,7 +45,10 @@ from pydantic_core import PydanticCustomError
 
 from nnlab.models.registry import ModelEntry, model_entry, model_names
 
-__all__ = ["RunConfig", "ConfigError", "load_config", "parse_config"]
+__all__ = [
+    "RunConfig", "TuneConfig", "TuneParamConfig", "ConfigError", "load_config", "parse_config",
+    "set_key",
+]  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -280,6 +287,147 @@ class TrainingConfig(_Section):
     detect_anomaly: bool = False
 
 
+class TuneParamConfig(_Section):
+    """One searched setting of ``nnlab tune``: a range or a list of choices.
+
+    A range has ``low`` and ``high`` (both bounds included), optionally ``log = true``
+    (sampled uniformly in log space; needs ``low > 0``) or a ``step`` (values ``low + k *
+    step``); two integers make an integer range. ``choices`` lists the values instead (any
+    TOML value, e.g. lists of layer sizes). ``grid`` lists the values the grid sampler tries
+    for a float range without a ``step``. ``when`` makes the setting conditional: it is
+    searched only in trials where every named parameter has the given value (e.g. momentum
+    only for SGD); otherwise the base config's value stays.
+    """
+
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    step: int | float | None = Field(None, gt=0)
+    choices: list[Any] | None = None
+    grid: list[int | float] | None = None
+    when: dict[str, Any] = Field(default_factory=dict)
+
+    def is_int(self) -> bool:
+        """Whether the range is of integers: integer bounds and an integer (or no) step."""
+        numbers = (self.low, self.high, 1 if self.step is None else self.step)
+        return self.choices is None and all(type(v) is int for v in numbers)
+
+    def problems(self) -> list[str]:
+        """What is wrong with this parameter on its own (the key is added by the caller)."""
+        if self.choices is not None:
+            extra = [k for k in ("low", "high", "step", "grid") if getattr(self, k) is not None]
+            extra += ["log"] * self.log
+            if extra:
+                return [
+                    f"choices cannot be combined with {', '.join(extra)}; give one or the other"
+                ]
+            return [] if self.choices else ["choices is empty; list at least one value"]
+        if self.low is None or self.high is None:
+            return ["give low and high (a range) or choices (a list of values)"]
+        if self.low >= self.high:
+            return [f"empty range: low ({self.low}) must be below high ({self.high})"]
+        if self.log and self.low <= 0:
+            return [f"log = true needs low > 0 (got low = {self.low})"]
+        if self.log and self.step is not None:
+            return ["step and log = true cannot be combined; give one"]
+        if self.grid is not None:
+            outside = [v for v in self.grid if not self.low <= v <= self.high]
+            if not self.grid:
+                return ["grid is empty; list at least one value"]
+            if outside:
+                return [
+                    f"grid values {outside} lie outside [low, high] = [{self.low}, {self.high}]"
+                ]
+        return []
+
+    def endpoints(self) -> list[Any]:
+        """The values that bound what a trial can get: both ends, or every choice."""
+        return list(self.choices) if self.choices is not None else [self.low, self.high]
+
+
+_PARAM_KEYS = set(TuneParamConfig.model_fields)
+
+
+class TuneConfig(_Section):
+    """The search of ``nnlab tune``: which settings, what to optimize, how many trials.
+
+    The searched settings are dotted keys of the config, each with a
+    :class:`TuneParamConfig`::
+
+        [tune]
+        metric = "val_loss"        # left out: training.monitor
+        n_trials = 20
+        "optimizer.lr" = { low = 1e-4, high = 1e-1, log = true }
+        "model.hidden_sizes" = { choices = [[64], [128, 64]] }
+        "optimizer.momentum" = { low = 0.0, high = 0.99, when = { "optimizer.name" = "sgd" } }
+
+    (TOML's unquoted ``optimizer.lr = {...}`` nests tables; it is read as the same key.)
+    ``direction`` left out is "maximize" for accuracy-like metrics (accuracy, f1, auc, r2,
+    ...) and "minimize" otherwise, as for ``training.monitor``.
+    """
+
+    metric: str | None = None
+    direction: Literal["minimize", "maximize"] | None = None
+    n_trials: PositiveInt = 20
+    params: dict[str, TuneParamConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_params(cls, data: Any) -> Any:
+        """Move the searched keys (tables under a dotted key, quoted or nested from
+        unquoted dots) to ``params``; anything else is a key of the section itself (and a
+        misspelt one an unknown key)."""
+        if not isinstance(data, dict):
+            return data
+        out = {k: v for k, v in data.items() if k in cls.model_fields or not isinstance(v, dict)}
+        params = dict(out.get("params") or {})
+        for key, value in data.items():
+            if key not in out:
+                params.update(_flatten_params(key, value))
+        out["params"] = params
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TuneConfig:
+        """Each parameter on its own, then the conditions between them."""
+        problems = []
+        if not self.params:
+            problems.append('tune: no parameter to search; add e.g. "optimizer.lr" = '
+                            "{ low = 1e-4, high = 1e-1, log = true }")  # fmt: skip
+        seen: list[str] = []
+        for key, param in self.params.items():
+            problems += [f'tune."{key}": {p}' for p in param.problems()]
+            for other, value in param.when.items():
+                if other not in seen:
+                    where = (
+                        "a parameter declared before it"
+                        if other in self.params
+                        else ("a parameter of the search")
+                    )
+                    problems.append(f'tune."{key}".when: "{other}" is not {where}')
+                elif (choices := self.params[other].choices) is not None and value not in choices:
+                    problems.append(
+                        f'tune."{key}".when: "{other}" = {value!r} is not one of its choices '
+                        f"{choices}, so the condition never holds"
+                    )
+            seen.append(key)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _flatten_params(key: str, value: Any) -> dict[str, Any]:
+    """``{"optimizer": {"lr": {...}}}`` as ``{"optimizer.lr": {...}}``: a table is a
+    parameter when it has a parameter key (low, high, choices...), else a level of keys."""
+    if isinstance(value, dict) and value and not _PARAM_KEYS & set(value):
+        return {
+            k: v
+            for sub, inner in value.items()
+            for k, v in _flatten_params(f"{key}.{sub}", inner).items()
+        }
+    return {key: value}
+
+
 class RunConfig(_Section):
     """A whole run: what to train, on what, how, and where to write the results."""
 
@@ -297,6 +445,7 @@ class RunConfig(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    tune: TuneConfig | None = None  # the search of ``nnlab tune``; ``nnlab train`` ignores it
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> RunConfig:
@@ -316,6 +465,8 @@ class RunConfig(_Section):
                     "allowed: " + ", ".join(allowed)
                 )
         problems += self._shape_problems()
+        if not problems and self.tune is not None:
+            problems += _tune_problems(self, self.tune)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -473,6 +624,83 @@ def _non_finite_params(cfg: RunConfig) -> list[str]:
     return problems
 
 
+def set_key(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted ``key`` of a config dict (``"optimizer.lr"``), making the tables on
+    the way where they are missing or None (``training.early_stopping``)."""
+    *path, last = key.split(".")
+    for part in path:
+        if not isinstance(data.get(part), dict):
+            data[part] = {}
+        data = data[part]
+    data[last] = value
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic section an annotation holds (``X``, ``X | None``), if any."""
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+
+
+def _key_problem(key: str) -> str | None:
+    """Why the dotted ``key`` is not a setting of a run config (None when it is): each
+    part must be a field of its section; below a free-form ``params`` table any key goes."""
+    model: type[BaseModel] = RunConfig
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        fields = [f for f in model.model_fields if f != "tune"]
+        if part not in fields:
+            where = ".".join(parts[:i]) or "the config"
+            return f"{part!r} is not a key of {where}; allowed keys: {', '.join(fields)}"
+        annotation = model.model_fields[part].annotation
+        section = _model_in(annotation)
+        rest = parts[i + 1 :]
+        if section is None:
+            if rest and getattr(annotation, "__origin__", None) is not dict:
+                return f"{'.'.join(parts[: i + 1])} has no keys below it"
+            return (
+                None
+                if rest or getattr(annotation, "__origin__", None) is not dict
+                else (f"{key} is a table; name a key inside it, e.g. {key}.NAME")
+            )
+        if not rest:
+            return f"{key} is a section; name one of its keys: {', '.join(section.model_fields)}"
+        model = section
+    return None
+
+
+def _tune_problems(cfg: RunConfig, tune: TuneConfig) -> list[str]:
+    """The search must name settings of this config, an objective the runs log, and values
+    each of which makes a valid config (checked here, before any trial runs)."""
+    from nnlab.train.callbacks.base import MonitorCallback  # lazy: config loads before train
+
+    tune.metric = tune.metric or cfg.training.monitor
+    logged = ["loss", *(cfg.training.metrics or [])]
+    logged += [f"val_{k}" for k in logged]
+    if tune.metric not in logged:
+        return [f"tune.metric: {tune.metric!r} is not logged by this run; choose one of "
+                + ", ".join(logged)]  # fmt: skip
+    if tune.direction is None:
+        tune.direction = "maximize" if MonitorCallback(tune.metric).mode == "max" else "minimize"
+    problems = []
+    for key in tune.params:
+        if (problem := _key_problem(key)) is not None:
+            problems.append(f'tune."{key}": {problem}')
+    if problems:
+        return problems
+    base = cfg.model_dump(exclude={"tune"})
+    for key, param in tune.params.items():
+        for value in param.endpoints():
+            data = copy.deepcopy(base)
+            for other, condition in [*param.when.items(), (key, value)]:
+                set_key(data, other, condition)
+            try:
+                RunConfig.model_validate(data)
+            except ValidationError as exc:
+                why = "; ".join(_describe(e) for e in exc.errors())
+                problems.append(f'tune."{key}": {value!r} makes an invalid config: {why}')
+    return problems
+
+
 def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the field at ``loc`` (for listing allowed keys)."""
     model: Any = RunConfig
@@ -493,8 +721,10 @@ def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     key = ".".join(str(p) for p in loc)
-    if not loc and error["type"] == "value_error":  # whole-config checks name their keys
+    if loc in ((), ("tune",)) and error["type"] == "value_error":  # these name their keys
         return error["msg"].removeprefix("Value error, ").replace("\n", "\n  ")
+    if loc[:2] == ("tune", "params") and len(loc) > 2:  # a searched key as the user wrote it
+        key = ".".join(["tune", f'"{loc[2]}"', *map(str, loc[3:])])
     if error["type"] == "extra_forbidden":
         owner = _section_at(loc)
         allowed = ", ".join(owner.model_fields) if owner else "?"

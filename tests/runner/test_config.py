@@ -45,9 +45,13 @@ def test_toml_errors(tmp_path):
 
 
 def test_shipped_configs_are_valid():
+    """Every config in configs/ loads: reinforcement-learning ones (rl_*) by their own
+    schema, the others as training runs."""
     from pathlib import Path
+
+    from nnlab.rl.config import load_rl_config
 
     configs = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.toml"))
     assert len(configs) >= 5
     for path in configs:
-        load_config(path)
+        (load_rl_config if path.name.startswith("rl_") else load_config)(path)
