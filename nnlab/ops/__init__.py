@@ -68,6 +68,7 @@ from nnlab.ops.reduction import (
     vector_norm,
 )  # fmt: skip
 from nnlab.ops.rounding import ceil, floor, floor_divide, remainder, round, trunc
+from nnlab.ops.scatter import index_gather, scatter, scatter_softmax
 from nnlab.ops.shape import (
     cat,
     chunk,
@@ -103,6 +104,8 @@ __all__ = [
     "maximum", "minimum", "norm", "remainder", "round", "sort", "topk", "trunc", "vector_norm",
     # matrices and index notation
     "einsum", "equal", "narrow", "repeat", "tril", "triu",
+    # graphs: reductions over an edge list's segments
+    "index_gather", "scatter", "scatter_softmax",
 ]  # fmt: skip
 
 #: NumPy (and SciPy) ufuncs that a Tensor answers with its own differentiable op.
