@@ -46,6 +46,12 @@ from nnlab.metrics.segmentation import (
     segmentation_confusion_matrix,
 )
 from nnlab.metrics.sequence_labeling import bio_entities, entity_scores
+from nnlab.metrics.thresholds import (
+    expected_cost,
+    precision_recall_at,
+    threshold_for_cost,
+    threshold_for_recall,
+)
 
 __all__ = [
     "ReliabilityBins",
@@ -63,6 +69,7 @@ __all__ = [
     "dice_per_class",
     "entity_scores",
     "expected_calibration_error",
+    "expected_cost",
     "f1_score",
     "iou_per_class",
     "maximum_calibration_error",
@@ -72,6 +79,7 @@ __all__ = [
     "mean_squared_error",
     "pixel_accuracy",
     "precision",
+    "precision_recall_at",
     "precision_recall_curve",
     "precision_recall_fscore_support",
     "r2_score",
@@ -81,5 +89,7 @@ __all__ = [
     "roc_curve",
     "root_mean_squared_error",
     "segmentation_confusion_matrix",
+    "threshold_for_cost",
+    "threshold_for_recall",
     "top_k_accuracy",
 ]

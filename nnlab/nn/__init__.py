@@ -61,6 +61,7 @@ from nnlab.nn.modules import (  # noqa: E402
     Dropout3d,
     Embedding,
     Flatten,
+    FocalLoss,
     GlobalAvgPool,
     GroupNorm,
     GRUCell,

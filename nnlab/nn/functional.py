@@ -62,6 +62,11 @@ from nnlab.ops.segmentation_loss import dice_loss  # noqa: E402
 
 __all__ += ["dice_loss"]
 
+# The focal loss of dense detection (torchvision.ops.sigmoid_focal_loss).
+from nnlab.ops.focal_loss import sigmoid_focal_loss  # noqa: E402
+
+__all__ += ["sigmoid_focal_loss"]
+
 # Convolution, and F.pad with every torch mode (constant goes to ops.shape.pad).
 from nnlab.ops.conv import (  # noqa: E402
     conv1d,

@@ -1,6 +1,7 @@
 """Ready-made datasets: classic tabular sets, MNIST-1D, synthetic toys, a synthetic
 segmentation task, and sequence data (dates to normalise, sentiment posts with negation,
-seasonal time series, assistant requests with slot tags) (all offline)."""
+seasonal time series, assistant requests with slot tags), and generated lesion images and
+credit/fraud tables (all offline)."""
 
 from nnlab.data.datasets.commands import (
     COMMAND_INTENTS,
@@ -13,6 +14,7 @@ from nnlab.data.datasets.commands import (
     load_commands,
     make_commands,
 )
+from nnlab.data.datasets.credit import CREDIT_FEATURES, CreditData, make_credit
 from nnlab.data.datasets.dates import (
     DATE_FORMATS,
     DATE_SOURCE_VOCAB,
@@ -25,6 +27,7 @@ from nnlab.data.datasets.dates import (
     load_dates,
     make_dates,
 )
+from nnlab.data.datasets.lesions import LesionImages, fractal_texture, make_lesions
 from nnlab.data.datasets.mnist1d import load_mnist1d
 from nnlab.data.datasets.sentiment import (
     SENTIMENT_LABELS,
@@ -105,4 +108,10 @@ __all__ = [
     "Command",
     "load_commands",
     "make_commands",
+    "CREDIT_FEATURES",
+    "CreditData",
+    "make_credit",
+    "LesionImages",
+    "fractal_texture",
+    "make_lesions",
 ]

@@ -19,6 +19,7 @@ from nnlab.nn.modules import (
     distillation,
     dropout,
     embedding,
+    focal_loss,
     linear,
     loss,
     metric_loss,
@@ -76,6 +77,9 @@ from nnlab.nn.modules.dropout import (
 )
 from nnlab.nn.modules.embedding import (
     Embedding,
+)
+from nnlab.nn.modules.focal_loss import (
+    FocalLoss,
 )
 from nnlab.nn.modules.linear import (
     Bilinear,
@@ -203,6 +207,7 @@ __all__ += conv.__all__
 __all__ += distillation.__all__
 __all__ += dropout.__all__
 __all__ += embedding.__all__
+__all__ += focal_loss.__all__
 __all__ += linear.__all__
 __all__ += loss.__all__
 __all__ += metric_loss.__all__
