@@ -1,13 +1,17 @@
 """How many threads nnlab computes with: ``set_num_threads`` / ``get_num_threads``.
 
 nnlab's threads are those of the BLAS library behind NumPy's matrix products (OpenBLAS
-in NumPy's wheels); everything else runs on one thread. threadpoolctl finds that library
-at run time, whichever it is, and sets its pool size.
+in NumPy's wheels) and those of its compiled kernels (:mod:`nnlab.kernels`, numba);
+everything else runs on one thread. threadpoolctl finds the BLAS library at run time,
+whichever it is, and sets its pool size; the kernels take the same count. Both never run
+at once, so one count for both does not oversubscribe the cores.
 """
 
 from __future__ import annotations
 
 from threadpoolctl import ThreadpoolController
+
+from nnlab.kernels import runtime as kernel_runtime
 
 __all__ = ["get_num_threads", "set_num_threads", "get_num_interop_threads",
            "set_num_interop_threads"]  # fmt: skip
@@ -23,7 +27,8 @@ def _blas() -> ThreadpoolController:
 
 
 def set_num_threads(num_threads: int) -> None:
-    """Use ``num_threads`` threads for matrix products from now on (``torch.set_num_threads``).
+    """Use ``num_threads`` threads for matrix products and compiled kernels from now on
+    (``torch.set_num_threads``).
 
     Example:
         >>> import nnlab
@@ -35,6 +40,7 @@ def set_num_threads(num_threads: int) -> None:
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {num_threads!r}")
     _blas().limit(limits=num_threads)
+    kernel_runtime.set_num_threads(num_threads)
 
 
 def get_num_threads() -> int:

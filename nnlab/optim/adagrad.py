@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad, _zero_step
+from nnlab.kernels import optim as optim_kernels
+from nnlab.optim.optimizer import (
+    Optimizer,
+    _check_fused_foreach,
+    _check_non_negative,
+    _zero_step,
+)
 from nnlab.tensor import Tensor
 
 __all__ = ["Adagrad"]
@@ -34,6 +40,9 @@ class Adagrad(Optimizer):
         weight_decay: L2 penalty added to the gradient (default: 0).
         initial_accumulator_value: starting value of ``sum`` (default: 0).
         eps: added to the denominator for numerical stability (default: 1e-10).
+        foreach, fused: accepted and kept in the groups for PyTorch compatibility; they do
+            not change the result. nnlab updates each parameter in one fused pass when its
+            kernels are enabled (:mod:`nnlab.kernels`), else with NumPy.
         maximize: maximize the objective instead of minimizing it (default: False).
 
     State per parameter (created at construction, as PyTorch): ``step`` and ``sum``.
@@ -57,8 +66,10 @@ class Adagrad(Optimizer):
         weight_decay: float = 0,
         initial_accumulator_value: float = 0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
         *,
         maximize: bool = False,
+        fused: bool | None = None,
     ) -> None:
         _check_non_negative(
             lr=lr,
@@ -67,13 +78,16 @@ class Adagrad(Optimizer):
             initial_accumulator_value=initial_accumulator_value,
             eps=eps,
         )
+        _check_fused_foreach(fused, foreach)
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
             "eps": eps,
             "weight_decay": weight_decay,
             "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
             "maximize": maximize,
+            "fused": fused,
         }
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -91,17 +105,9 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             self._init_state(p)
-        lr, eps = group["lr"], group["eps"]
-        param, acc = p.array, state["sum"].array
-        g_buf, work = self._scratch(p, 2)
         state["step"].array += 1
-        step = float(state["step"].array)
-        grad = _effective_grad(param, grad, group, g_buf, work)
-        clr = lr / (1 + (step - 1) * group["lr_decay"])
-        np.multiply(grad, grad, out=work)
-        acc += work
-        std = np.sqrt(acc, out=work)
-        std += eps
-        np.divide(grad, std, out=work)
-        work *= -clr
-        param += work
+        optim_kernels.adagrad_(
+            p.array, grad, state["sum"].array, lambda n: self._scratch(p, n),
+            step=float(state["step"].array), lr=group["lr"], lr_decay=group["lr_decay"],
+            eps=group["eps"], weight_decay=group["weight_decay"], maximize=group["maximize"],
+        )  # fmt: skip

@@ -6,12 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import (
-    Optimizer,
-    _check_adam_args,
-    _effective_grad,
-    _lerp_,
-)
+from nnlab.kernels import optim as optim_kernels
+from nnlab.optim.optimizer import Optimizer, _check_adam_args, _check_fused_foreach
 from nnlab.tensor import Tensor
 
 __all__ = ["Adam"]
@@ -44,6 +40,9 @@ class Adam(Optimizer):
         maximize: maximize the objective instead of minimizing it (default: False).
         decoupled_weight_decay: shrink the weights directly instead of adding an L2 term to
             the gradient, which makes this AdamW (default: False).
+        foreach, fused: accepted and kept in the groups for PyTorch compatibility; they do
+            not change the result. nnlab updates each parameter in one fused pass when its
+            kernels are enabled (:mod:`nnlab.kernels`), else with NumPy.
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
     ``max_exp_avg_sq``.
@@ -68,10 +67,13 @@ class Adam(Optimizer):
         weight_decay: float = 0,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
         _check_adam_args(lr, betas, eps, weight_decay)
+        _check_fused_foreach(fused, foreach)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -79,39 +81,23 @@ class Adam(Optimizer):
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
             "maximize": maximize,
+            "foreach": foreach,
+            "fused": fused,
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()
-        state = self._lazy_state(p, "exp_avg", "exp_avg_sq", *amsgrad)
-        lr, eps = group["lr"], group["eps"]
-        beta1, beta2 = group["betas"]
-        param, m, v = p.array, state["exp_avg"].array, state["exp_avg_sq"].array
-        g_buf, work = self._scratch(p, 2)
-        decoupled = group["weight_decay"] != 0 and group["decoupled_weight_decay"]
-        grad = _effective_grad(param, grad, group, g_buf, work, decoupled)
+        amsgrad = group["amsgrad"]
+        extra = ("max_exp_avg_sq",) if amsgrad else ()
+        state = self._lazy_state(p, "exp_avg", "exp_avg_sq", *extra)
         state["step"].array += 1
-        step = float(state["step"].array)
-
-        _lerp_(m, grad, 1 - beta1, work)
-        # v ← β₂v + (1-β₂)g², written as v += (1-β₂)(g² - v): one pass fewer.
-        np.multiply(grad, grad, out=work)
-        work -= v
-        work *= 1 - beta2
-        v += work
-
-        step_size = lr / (1 - beta1**step)
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"].array
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        # lr·m̂/(√v̂ + ε) = (step_size·bc₂)·m / (√v + ε·bc₂): the same value, two passes fewer
-        # (each pass over a large parameter costs as much as the arithmetic).
-        denom = np.sqrt(v, out=work)
-        denom += eps * bias_correction2_sqrt
-        np.divide(m, denom, out=work)
-        work *= -step_size * bias_correction2_sqrt
-        param += work
+        beta1, beta2 = group["betas"]
+        optim_kernels.adam_(
+            p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array,
+            state["max_exp_avg_sq"].array if amsgrad else None, lambda n: self._scratch(p, n),
+            step=float(state["step"].array), lr=group["lr"], beta1=beta1, beta2=beta2,
+            eps=group["eps"], weight_decay=group["weight_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=amsgrad,
+            maximize=group["maximize"],
+        )  # fmt: skip

@@ -34,6 +34,7 @@ class AdamW(Adam):
         weight_decay: decoupled weight decay coefficient (default: 1e-2).
         amsgrad: use the AMSGrad variant (default: False).
         maximize: maximize the objective instead of minimizing it (default: False).
+        foreach, fused: accepted for PyTorch compatibility (see :class:`~nnlab.optim.Adam`).
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
     ``max_exp_avg_sq``.
@@ -59,6 +60,8 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        fused: bool | None = None,
     ) -> None:
         super().__init__(
             params,
@@ -67,7 +70,9 @@ class AdamW(Adam):
             eps,
             weight_decay,
             amsgrad,
+            foreach=foreach,
             maximize=maximize,
+            fused=fused,
             decoupled_weight_decay=True,
         )
 

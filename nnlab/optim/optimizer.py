@@ -104,6 +104,13 @@ def _check_adam_args(lr: float, betas: Any, eps: float, weight_decay: float) -> 
     _check_non_negative(weight_decay=weight_decay)
 
 
+def _check_fused_foreach(fused: bool | None, foreach: bool | None) -> None:
+    """PyTorch's check of the implementation hints: ``fused`` and ``foreach`` exclude each
+    other (nnlab accepts both and keeps them in the groups; they never change a result)."""
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _effective_grad(
     param: np.ndarray,
     grad: np.ndarray,

@@ -6,12 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import (
-    Optimizer,
-    _check_non_negative,
-    _effective_grad,
-    _lerp_,
-)
+from nnlab.kernels import optim as optim_kernels
+from nnlab.optim.optimizer import Optimizer, _check_non_negative
 from nnlab.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -46,6 +42,9 @@ class RMSprop(Optimizer):
         centered: normalise by the gradient's running variance instead of its second
             moment (default: False).
         maximize: maximize the objective instead of minimizing it (default: False).
+        foreach: accepted and kept in the groups for PyTorch compatibility; it does not
+            change the result. nnlab updates each parameter in one fused pass when its
+            kernels are enabled (:mod:`nnlab.kernels`), else with NumPy.
 
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0) and
     ``grad_avg`` (centered).
@@ -71,6 +70,7 @@ class RMSprop(Optimizer):
         momentum: float = 0,
         centered: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
     ) -> None:
         _check_non_negative(
@@ -83,40 +83,22 @@ class RMSprop(Optimizer):
             "eps": eps,
             "centered": centered,
             "weight_decay": weight_decay,
+            "foreach": foreach,
             "maximize": maximize,
         }
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        optional = (("momentum_buffer", group["momentum"] > 0), ("grad_avg", group["centered"]))
+        momentum, centered = group["momentum"], group["centered"]
+        optional = (("momentum_buffer", momentum > 0), ("grad_avg", centered))
         state = self._lazy_state(p, "square_avg", *(name for name, used in optional if used))
-        lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
-        param, square_avg = p.array, state["square_avg"].array
-        g_buf, work, avg = self._scratch(p, 3)
-        grad = _effective_grad(param, grad, group, g_buf, work)
         state["step"].array += 1
-
-        square_avg *= alpha
-        np.multiply(grad, grad, out=work)
-        work *= 1 - alpha
-        square_avg += work
-        if group["centered"]:
-            grad_avg = state["grad_avg"].array
-            _lerp_(grad_avg, grad, 1 - alpha, work)
-            np.multiply(grad_avg, grad_avg, out=work)
-            np.subtract(square_avg, work, out=avg)
-            np.sqrt(avg, out=avg)
-        else:
-            np.sqrt(square_avg, out=avg)
-        avg += group["eps"]
-
-        if momentum > 0:
-            buf = state["momentum_buffer"].array
-            buf *= momentum
-            np.divide(grad, avg, out=work)
-            buf += work
-            np.multiply(buf, -lr, out=work)
-        else:
-            np.divide(grad, avg, out=work)
-            work *= -lr
-        param += work
+        optim_kernels.rmsprop_(
+            p.array, grad, state["square_avg"].array,
+            state["grad_avg"].array if centered else None,
+            state["momentum_buffer"].array if momentum > 0 else None,
+            lambda n: self._scratch(p, n),
+            lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+            maximize=group["maximize"],
+        )  # fmt: skip

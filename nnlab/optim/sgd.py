@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.optim.optimizer import Optimizer, _check_non_negative, _effective_grad
+from nnlab.kernels import optim as optim_kernels
+from nnlab.optim.optimizer import Optimizer, _check_fused_foreach, _check_non_negative
 from nnlab.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -38,6 +39,9 @@ class SGD(Optimizer):
         nesterov: use Nesterov momentum; needs momentum > 0 and zero dampening
             (default: False).
         maximize: maximize the objective instead of minimizing it (default: False).
+        foreach, fused: accepted and kept in the groups for PyTorch compatibility; they do
+            not change the result. nnlab updates each parameter in one fused pass when its
+            kernels are enabled (:mod:`nnlab.kernels`), else with NumPy.
 
     State per parameter: ``momentum_buffer`` (only when momentum is non-zero).
 
@@ -64,8 +68,11 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        fused: bool | None = None,
     ) -> None:
         _check_non_negative(lr=lr, momentum=momentum, weight_decay=weight_decay)
+        _check_fused_foreach(fused, foreach)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {
@@ -75,28 +82,24 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
             "nesterov": nesterov,
             "maximize": maximize,
+            "foreach": foreach,
+            "fused": fused,
         }
         super().__init__(params, defaults)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        lr, momentum = group["lr"], group["momentum"]
-        param = p.array
-        g_buf, work = self._scratch(p, 2)
-        grad = _effective_grad(param, grad, group, g_buf, work)
+        momentum = group["momentum"]
+        buf, first_step = None, False
         if momentum != 0:
             state = self.state[p]
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = Tensor(grad.copy())
-                state["momentum_buffer"] = buf
-            else:
-                buf.array *= momentum
-                np.multiply(grad, 1 - group["dampening"], out=work)
-                buf.array += work
-            if group["nesterov"]:
-                np.multiply(buf.array, momentum, out=work)
-                grad = np.add(grad, work, out=g_buf)
-            else:
-                grad = buf.array
-        np.multiply(grad, -lr, out=work)
-        param += work
+            if state.get("momentum_buffer") is None:
+                # Filled with the first gradient by the update (as PyTorch's clone of it).
+                state["momentum_buffer"] = Tensor(np.empty_like(p.array))
+                first_step = True
+            buf = state["momentum_buffer"].array
+        optim_kernels.sgd_(
+            p.array, grad, buf, lambda n: self._scratch(p, n),
+            lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+            maximize=group["maximize"], first_step=first_step,
+        )  # fmt: skip

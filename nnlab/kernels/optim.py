@@ -1,0 +1,565 @@
+"""Optimizer updates: SGD, Adam/AdamW, RMSprop and Adagrad, each in place on one parameter.
+
+Each update exists three times in this file:
+
+* ``<name>_numpy``: the NumPy reference, the formula of the optimizer's docstring as a
+  sequence of in-place array operations (Adam is about twelve passes over memory);
+* ``<name>_numba``: a :class:`~nnlab.kernels.runtime.Kernel` doing the same arithmetic,
+  element by element, in one pass (on several threads for large parameters);
+* ``<name>_``: what the optimizers call; it runs the kernel when the backend is numba and
+  the arrays suit it (float32 or float64, contiguous, one dtype and shape), else the
+  reference.
+
+The kernel performs, for each element, the reference's operations in the reference's order
+and dtype (float32 constants for float32 parameters, no fused multiply-add), so both give
+the same bits; the tests hold them to that. No update reduces across elements.
+
+The optimizer keeps the state (``exp_avg``, ``step``, ...) and passes its arrays; every
+hyper-parameter arrives as a keyword. ``scratch(n)`` returns ``n`` temporary arrays shaped
+like the parameter, which only the references use.
+
+One call per parameter rather than one per parameter group: the gradients are new arrays at
+every step, and packing them into a numba typed list cost about 5 µs per parameter, while a
+kernel call costs about 1 µs (measured with 4 and 100 parameters); keeping a group in one
+flat buffer would need every step's gradients copied into it, one more pass over memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nnlab import kernels
+from nnlab.kernels.runtime import Kernel
+
+__all__ = [
+    "adagrad_",
+    "adagrad_numba",
+    "adagrad_numpy",
+    "adam_",
+    "adam_numba",
+    "adam_numpy",
+    "rmsprop_",
+    "rmsprop_numba",
+    "rmsprop_numpy",
+    "sgd_",
+    "sgd_numba",
+    "sgd_numpy",
+]
+
+Scratch = Callable[[int], list[np.ndarray]]
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _flat_views(*arrays: np.ndarray) -> list[np.ndarray] | None:
+    """The arrays as 1-d views if a kernel can take them: float32 or float64, all of one
+    dtype and shape, C-contiguous; else None (the reference runs)."""
+    dtype, shape = arrays[0].dtype, arrays[0].shape
+    if dtype not in _KERNEL_DTYPES:
+        return None
+    views = []
+    for a in arrays:
+        if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            return None
+        views.append(a.ravel())  # a view: the array is C-contiguous
+    return views
+
+
+def _use_kernel(*arrays: np.ndarray) -> list[np.ndarray] | None:
+    if kernels.get_backend() != "numba":
+        return None
+    return _flat_views(*arrays)
+
+
+def _effective_grad(
+    param: np.ndarray,
+    grad: np.ndarray,
+    g_buf: np.ndarray,
+    work: np.ndarray,
+    *,
+    maximize: bool,
+    weight_decay: float,
+    decoupled_lr: float | None = None,
+) -> np.ndarray:
+    """The first lines of every update::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:
+            if decoupled:  theta = theta * (1 - lr * weight_decay)     # AdamW
+            else:          g = g + weight_decay * theta                # L2
+
+    ``decoupled_lr`` is the ``lr`` of the decoupled form (None: the L2 form). ``g`` is
+    written into ``g_buf`` (never into ``grad``); ``theta`` shrinks in place."""
+    if maximize:
+        grad = np.negative(grad, out=g_buf)
+    if weight_decay != 0:
+        if decoupled_lr is not None:
+            param *= 1 - decoupled_lr * weight_decay
+        else:
+            np.multiply(param, weight_decay, out=work)
+            grad = np.add(grad, work, out=g_buf)
+    return grad
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
+    """``start += weight * (end - start)`` in place, with PyTorch's two-sided formula (exact
+    at both ends): ``start + w·(end - start)`` for ``|w| < 0.5``, else
+    ``end - (1 - w)·(end - start)``."""
+    np.subtract(end, start, out=work)
+    if abs(weight) < 0.5:
+        work *= weight
+        start += work
+    else:
+        work *= 1.0 - weight
+        np.subtract(end, work, out=start)
+
+
+# -- SGD ---------------------------------------------------------------------------------
+
+
+def sgd_numpy(
+    param: np.ndarray,
+    grad: np.ndarray,
+    momentum_buffer: np.ndarray | None,
+    scratch: Scratch,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+    first_step: bool,
+) -> None:
+    """SGD's update (see :class:`nnlab.optim.SGD`)::
+
+        g = -grad if maximize else grad;  if weight_decay != 0:  g = g + weight_decay * theta
+        if momentum != 0:
+            b = g  at the first step,  else  b = momentum * b + (1 - dampening) * g
+            g = g + momentum * b  if nesterov  else  b
+        theta = theta - lr * g
+
+    ``momentum_buffer`` is ``b`` (None without momentum); at ``first_step`` its contents are
+    ignored and overwritten."""
+    g_buf, work = scratch(2)
+    grad = _effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
+    if momentum != 0:
+        buf = momentum_buffer
+        if first_step:
+            buf[...] = grad
+        else:
+            buf *= momentum
+            np.multiply(grad, 1 - dampening, out=work)
+            buf += work
+        if nesterov:
+            np.multiply(buf, momentum, out=work)
+            grad = np.add(grad, work, out=g_buf)
+        else:
+            grad = buf
+    np.multiply(grad, -lr, out=work)
+    param += work
+
+
+def _sgd(loop):
+    def sgd(param, grad, buf, h, maximize, decay, has_momentum, first_step, nesterov):
+        weight_decay, momentum, keep, neg_lr = h[0], h[1], h[2], h[3]
+        for i in loop(param.size):
+            g = -grad[i] if maximize else grad[i]
+            if decay:
+                g = g + param[i] * weight_decay
+            if has_momentum:
+                b = g if first_step else buf[i] * momentum + g * keep
+                buf[i] = b
+                g = g + b * momentum if nesterov else b
+            param[i] = param[i] + g * neg_lr
+
+    return sgd
+
+
+#: :func:`sgd_numpy` in one pass.
+sgd_numba = Kernel(_sgd)
+
+
+def sgd_(
+    param: np.ndarray,
+    grad: np.ndarray,
+    momentum_buffer: np.ndarray | None,
+    scratch: Scratch,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+    first_step: bool,
+) -> None:
+    """:func:`sgd_numpy`, by the kernel where it applies."""
+    has_momentum = momentum != 0
+    flat = _use_kernel(param, grad, *((momentum_buffer,) if has_momentum else ()))
+    if flat is None:
+        sgd_numpy(
+            param, grad, momentum_buffer, scratch, lr=lr, momentum=momentum,
+            dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+            maximize=maximize, first_step=first_step,
+        )  # fmt: skip
+        return
+    p, g = flat[0], flat[1]
+    buf = flat[2] if has_momentum else p  # (a placeholder the kernel never touches)
+    h = np.array([weight_decay, momentum, 1 - dampening, -lr], dtype=p.dtype)
+    sgd_numba(p.size, p, g, buf, h, maximize, weight_decay != 0, has_momentum, first_step, nesterov)
+
+
+# -- Adam / AdamW --------------------------------------------------------------------------
+
+
+def adam_numpy(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    max_exp_avg_sq: np.ndarray | None,
+    scratch: Scratch,
+    *,
+    step: float,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled_weight_decay: bool,
+    amsgrad: bool,
+    maximize: bool,
+) -> None:
+    """Adam's update at step ``step`` (already counted; see :class:`nnlab.optim.Adam`)::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:
+            if decoupled_weight_decay:  theta = theta * (1 - lr * weight_decay)   # AdamW
+            else:                       g = g + weight_decay * theta              # L2
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        if amsgrad:  v_max = max(v_max, v);  v_hat = v_max    else:  v_hat = v
+        theta = theta - lr / (1 - beta1**t) * m / (sqrt(v_hat) / sqrt(1 - beta2**t) + eps)
+
+    ``max_exp_avg_sq`` is ``v_max`` (None without amsgrad)."""
+    g_buf, work = scratch(2)
+    grad = _effective_grad(
+        param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay,
+        decoupled_lr=lr if decoupled_weight_decay else None,
+    )  # fmt: skip
+    m, v = exp_avg, exp_avg_sq
+    _lerp_(m, grad, 1 - beta1, work)
+    # v ← β₂v + (1-β₂)g², written as v += (1-β₂)(g² - v): one pass fewer.
+    np.multiply(grad, grad, out=work)
+    work -= v
+    work *= 1 - beta2
+    v += work
+
+    step_size = lr / (1 - beta1**step)
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    if amsgrad:
+        np.maximum(max_exp_avg_sq, v, out=max_exp_avg_sq)
+        v = max_exp_avg_sq
+    # lr·m̂/(√v̂ + ε) = (step_size·bc₂)·m / (√v + ε·bc₂): the same value, two passes fewer
+    # (each pass over a large parameter costs as much as the arithmetic).
+    denom = np.sqrt(v, out=work)
+    denom += eps * bias_correction2_sqrt
+    np.divide(m, denom, out=work)
+    work *= -step_size * bias_correction2_sqrt
+    param += work
+
+
+def _adam(loop):
+    def adam(param, grad, m, v, v_max, h, maximize, decay, decoupled, amsgrad, near_start):
+        weight_decay, shrink, w1, w1_rest = h[0], h[1], h[2], h[3]
+        w2, eps_bc, neg_step = h[4], h[5], h[6]
+        for i in loop(param.size):
+            g = -grad[i] if maximize else grad[i]
+            p = param[i]
+            if decay:
+                if decoupled:
+                    p = p * shrink
+                else:
+                    g = g + p * weight_decay
+            d = g - m[i]
+            mi = m[i] + d * w1 if near_start else g - d * w1_rest
+            m[i] = mi
+            vi = v[i] + (g * g - v[i]) * w2
+            v[i] = vi
+            if amsgrad:
+                # np.maximum's rule: a NaN on either side wins.
+                vi = vi if vi > v_max[i] or vi != vi else v_max[i]
+                v_max[i] = vi
+            param[i] = p + mi / (np.sqrt(vi) + eps_bc) * neg_step
+
+    return adam
+
+
+#: :func:`adam_numpy` in one pass.
+adam_numba = Kernel(_adam)
+
+
+def adam_(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    max_exp_avg_sq: np.ndarray | None,
+    scratch: Scratch,
+    *,
+    step: float,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled_weight_decay: bool,
+    amsgrad: bool,
+    maximize: bool,
+) -> None:
+    """:func:`adam_numpy`, by the kernel where it applies."""
+    flat = _use_kernel(param, grad, exp_avg, exp_avg_sq, *((max_exp_avg_sq,) if amsgrad else ()))
+    if flat is None:
+        adam_numpy(
+            param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, step=step, lr=lr,
+            beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad, maximize=maximize,
+        )  # fmt: skip
+        return
+    p, g, m, v = flat[:4]
+    v_max = flat[4] if amsgrad else v  # (a placeholder the kernel never touches)
+    step_size = lr / (1 - beta1**step)
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    w1 = 1 - beta1
+    # Each constant is rounded to the parameter's dtype once, as NumPy does for the reference.
+    h = np.array(
+        [
+            weight_decay,
+            1 - lr * weight_decay,
+            w1,
+            1.0 - w1,
+            1 - beta2,
+            eps * bias_correction2_sqrt,
+            -step_size * bias_correction2_sqrt,
+        ],
+        dtype=p.dtype,
+    )
+    adam_numba(
+        p.size, p, g, m, v, v_max, h,
+        maximize, weight_decay != 0, decoupled_weight_decay, amsgrad, abs(w1) < 0.5,
+    )  # fmt: skip
+
+
+# -- RMSprop -------------------------------------------------------------------------------
+
+
+def rmsprop_numpy(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: np.ndarray | None,
+    momentum_buffer: np.ndarray | None,
+    scratch: Scratch,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> None:
+    """RMSprop's update (see :class:`nnlab.optim.RMSprop`)::
+
+        g = -grad if maximize else grad;  if weight_decay != 0:  g = g + weight_decay * theta
+        v = alpha * v + (1 - alpha) * g**2                     # square_avg
+        if centered:
+            gbar = alpha * gbar + (1 - alpha) * g              # grad_avg
+            avg = sqrt(v - gbar**2) + eps
+        else:
+            avg = sqrt(v) + eps
+        if momentum > 0:  b = momentum * b + g / avg;  theta = theta - lr * b
+        else:             theta = theta - lr * g / avg
+
+    ``grad_avg`` is used only when centered, ``momentum_buffer`` only when momentum > 0."""
+    g_buf, work, avg = scratch(3)
+    grad = _effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
+    square_avg *= alpha
+    np.multiply(grad, grad, out=work)
+    work *= 1 - alpha
+    square_avg += work
+    if centered:
+        _lerp_(grad_avg, grad, 1 - alpha, work)
+        np.multiply(grad_avg, grad_avg, out=work)
+        np.subtract(square_avg, work, out=avg)
+        np.sqrt(avg, out=avg)
+    else:
+        np.sqrt(square_avg, out=avg)
+    avg += eps
+
+    if momentum > 0:
+        buf = momentum_buffer
+        buf *= momentum
+        np.divide(grad, avg, out=work)
+        buf += work
+        np.multiply(buf, -lr, out=work)
+    else:
+        np.divide(grad, avg, out=work)
+        work *= -lr
+    param += work
+
+
+def _rmsprop(loop):
+    def rmsprop(param, grad, v, gbar, buf, h, maximize, decay, centered, near_start, has_mom):
+        weight_decay, alpha, w, w_rest = h[0], h[1], h[2], h[3]
+        eps, momentum, neg_lr = h[4], h[5], h[6]
+        for i in loop(param.size):
+            g = -grad[i] if maximize else grad[i]
+            p = param[i]
+            if decay:
+                g = g + p * weight_decay
+            vi = v[i] * alpha + g * g * w
+            v[i] = vi
+            if centered:
+                d = g - gbar[i]
+                gi = gbar[i] + d * w if near_start else g - d * w_rest
+                gbar[i] = gi
+                avg = np.sqrt(vi - gi * gi) + eps
+            else:
+                avg = np.sqrt(vi) + eps
+            if has_mom:
+                b = buf[i] * momentum + g / avg
+                buf[i] = b
+                param[i] = p + b * neg_lr
+            else:
+                param[i] = p + g / avg * neg_lr
+
+    return rmsprop
+
+
+#: :func:`rmsprop_numpy` in one pass.
+rmsprop_numba = Kernel(_rmsprop)
+
+
+def rmsprop_(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: np.ndarray | None,
+    momentum_buffer: np.ndarray | None,
+    scratch: Scratch,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> None:
+    """:func:`rmsprop_numpy`, by the kernel where it applies."""
+    has_momentum = momentum > 0
+    optional = ((grad_avg,) if centered else ()) + ((momentum_buffer,) if has_momentum else ())
+    flat = _use_kernel(param, grad, square_avg, *optional)
+    if flat is None:
+        rmsprop_numpy(
+            param, grad, square_avg, grad_avg, momentum_buffer, scratch, lr=lr, alpha=alpha,
+            eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+            maximize=maximize,
+        )  # fmt: skip
+        return
+    p, g, v = flat[:3]
+    rest = iter(flat[3:])
+    gbar = next(rest) if centered else p  # (placeholders the kernel never touches)
+    buf = next(rest) if has_momentum else p
+    w = 1 - alpha
+    h = np.array([weight_decay, alpha, w, 1.0 - w, eps, momentum, -lr], dtype=p.dtype)
+    rmsprop_numba(
+        p.size, p, g, v, gbar, buf, h,
+        maximize, weight_decay != 0, centered, abs(w) < 0.5, has_momentum,
+    )  # fmt: skip
+
+
+# -- Adagrad -------------------------------------------------------------------------------
+
+
+def adagrad_numpy(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state_sum: np.ndarray,
+    scratch: Scratch,
+    *,
+    step: float,
+    lr: float,
+    lr_decay: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool,
+) -> None:
+    """Adagrad's update at step ``step`` (already counted; see :class:`nnlab.optim.Adagrad`)::
+
+        g = -grad if maximize else grad;  if weight_decay != 0:  g = g + weight_decay * theta
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        sum = sum + g**2
+        theta = theta - lr_t * g / (sqrt(sum) + eps)
+
+    ``state_sum`` is ``sum``."""
+    g_buf, work = scratch(2)
+    grad = _effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
+    clr = lr / (1 + (step - 1) * lr_decay)
+    np.multiply(grad, grad, out=work)
+    state_sum += work
+    std = np.sqrt(state_sum, out=work)
+    std += eps
+    np.divide(grad, std, out=work)
+    work *= -clr
+    param += work
+
+
+def _adagrad(loop):
+    def adagrad(param, grad, state_sum, h, maximize, decay):
+        weight_decay, eps, neg_clr = h[0], h[1], h[2]
+        for i in loop(param.size):
+            g = -grad[i] if maximize else grad[i]
+            if decay:
+                g = g + param[i] * weight_decay
+            s = state_sum[i] + g * g
+            state_sum[i] = s
+            param[i] = param[i] + g / (np.sqrt(s) + eps) * neg_clr
+
+    return adagrad
+
+
+#: :func:`adagrad_numpy` in one pass.
+adagrad_numba = Kernel(_adagrad)
+
+
+def adagrad_(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state_sum: np.ndarray,
+    scratch: Scratch,
+    *,
+    step: float,
+    lr: float,
+    lr_decay: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool,
+) -> None:
+    """:func:`adagrad_numpy`, by the kernel where it applies."""
+    flat = _use_kernel(param, grad, state_sum)
+    if flat is None:
+        adagrad_numpy(
+            param, grad, state_sum, scratch, step=step, lr=lr, lr_decay=lr_decay, eps=eps,
+            weight_decay=weight_decay, maximize=maximize,
+        )  # fmt: skip
+        return
+    p, g, s = flat
+    clr = lr / (1 + (step - 1) * lr_decay)
+    h = np.array([weight_decay, eps, -clr], dtype=p.dtype)
+    adagrad_numba(p.size, p, g, s, h, maximize, weight_decay != 0)
