@@ -12,8 +12,8 @@
     nnlab rl evaluate runs/rl-cartpole-ppo-20261207-101500 --episodes 100
 
 Problems a user can fix (a bad config or option, a missing, corrupted or edited file,
-inputs that are not finite numbers or of the wrong width) are reported in one paragraph
-starting with ``error:``, naming the file, key, row or column, with exit code 2 and
+inputs that are not finite numbers or of the wrong width) are reported on stderr in one
+paragraph starting with ``error:``, naming the file, key, row or column, with exit code 2 and
 nothing overwritten; a training run that diverges (NaN/Inf loss, or an op that makes
 NaN/Inf under ``training.detect_anomaly``) exits with code 1. Warnings (a run folder
 without digests, say) are printed as ``warning:`` lines.
@@ -40,6 +40,8 @@ from rich.table import Table
 from rich.text import Text
 
 from nnlab.autograd.anomaly import AnomalyError
+from nnlab.cli_common import fail as _fail
+from nnlab.cli_common import one_process
 from nnlab.config import ConfigError
 from nnlab.distributed import is_main_process
 from nnlab.train import NonFiniteLossError
@@ -51,16 +53,11 @@ from nnlab.train.checkpoint import CheckpointError
 
 app = typer.Typer(help="nnlab: train, evaluate and use neural networks.", no_args_is_help=True)
 console = Console()
+err_console = Console(stderr=True)  # errors and warnings, apart from the results
 
 #: Errors that describe something the user can fix; anything else is a bug and keeps
 #: its traceback.
 USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    # Text, not markup: messages hold brackets ("inputs[0, 2]", "hidden_sizes [8]").
-    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
-    raise typer.Exit(code)
 
 
 @contextlib.contextmanager
@@ -68,7 +65,7 @@ def _warnings_as_lines() -> Iterator[None]:
     """Print each warning as one ``warning:`` line (not Python's file:line format)."""
 
     def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
-        console.print(Text.assemble(("warning:", "yellow"), " ", str(message)), soft_wrap=True)
+        err_console.print(Text.assemble(("warning:", "yellow"), " ", str(message)), soft_wrap=True)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
@@ -154,6 +151,7 @@ def evaluate(
 ) -> None:
     """Evaluate a trained run's model on its test split (its files checked against the
     run's digests.json first)."""
+    one_process("evaluate")
     from nnlab.runner import evaluate_run  # lazy: fast --help
 
     with _warnings_as_lines():
@@ -194,6 +192,7 @@ def predict(
     ] = None,
 ) -> None:
     """Predict with a trained run for the rows in INPUTS (raw, unscaled features)."""
+    one_process("predict")
     from nnlab.runner import predict_run, run_reads_texts  # lazy: fast --help
     from nnlab.runner.inputs import read_feature_rows, read_texts  # lazy: fast --help
 
@@ -245,6 +244,7 @@ def embed(
     """Embed TEXTS with the pretrained all-MiniLM-L6-v2 sentence encoder (run by nnlab's
     own layers) and list each sentence's nearest neighbours among the others (never
     itself) by cosine similarity."""
+    one_process("embed")
     from nnlab.text import SentenceEncoder  # lazy: fast --help
     from nnlab.text.similarity import nearest_neighbours  # lazy: fast --help
 
@@ -277,6 +277,7 @@ def export(
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """Export a run's model to ONNX, checked against nnlab's outputs by onnxruntime first."""
+    one_process("export")
     from nnlab.onnx.command import ExportError, export_command  # lazy: fast --help
 
     with _warnings_as_lines():
@@ -297,6 +298,7 @@ def serve(
 ) -> None:
     """Serve RUN_DIR's predictions over HTTP (POST /predict, GET /health, GET /metadata)
     until Ctrl-C; concurrent requests share forward passes."""
+    one_process("serve")
     from nnlab.serve.command import serve_command  # lazy: fast --help
 
     with _warnings_as_lines():
@@ -317,7 +319,9 @@ def doctor(
 ) -> None:
     """Diagnose why the model of TARGET might not learn (overfit one batch, initial loss, LR
     range test, gradients and activations, input scale, labels and leakage, a short
-    training); exits 1 when a finding is an error."""
+    training); exits 1 when a finding is an error. A run folder is diagnosed from its
+    config with a freshly initialised model: the checks are about the setup."""
+    one_process("doctor")
     from nnlab.doctor.command import DoctorError, doctor_command, findings_table  # lazy
     from nnlab.doctor.findings import exit_code  # lazy: fast --help
 
@@ -363,7 +367,12 @@ def tune(
 ) -> None:
     """Search the hyperparameters of CONFIG's tune section with Optuna: each trial a run in
     the study folder, which also gets trials.csv, best.toml and plots."""
-    from nnlab.tune.command import TuneError, trials_table, tune_command  # lazy: fast --help
+    from nnlab.tune.command import (  # lazy: fast --help
+        TuneError,
+        TuneInterrupted,
+        trials_table,
+        tune_command,
+    )
 
     with _warnings_as_lines():
         try:
@@ -372,6 +381,8 @@ def tune(
                 study=study, workers=workers, timeout=timeout, epochs=epochs,
                 output_dir=output_dir,
             )  # fmt: skip
+        except TuneInterrupted as exc:
+            _fail(str(exc), code=130)  # the shell's code for a Ctrl-C
         except (*USER_ERRORS, TuneError) as exc:
             _fail(str(exc))
     if result is None:  # an MPI rank other than 0: rank 0 reports
@@ -395,13 +406,12 @@ _add_rl_commands(app)
 def _add_plugin_commands(app: typer.Typer) -> None:
     """Add each command group registered under the entry point group ``nnlab.commands``;
     one that fails to load is reported as a warning and left out."""
-    stderr = Console(stderr=True)
     for ep in entry_points(group="nnlab.commands"):
         try:
             app.add_typer(ep.load(), name=ep.name)
         except Exception as exc:  # a broken plugin must not break nnlab's own commands
             problem = f"command {ep.name!r} ({ep.value}) not loaded: {type(exc).__name__}: {exc}"
-            stderr.print(Text.assemble(("warning:", "yellow"), " ", problem), soft_wrap=True)
+            err_console.print(Text.assemble(("warning:", "yellow"), " ", problem), soft_wrap=True)
 
 
 _add_plugin_commands(app)

@@ -284,7 +284,6 @@ def _explained(what: str, error: RuntimeError) -> RuntimeError:
     return RuntimeError(
         f"{what}: the loss cannot be differentiated twice ({error}) Build the model and loss "
         "from twice-differentiable ops: convolutions, pooling and BatchNorm are not supported."
-
     )
 
 

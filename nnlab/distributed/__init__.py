@@ -30,11 +30,13 @@ from nnlab.distributed.distributed_c10d import (
     is_available,
     is_initialized,
     is_main_process,
+    launch_rank,
     launch_world_size,
 )
 
 __all__ = [
     "ReduceOp", "Work", "all_gather", "all_gather_object", "all_reduce", "barrier", "broadcast",
     "broadcast_object_list", "destroy_process_group", "get_rank", "get_world_size",
-    "init_process_group", "is_available", "is_initialized", "is_main_process", "launch_world_size",
+    "init_process_group", "is_available", "is_initialized", "is_main_process", "launch_rank",
+    "launch_world_size",
 ]  # fmt: skip

@@ -26,13 +26,15 @@ import numpy as np
 from nnlab.tensor import Tensor
 
 __all__ = [
-    "ReduceOp", "Work", "is_available", "is_initialized", "launch_world_size", "init_process_group",
+    "ReduceOp", "Work", "is_available", "is_initialized", "launch_world_size", "launch_rank",
+    "init_process_group",
     "destroy_process_group", "get_rank", "get_world_size", "is_main_process", "barrier",
     "all_reduce", "broadcast", "all_gather", "all_gather_object", "broadcast_object_list",
 ]  # fmt: skip
 
-#: The environment variables MPI launchers set: MPICH/Hydra (``PMI_*``), Open MPI.
+#: The environment variables MPI launchers set: MPICH/Hydra (``PMI_*``), Open MPI, MVAPICH.
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 
 
 class ReduceOp(Enum):
@@ -72,6 +74,16 @@ def launch_world_size() -> int:
     """The number of processes when this one was started by ``mpirun``/``mpiexec``
     (read from the launcher's environment variables), else 0."""
     for name in _SIZE_VARIABLES:
+        value = os.environ.get(name)
+        if value and value.isdigit():
+            return int(value)
+    return 0
+
+
+def launch_rank() -> int:
+    """This process's rank in its ``mpirun``/``mpiexec`` launch (from the launcher's
+    environment variables), 0 outside one: known before the process group is joined."""
+    for name in _RANK_VARIABLES:
         value = os.environ.get(name)
         if value and value.isdigit():
             return int(value)

@@ -97,7 +97,7 @@ def check_input_scale(s: Subject) -> list[Finding]:
                 f"|mean| {med_mean:.3g} (standardised: 1 and 0)",
                 evidence,
                 "standardise the features with training-split statistics (data.scale = "
-                '"standard"), or divide raw pixels by 255',
+                '"standard"), or divide raw pixels by their largest value',
             )
         ]
     return [_ok("input_scale", "inputs are on a standard scale", **evidence)]

@@ -121,16 +121,18 @@ def _evidence_text(finding: Finding) -> str:
 
 
 def findings_table(findings: list[Finding], title: str = "doctor's findings") -> Table:
-    """The findings as a rich table: severity, check, finding, evidence, likely fix."""
+    """The findings as a rich table: severity, check, and the finding with its evidence
+    (one ``key=value`` per line, so that no number is broken across lines) and its likely
+    fix."""
     table = Table(title=title)
-    for column in ("severity", "check", "finding", "evidence", "likely fix"):
-        table.add_column(column, overflow="fold")
+    table.add_column("severity")
+    table.add_column("check")
+    table.add_column("finding, evidence and likely fix", overflow="fold")
     for f in findings:
-        table.add_row(
-            Text(f.severity, style=_STYLE[f.severity]),
-            Text(f.check),
-            Text(f"{f.name}: {f.summary}"),
-            Text(_evidence_text(f)),
-            Text(f.fix),
-        )
+        details = Text(f"{f.name}: {f.summary}")
+        if f.evidence:
+            details.append("\n" + _evidence_text(f), style="dim")
+        if f.fix:
+            details.append("\nfix: ", style="bold").append(f.fix)
+        table.add_row(Text(f.severity, style=_STYLE[f.severity]), Text(f.check), details)
     return table

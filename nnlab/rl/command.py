@@ -21,8 +21,10 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
-from rich.text import Text
 from typer.core import TyperGroup
+
+from nnlab.cli_common import fail as _fail
+from nnlab.cli_common import one_process
 
 __all__ = ["app"]
 
@@ -49,11 +51,6 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str, code: int = 2) -> None:
-    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
-    raise typer.Exit(code)
-
-
 def _user_errors() -> tuple[type[Exception], ...]:
     from nnlab.config import ConfigError  # lazy: fast --help
     from nnlab.io import CheckpointError  # lazy: fast --help
@@ -73,6 +70,7 @@ def train(
     last checkpoint: it ends with the weights an uninterrupted run would have)."""
     from nnlab.rl.run import resume_rl_run, train_rl  # lazy: fast --help
 
+    one_process("rl")
     if (config is None) == (resume is None):
         _fail("give either a CONFIG file or --resume RUN_DIR")
     if resume is not None and seed is not None:
@@ -93,7 +91,8 @@ def train(
     )
     if result.eval_mean is not None:
         console.print(
-            f"evaluation: mean return {result.eval_mean:.1f} ± {result.eval_std:.1f}",
+            f"evaluation: mean return {result.eval_mean:.1f} ± {result.eval_std:.1f} over "
+            f"{result.eval_episodes} episodes (nnlab rl evaluate RUN gives the same)",
             highlight=False,
         )
     console.print(f"run folder: [bold]{result.run_dir}[/]", highlight=False)
@@ -103,7 +102,10 @@ def train(
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a run folder from `nnlab rl`")],
     episodes: Annotated[int, typer.Option(help="evaluation episodes (≥ 1)")] = 100,
-    seed: Annotated[int, typer.Option(help="seed of the evaluation environments")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="seed of the evaluation environments (default: the run's own)"),
+    ] = None,
     stochastic: Annotated[
         bool, typer.Option(help="sample actions instead of taking the most likely one")
     ] = False,
@@ -112,6 +114,7 @@ def evaluate(
     print the mean ± standard deviation of the episode return."""
     from nnlab.rl.run import evaluate_rl_run  # lazy: fast --help
 
+    one_process("rl evaluate")
     if episodes < 1:
         _fail(f"--episodes must be at least 1, got {episodes}")
     try:

@@ -66,6 +66,7 @@ class RLRunResult:
     seconds: float
     eval_mean: float | None = None
     eval_std: float | None = None
+    eval_episodes: int = 0
 
 
 # -- the agent ---------------------------------------------------------------------------
@@ -270,8 +271,9 @@ def _train(
     if finished:
         _write_policy(run_dir, agent, cfg)
         result.eval_mean, result.eval_std = evaluate_policy(
-            agent, cfg.env_id, cfg.eval_episodes, deterministic=True, seed=cfg.seed + 10_000
+            agent, cfg.env_id, cfg.eval_episodes, deterministic=True, seed=eval_seed(cfg.seed)
         )
+        result.eval_episodes = cfg.eval_episodes
     _write_digests(run_dir)
     return result
 
@@ -348,15 +350,25 @@ def load_run_agent(run_dir: str | Path) -> BaseAgent:
     return agent
 
 
+def eval_seed(run_seed: int) -> int:
+    """The seed of a run's evaluation environments: apart from its training seed, so that
+    the policy is judged on episodes it did not train on, and the same for the evaluation
+    at the end of training and for ``nnlab rl evaluate``."""
+    return run_seed + 10_000
+
+
 def evaluate_rl_run(
-    run_dir: str | Path, episodes: int = 100, seed: int = 0, deterministic: bool = True
+    run_dir: str | Path, episodes: int = 100, seed: int | None = None, deterministic: bool = True
 ) -> tuple[float, float, list[float]]:
     """Mean and standard deviation of the return of a run's policy over ``episodes``
-    episodes (and the returns), with :func:`nnlab.rl.evaluate_policy`."""
+    episodes (and the returns), with :func:`nnlab.rl.evaluate_policy`; ``seed`` defaults to
+    the run's evaluation seed (:func:`eval_seed`)."""
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     agent = load_run_agent(run_dir)
     env_id = _read_json(run_dir, "policy.json")["env_id"]
+    if seed is None:
+        seed = eval_seed(_read_json(run_dir, "config.json")["seed"])
     returns, _ = evaluate_policy(
         agent, env_id, episodes, deterministic=deterministic, seed=seed,
         return_episode_rewards=True,

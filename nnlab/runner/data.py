@@ -313,9 +313,9 @@ def make_loader(
         try:
             sampler = GlobalBatchShardSampler(ds, cfg.data.batch_size)
         except ValueError as exc:
-            raise ConfigError(
-                f"data.batch_size with mpirun -n {dist.get_world_size()}: {exc}"
-            ) from None
+            why = str(exc).removeprefix("GlobalBatchShardSampler: ")
+            k = dist.get_world_size()
+            raise ConfigError(f"data.batch_size with mpirun -n {k}: {why}") from None
         return DataLoader(ds, batch_size=sampler.local_batch_size, sampler=sampler)
     batch = cfg.data.batch_size if shuffle else max(cfg.data.batch_size, 256)
     return DataLoader(ds, batch_size=batch, shuffle=shuffle)

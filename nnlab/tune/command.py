@@ -54,7 +54,26 @@ from nnlab.tune.study import (
     wait_for_all,
 )
 
-__all__ = ["TuneError", "TuneResult", "tune_command", "trials_table"]
+__all__ = ["TuneError", "TuneInterrupted", "TuneResult", "tune_command", "trials_table"]
+
+
+class TuneInterrupted(TuneError):
+    """The search was stopped by Ctrl-C; the report of the finished trials was written."""
+
+
+def _grid_trials(n_trials: int, grid_size: int) -> int:
+    """The grid sampler runs each point once: at most the grid's size, said when it differs."""
+    if n_trials < grid_size:
+        warnings.warn(
+            f"the grid has {grid_size} points and --trials {n_trials} runs {n_trials} of them "
+            f"(give --trials {grid_size} to run all)", stacklevel=3,
+        )  # fmt: skip
+    elif n_trials > grid_size:
+        warnings.warn(
+            f"the grid has {grid_size} points: the study stops after them "
+            f"(--trials {n_trials} asked for more)", stacklevel=3,
+        )  # fmt: skip
+    return min(n_trials, grid_size)
 
 
 @dataclass
@@ -180,7 +199,7 @@ def tune_command(
     make_pruner(pruner, cfg.training.epochs)
     n_trials = trials if trials is not None else tune.n_trials
     if sampler == "grid":
-        n_trials = min(n_trials, math.prod(len(v) for v in space.grid().values()))
+        n_trials = _grid_trials(n_trials, math.prod(len(v) for v in space.grid().values()))
     study_name = study or f"{cfg.name}-tune"
     folder = _study_dir(cfg, study_name, output_dir)
     world = mpi_world()
@@ -199,14 +218,24 @@ def tune_command(
     with _all_ranks_agree(world, "rank 0 could not open the study (its message is above)"):
         if rank == 0:  # one creator: ranks and worker processes then load the study
             folder.mkdir(parents=True, exist_ok=True)
-            fail_stale(open_study(spec, create=True)[0])
+            existing = open_study(spec, create=True)[0]
+            fail_stale(existing)
+            held = finished_trials(existing)
+            if held >= n_trials:
+                warnings.warn(
+                    f"the study already holds {held} finished trials (--trials {n_trials}): "
+                    "nothing to run; give a larger --trials to run more", stacklevel=2,
+                )  # fmt: skip
     lost: list[str] = []
+    interrupted = False
     try:
         if workers > 1:
             codes = run_workers(spec, workers)
             lost = [_stopped(i, code) for i, code in enumerate(codes) if code != 0]
         else:
             run_worker(spec)
+    except KeyboardInterrupt:  # Ctrl-C: Optuna has marked the running trial FAIL
+        interrupted = True
     finally:
         if world is not None:  # also after an error, so that no rank waits forever
             wait_for_all(world)
@@ -214,6 +243,11 @@ def tune_command(
         return None
     result = write_report(spec, cfg, space)
     done = finished_trials(result.study)
+    if interrupted:
+        raise TuneInterrupted(
+            f"interrupted: {done} of {n_trials} trials finished; the report in {folder} holds "
+            "them; run the same command again to continue the study"
+        )
     if lost and done < n_trials:
         raise TuneError(
             f"{' and '.join(lost)}; {done} of {n_trials} trials finished, report in {folder}; "

@@ -34,6 +34,16 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _note(trial: optuna.trial.FrozenTrial) -> str:
+    """Why a trial ended as it did, where the state alone does not say: a pruned trial
+    whose loss diverged, a trial started beyond the budget."""
+    if "diverged" in trial.user_attrs:
+        return f"diverged: {trial.user_attrs['diverged']}"
+    if "surplus" in trial.user_attrs:
+        return "beyond the study's number of trials"
+    return ""
+
+
 def trial_rows(study: optuna.Study, space: SearchSpace) -> list[dict[str, Any]]:
     """One row per trial: number, state, value, duration in seconds, run folder, and the
     values of the searched keys (the config's values; empty where a condition left one
@@ -46,6 +56,7 @@ def trial_rows(study: optuna.Study, space: SearchSpace) -> list[dict[str, Any]]:
             "number": t.number, "state": t.state.name, "value": t.value,
             "duration_s": None if duration is None else round(duration, 3),
             "run_dir": t.user_attrs.get("run_dir", ""),
+            "note": _note(t),
             **{key: params.get(key) for key in space.params},
         })  # fmt: skip
     return rows
@@ -53,7 +64,7 @@ def trial_rows(study: optuna.Study, space: SearchSpace) -> list[dict[str, Any]]:
 
 def write_trials_csv(rows: list[dict[str, Any]], space: SearchSpace, path: Path) -> Path:
     """``trials.csv``: :func:`trial_rows`, list values (layer sizes) as JSON text."""
-    columns = ["number", "state", "value", "duration_s", "run_dir", *space.params]
+    columns = ["number", "state", "value", "duration_s", "note", "run_dir", *space.params]
     lines = [columns]
     for row in rows:
         cells = [row[c] for c in columns]
@@ -176,6 +187,8 @@ def write_plots(study: optuna.Study, folder: Path, seed: int) -> dict[str, str]:
     for name, make in makers.items():
         with warnings.catch_warnings():  # optuna.visualization.matplotlib is "experimental"
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # one value on an axis (a single epoch, equal values): matplotlib widens it itself
+            warnings.filterwarnings("ignore", "Attempting to set identical", UserWarning)
             try:
                 axes = make()
             except (ValueError, RuntimeError) as exc:  # e.g. importances of constant values
@@ -198,11 +211,15 @@ def trials_table(rows: list[dict[str, Any]], space: SearchSpace, metric: str,
                  best: FrozenTrial | None) -> Table:  # fmt: skip
     """The trials as a rich table, the best one in bold."""
     table = Table(title=f"trials ({metric})")
-    for column in ("number", "state", metric, "seconds", *space.params):
-        table.add_column(column, justify="right" if column != "state" else "left")
+    notes = any(row["note"] for row in rows)
+    columns = ("number", "state", metric, "seconds", *space.params, *(("note",) if notes else ()))
+    for column in columns:
+        # fold, not "…": a cut number or state would read as another one
+        justify = "left" if column in ("state", "note") else "right"
+        table.add_column(column, justify=justify, overflow="fold")
     for row in rows:
         cells = [row["number"], row["state"], row["value"], row["duration_s"],
-                 *(row[k] for k in space.params)]  # fmt: skip
+                 *(row[k] for k in space.params), *((row["note"],) if notes else ())]  # fmt: skip
         style = "bold" if best is not None and row["number"] == best.number else None
         table.add_row(*map(_cell, cells), style=style)
     return table

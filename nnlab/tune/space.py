@@ -101,8 +101,9 @@ class SearchSpace:
         if param.step is None:
             raise GridError(
                 f'tune."{key}": the grid sampler needs the values of a float range: give a '
-                f"step (values low + k * step) or a grid list, e.g. grid = [{param.low}, "
-                f"{param.high}]"
+                f"step (values low + k * step) or a grid list of values next to low and "
+                f"high, e.g. {{ low = {param.low}, high = {param.high}, grid = [{param.low}, "
+                f"{param.high}] }}"
             )
         n = math.floor((param.high - param.low) / param.step + 1e-9) + 1
         return [_on_step(param, param.low + k * param.step) for k in range(n)]

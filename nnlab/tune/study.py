@@ -29,6 +29,7 @@ same values in every worker).
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
 import warnings
@@ -44,7 +45,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from nnlab.config import ConfigError, parse_config
+from nnlab.config import ConfigError, RunConfig, parse_config
 from nnlab.distributed import launch_world_size
 from nnlab.tune.objective import BudgetSpent, Objective
 from nnlab.tune.space import GridError, SearchSpace
@@ -217,6 +218,7 @@ def open_study(spec: WorkerSpec, create: bool = False) -> tuple[optuna.Study, Ob
                 f"{study.direction.name.lower()} its metric; this config asks to "
                 f"{tune.direction} {tune.metric}: give another --study name"
             )
+        _check_same_search(study, cfg, spec)
     else:
         study = optuna.load_study(**kwargs)
     objective = Objective(
@@ -224,6 +226,46 @@ def open_study(spec: WorkerSpec, create: bool = False) -> tuple[optuna.Study, Ob
         count_running=isinstance(storage, RDBStorage),  # a database beats a heartbeat
     )  # fmt: skip
     return study, objective
+
+
+def _search_settings(cfg: RunConfig) -> dict[str, Any]:
+    """What a study's trials must share: the whole config (search space, data, model,
+    epochs...) except the number of trials, which a later command may raise."""
+    data = json.loads(cfg.model_dump_json())
+    data["tune"].pop("n_trials", None)
+    return data
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def _check_same_search(study: optuna.Study, cfg: RunConfig, spec: WorkerSpec) -> None:
+    """Refuse to continue a study with other settings than it started with: its trials
+    would mix search spaces or budgets (e.g. another --epochs), and Optuna rejects a
+    parameter whose range kind changed only after a trial has failed on it."""
+    settings = _search_settings(cfg)
+    started = study.user_attrs.get("settings")
+    if started is None:
+        study.set_user_attr("settings", settings)
+        return
+    old, new = _flat(started), _flat(settings)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        shown = ", ".join(
+            f"{k} ({old.get(k, 'unset')!r} then, {new.get(k, 'unset')!r} now)" for k in changed[:4]
+        )
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        raise TuneError(
+            f"study {spec.study_name!r} in {spec.storage} was started with other settings: "
+            f"{shown}{more}. Run it with the settings it started with, or start a new study "
+            "(--study NAME or another --output-dir)"
+        )
 
 
 def finished_trials(study: optuna.Study) -> int:

@@ -118,5 +118,6 @@ def test_a_batch_that_k_does_not_divide_stops_before_any_work(tmp_path):
     config.write_text(TINY.replace("batch_size = 16", "batch_size = 15"))
     result = mpiexec(2, *CLI, "train", str(config), "--output-dir", "runs", cwd=tmp_path)
     assert result.returncode == 2
-    assert "global batch size 15 is not divisible by the number of processes 2" in result.stdout
+    assert "global batch size 15 is not divisible by the number of processes 2" in result.stderr
+    assert result.stderr.count("error:") == 1, result.stderr  # rank 0 alone reports it
     assert not (tmp_path / "runs").exists()

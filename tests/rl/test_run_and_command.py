@@ -126,10 +126,14 @@ def test_command_trains_evaluates_and_reports_errors(tmp_path):
     out = tmp_path / "runs"
     result = runner.invoke(app, [str(_tiny(tmp_path)), "--output-dir", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
+    trained = result.output.split("evaluation: mean return ")[1].split(" over 3 episodes")[0]
     (run_dir,) = out.iterdir()
     result = runner.invoke(app, ["evaluate", str(run_dir), "--episodes", "4"])
     assert result.exit_code == 0, result.output
     assert "mean return over 4 episodes:" in result.output and "±" in result.output
+    # by default the run's own evaluation seed: the same numbers as at the end of training
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--episodes", "3"])
+    assert f"mean return over 3 episodes: {trained.split(' ± ')[0]}" in result.output
 
     missing = str(tmp_path / "nope")
     for args in (

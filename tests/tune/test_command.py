@@ -1,20 +1,19 @@
 """``nnlab tune CONFIG``: a study of N trials leaves N run folders, ``trials.csv``,
 ``best.toml`` (a config ``nnlab train`` trains, with the best trial's values) and the
-plots; bad input is one clear error before anything is written. The command line is
-checked through a small Typer app wired as ``nnlab/cli.py`` wires it."""
+plots; bad input is one clear error before anything is written; a study continues only
+with the settings it started with."""
 
 from __future__ import annotations
 
 import csv
 import tomllib
 from pathlib import Path
-from typing import Annotated
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 import nnlab  # noqa: F401 - nnlab first: nnlab.config alone imports a half-made nnlab
+from nnlab.cli import app
 from nnlab.config import ConfigError, parse_config
 from nnlab.tune import TuneError, trials_table, tune_command
 
@@ -55,7 +54,7 @@ def test_a_study_leaves_its_runs_table_best_config_and_plots(tmp_path):
 
     rows = list(csv.DictReader((folder / "trials.csv").open()))
     assert [r["number"] for r in rows] == ["0", "1", "2"]
-    assert set(rows[0]) == {"number", "state", "value", "duration_s", "run_dir",
+    assert set(rows[0]) == {"number", "state", "value", "duration_s", "note", "run_dir",
                             "optimizer.lr", "model.hidden_sizes"}  # fmt: skip
 
     best = parse_config(tomllib.loads((folder / "best.toml").read_text()), "best.toml")
@@ -104,39 +103,31 @@ def test_a_config_without_a_search_or_with_a_bad_one_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-# The wiring proposed for nnlab/cli.py, on its own small app.
-app = typer.Typer()
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}")
-    raise typer.Exit(code)
-
-
-@app.command()
-def tune(
-    config: Annotated[Path, typer.Argument()],
-    trials: Annotated[int | None, typer.Option()] = None,
-    sampler: Annotated[str, typer.Option()] = "tpe",
-    workers: Annotated[int, typer.Option()] = 1,
-    output_dir: Annotated[Path | None, typer.Option()] = None,
-) -> None:
-    from nnlab.tune.command import TuneError, tune_command
-
-    try:
-        tune_command(config, trials=trials, sampler=sampler, workers=workers,
-                     output_dir=output_dir, quiet=True)  # fmt: skip
-    except (ConfigError, FileNotFoundError, TuneError) as exc:
-        _fail(str(exc))
-
-
-@app.command()
-def other() -> None: ...
-
-
 def test_the_command_line_reports_one_error_paragraph(tmp_path):
     config = write_config(tmp_path)
     result = CliRunner().invoke(app, ["tune", str(config), "--workers", "0"])
     assert result.exit_code == 2 and result.output.startswith("error: --workers must be")
     result = CliRunner().invoke(app, ["tune", str(tmp_path / "missing.toml")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_study_continues_only_with_the_settings_it_started_with(tmp_path):
+    config, out = write_config(tmp_path), tmp_path / "out"
+    tune_command(config, trials=1, sampler="random", epochs=1, output_dir=out, quiet=True)
+    with pytest.raises(TuneError, match=r"other settings: training.epochs \(1 then, 2 now\)"):
+        tune_command(config, trials=2, sampler="random", epochs=2, output_dir=out, quiet=True)
+    changed = tmp_path / "changed.toml"
+    changed.write_text(CONFIG.replace("high = 1e-1", "high = 0.5"))
+    with pytest.raises(TuneError, match=r"tune.params.optimizer.lr.high \(0.1 then, 0.5 now\)"):
+        tune_command(changed, trials=2, sampler="random", epochs=1, output_dir=out, quiet=True)
+    study = tune_command(config, trials=1, sampler="random", epochs=1, output_dir=out, quiet=True)
+    assert [t.state.name for t in study.study.trials] == ["COMPLETE"]  # no failed trial left
+    with pytest.warns(UserWarning, match="already holds 1 finished trials"):
+        tune_command(config, trials=1, sampler="random", epochs=1, output_dir=out, quiet=True)
+
+
+def test_the_grid_says_when_the_trials_do_not_cover_it(tmp_path):
+    grid = CONFIG.replace("log = true }", "log = true, grid = [0.01, 0.1] }")
+    with pytest.warns(UserWarning, match="the grid has 4 points and --trials 1 runs 1 of them"):
+        tune_command(write_config(tmp_path, grid), trials=1, sampler="grid", epochs=1,
+                     output_dir=tmp_path / "out", quiet=True)  # fmt: skip
