@@ -64,6 +64,13 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="continue this run folder")] = None,
     output_dir: Annotated[str, typer.Option(help="where run folders go")] = "runs",
     seed: Annotated[int | None, typer.Option(help="override the config's seed")] = None,
+    timesteps: Annotated[
+        int | None,
+        typer.Option(
+            help="environment steps to train in all (overrides total_timesteps; with "
+            "--resume, more than the run has trained, to train it further)"
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
 ) -> None:
     """Train the agent described by CONFIG into a new run folder (or --resume one from its
@@ -78,9 +85,11 @@ def train(
     log: Any = None if quiet else (lambda line: console.print(line, highlight=False))
     try:
         if resume is not None:
-            result = resume_rl_run(resume, log=log)
+            result = resume_rl_run(resume, log=log, total_timesteps=timesteps)
         else:
-            result = train_rl(config, output_dir=output_dir, seed=seed, log=log)
+            result = train_rl(
+                config, output_dir=output_dir, seed=seed, log=log, total_timesteps=timesteps
+            )
     except _user_errors() as exc:
         _fail(str(exc))
     agent = result.agent

@@ -284,14 +284,20 @@ def train_rl(
     seed: int | None = None,
     callbacks: Iterable[Callable[[BaseAgent], Any]] = (),
     log: Callable[[str], Any] | None = None,
+    total_timesteps: int | None = None,
 ) -> RLRunResult:
     """Train the agent ``config`` describes (a TOML path or an :class:`RLConfig`) into a
-    new folder under ``output_dir``. ``seed`` overrides the config's. ``callbacks(agent)``
+    new folder under ``output_dir``. ``seed`` and ``total_timesteps`` override the
+    config's. ``callbacks(agent)``
     run after every iteration; one returning False stops training (the checkpoint is
     saved; ``resume_rl_run`` continues). ``log`` receives progress lines."""
     cfg = config if isinstance(config, RLConfig) else load_rl_config(config)
     if seed is not None:
         cfg = cfg.model_copy(update={"seed": int(seed)})
+    if total_timesteps is not None:
+        if total_timesteps < 1:
+            raise ValueError(f"total_timesteps must be at least 1, got {total_timesteps}")
+        cfg = cfg.model_copy(update={"total_timesteps": int(total_timesteps)})
     agent = build_agent(cfg)
     run_dir = _new_run_dir(cfg, output_dir)
     _write_text(run_dir / "config.toml", _config_toml(cfg))
@@ -308,8 +314,11 @@ def resume_rl_run(
     run_dir: str | Path,
     callbacks: Iterable[Callable[[BaseAgent], Any]] = (),
     log: Callable[[str], Any] | None = None,
+    total_timesteps: int | None = None,
 ) -> RLRunResult:
-    """Continue a stopped run from its checkpoint to the config's ``total_timesteps``."""
+    """Continue a stopped run from its checkpoint to the config's ``total_timesteps``, or
+    a finished (or stopped) one further, to ``total_timesteps`` (as SB3's
+    ``learn(more, reset_num_timesteps=False)``: schedules then stretch to the new end)."""
     run_dir = Path(run_dir)
     cfg = _run_config(run_dir)
     path = run_dir / CHECKPOINT
@@ -319,10 +328,25 @@ def resume_rl_run(
             "checkpoint_interval) or is not an `nnlab rl` run; train it again"
         )
     state = load_checkpoint(path)
-    if state.get("num_timesteps", 0) >= cfg.total_timesteps and (run_dir / "policy.json").is_file():
-        raise RLRunError(f"{run_dir} is finished ({cfg.total_timesteps} steps): nothing to resume")
+    done = int(state.get("num_timesteps", 0))
+    if total_timesteps is not None and total_timesteps <= done:
+        raise RLRunError(
+            f"{run_dir} has trained {done} steps: --timesteps must exceed that, got "
+            f"{total_timesteps}"
+        )
+    finished = done >= cfg.total_timesteps and (run_dir / "policy.json").is_file()
+    if total_timesteps is None and finished:
+        raise RLRunError(
+            f"{run_dir} is finished ({done} steps): nothing to resume; give --timesteps N "
+            f"(N > {done}) to train it further"
+        )
     agent = build_agent(cfg, str(run_dir / "config.json"))
     agent.load_state(state, str(path))
+    if total_timesteps is not None:  # only now: a run that cannot resume is left as it was
+        cfg = cfg.model_copy(update={"total_timesteps": int(total_timesteps)})
+        _write_text(run_dir / "config.toml", _config_toml(cfg))
+        _write_text(run_dir / "config.json", cfg.model_dump_json(indent=1))
+        _write_digests(run_dir)
     return _train(run_dir, agent, cfg, callbacks, log)
 
 

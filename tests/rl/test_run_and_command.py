@@ -149,3 +149,20 @@ def test_command_trains_evaluates_and_reports_errors(tmp_path):
     bad.write_text(TINY.replace("batch_size = 32", "batch_size = 0"))
     result = runner.invoke(app, ["train", str(bad)])
     assert result.exit_code == 2 and "batch_size must be > 0" in result.output
+
+
+def test_a_finished_run_trains_further_with_more_timesteps(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "runs"
+    result = runner.invoke(app, [str(_tiny(tmp_path)), "--output-dir", str(out), "--quiet"])
+    (run_dir,) = out.iterdir()
+    done = int(result.output.split("trained ")[1].split(" environment steps")[0])
+    result = runner.invoke(app, ["--resume", str(run_dir), "--quiet"])
+    assert result.exit_code == 2 and f"give --timesteps N (N > {done})" in result.output
+    result = runner.invoke(app, ["--resume", str(run_dir), "--timesteps", str(done)])
+    assert result.exit_code == 2 and "--timesteps must exceed that" in result.output
+    result = runner.invoke(app, ["--resume", str(run_dir), "--timesteps", str(2 * done), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert f"trained {2 * done} environment steps" in result.output
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--episodes", "2"])
+    assert result.exit_code == 0, result.output  # the rewritten files pass their digests
