@@ -63,6 +63,11 @@ def load_numba() -> ModuleType:
 
         if "NUMBA_THREADING_LAYER" not in os.environ:
             numba.config.THREADING_LAYER = "workqueue"
+        if "NUMBA_SLP_VECTORIZE" not in os.environ:
+            # LLVM's straight-line vectoriser (off by default in numba) widens the kernels'
+            # interleaved partial sums: 2-5x on the normalisation rows, the same bits
+            # (no reassociation without fast-math). The disk cache does not key on it.
+            numba.config.SLP_VECTORIZE = 1
         _numba = numba
     return _numba
 

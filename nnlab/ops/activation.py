@@ -3,6 +3,10 @@
 Each class states the function and its derivative. Derivatives are written in terms
 of the saved output where that is cheaper (tanh, sigmoid) and with masks for the
 piecewise-linear ones (ReLU, LeakyReLU).
+
+The ReLU family, GELU and the backward passes run through :mod:`nnlab.kernels.activation`:
+compiled kernels under the numba backend, the NumPy formulas (kept there as the
+references) otherwise and under ``create_graph``.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ import numpy as np
 import scipy.special
 
 from nnlab.autograd.function import Function
+from nnlab.kernels import activation as kernels
 from nnlab.ops.elementwise import floating
 from nnlab.tensor import Tensor
 
 __all__ = ["tanh", "sigmoid", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus"]
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -53,7 +57,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (1 - y * y)
+        return kernels.tanh_backward(g, y)
 
 
 class Sigmoid(Function):
@@ -68,7 +72,7 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * y * (1 - y)
+        return kernels.sigmoid_backward(g, y)
 
 
 class ReLU(Function):
@@ -76,13 +80,12 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.maximum(x, 0)
-        ctx.mask = y > 0
+        y, ctx.mask = kernels.relu(x)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.mask
+        return kernels.relu_backward(g, ctx.mask)
 
 
 class LeakyReLU(Function):
@@ -90,13 +93,12 @@ class LeakyReLU(Function):
 
     @staticmethod
     def forward(ctx, x, negative_slope):
-        positive = x > 0
-        ctx.slope = np.where(positive, 1, negative_slope).astype(x.dtype)
-        return x * ctx.slope
+        ctx.x, ctx.slope = x, negative_slope
+        return kernels.leaky_relu(x, negative_slope)
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.slope, None
+        return kernels.leaky_relu_backward(g, ctx.x, ctx.slope), None
 
 
 class ELU(Function):
@@ -104,23 +106,23 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, alpha):
-        ctx.alpha = alpha
-        ctx.positive = x > 0
-        y = np.where(ctx.positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        ctx.alpha, ctx.x = alpha, x
+        y = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * ctx.positive + g * (y + ctx.alpha) * ~ctx.positive, None
+        return kernels.elu_backward(g, ctx.x, y, ctx.alpha), None
 
 
 class GELU(Function):
     """Gaussian Error Linear Unit, y = x·Φ(x) with Φ the standard normal CDF.
 
     Exact: Φ(x) = ½(1 + erf(x/√2)),  dy/dx = Φ(x) + x·φ(x),  φ(x) = e^(-x²/2)/√(2π).
-    ``approximate='tanh'``: y = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³),
+    ``approximate='tanh'``: y = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³) (x³ as x·x·x,
+    as torch),
     dy/dx = ½(1 + t) + ½x(1 - t²)·√(2/π)(1 + 3·0.044715x²), t = tanh(u).
 
     Float32 inputs (exact form) take a fast path, since ``scipy.special.erf`` is several
@@ -145,54 +147,12 @@ class GELU(Function):
     formula above.
     """
 
-    # -2 × R's coefficients, constant term first (√(2/π) ≈ 0.79788 and 0.79788·0.0447 ≈
-    # 0.0357 show the tanh form underneath): the polynomial then yields -2u directly.
-    _MINUS_2R = tuple(
-        np.float32(c)
-        for c in (
-            -1.5957690477371216, -0.0726674273610115, 6.533864507218823e-05,
-            0.0001108138239942491, -7.99186818767339e-06, 2.705222073018376e-07,
-            -3.6951781634542158e-09,
-        )
-    )  # fmt: skip
-    # Elements per block: the passes of a block then run in cache (256 KB temporaries).
-    _BLOCK = 65536
-
     @staticmethod
     def _exact_float32(x: np.ndarray, need_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """y = x·Φ(x) (and dy/dx when ``need_grad``) for a float32 array, block by block."""
-        one, minus_half, inv_sqrt_2pi = np.float32(1.0), np.float32(-0.5), np.float32(_INV_SQRT_2PI)
-        coef = GELU._MINUS_2R
-        flat = np.ascontiguousarray(x).reshape(-1)
-        y = np.empty_like(flat)
-        dydx = np.empty_like(flat) if need_grad else None
-        # x² overflows for |x| > 1.8e19 and e^(-2u) for x < -9.4: both give the right limit.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for i in range(0, flat.size, GELU._BLOCK):
-                xb = flat[i : i + GELU._BLOCK]
-                yb = y[i : i + GELU._BLOCK]
-                x2 = np.square(xb)
-                e = x2 * coef[6]
-                for c in coef[5:0:-1]:
-                    e += c
-                    e *= x2
-                e += coef[0]
-                e *= xb  # -2u
-                np.exp(e, out=e)
-                e += one  # 1 + e^(-2u) = 1/Φ(x)
-                np.divide(xb, e, out=yb)
-                if dydx is None:
-                    continue
-                db = dydx[i : i + GELU._BLOCK]
-                np.divide(one, e, out=db)  # Φ(x)
-                x2 *= minus_half
-                np.exp(x2, out=x2)
-                x2 *= inv_sqrt_2pi  # φ(x)
-                x2 *= xb
-                db += x2  # dy/dx = Φ(x) + x·φ(x)
-        if dydx is not None:
-            dydx = dydx.reshape(x.shape)
-        return y.reshape(x.shape), dydx
+        """y = x·Φ(x) (and dy/dx when ``need_grad``) for a float32 array by the fitted
+        polynomial above (:func:`nnlab.kernels.activation.gelu_erf_float32`, which also
+        holds the coefficients and the NumPy reference)."""
+        return kernels.gelu_erf_float32(x, need_grad)
 
     @staticmethod
     def forward(ctx, x, approximate):
@@ -200,7 +160,7 @@ class GELU(Function):
         ctx.approximate = approximate
         ctx.dydx = None
         if approximate == "tanh":
-            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+            return kernels.gelu_tanh(x)
         if x.dtype == np.float32:
             y, ctx.dydx = GELU._exact_float32(x, ctx.needs_input_grad[0])
             return y
@@ -212,9 +172,7 @@ class GELU(Function):
         if ctx.dydx is not None and not isinstance(x, Tensor):
             return g * ctx.dydx, None
         if ctx.approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
-            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
+            return kernels.gelu_tanh_backward(g, x), None
         cdf = 0.5 * (1 + scipy.special.erf(x * _INV_SQRT_2))
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return g * (cdf + x * pdf), None
@@ -231,8 +189,7 @@ class SiLU(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        s = _sigmoid(x)
-        return g * s * (1 + x * (1 - s))
+        return kernels.silu_backward(g, x, _sigmoid(x))
 
 
 class Softplus(Function):

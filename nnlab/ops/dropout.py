@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.kernels import dropout as kernels
 from nnlab.random import Generator, _rng
 from nnlab.tensor import Tensor
 
@@ -30,10 +31,11 @@ class Dropout(Function):
     def forward(ctx, x, p, rng):
         if p >= 1.0:
             ctx.mask = np.zeros(x.shape, dtype=x.dtype)
-        else:
-            keep = rng.random(x.shape, dtype=np.float32) >= p
-            ctx.mask = keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
-        return x * ctx.mask
+            return x * ctx.mask
+        # the draws stay NumPy's (the same mask on either backend); the kernel (numba
+        # backend) fuses mask and product, see nnlab.kernels.dropout for the reference
+        y, ctx.mask = kernels.dropout(x, rng.random(x.shape, dtype=np.float32), p)
+        return y
 
     @staticmethod
     def backward(ctx, g):

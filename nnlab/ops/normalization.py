@@ -19,10 +19,12 @@ over those values:
 
 The middle line is the chain rule through μ and σ², which depend on every x in their
 group; it is why normalised layers need their own backward rather than a per-element
-derivative. The backwards work in place on their own scratch arrays (so they run on
-NumPy arrays only: ``double_backward = False``); ``batch_norm_composed`` and
-``layer_norm_composed`` are the same maps from primitive ops, for tests and for
-higher-order gradients.
+derivative. The fused forwards and backwards run on arrays (so they have no gradients of
+their own: ``double_backward = False``): on numba kernels, or with ``NNLAB_KERNELS=numpy``
+on their NumPy references, both in :mod:`nnlab.kernels.normalization` (the kernels sum in
+another order than NumPy: their results differ in the last bits). ``batch_norm_composed``,
+``layer_norm_composed`` and ``group_norm_composed`` are the same maps from primitive ops,
+for tests and for higher-order gradients.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.kernels import normalization as norm_kernels
 from nnlab.ops.pooling import avg_pool2d, avg_pool3d
 from nnlab.ops.shape import pad
 from nnlab.tensor import Tensor
@@ -43,76 +46,40 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _channel_sum(a: np.ndarray) -> np.ndarray:
-    """Σ over every axis but 1 of an (N, C, *S) array: a GEMV over the flattened spatial
-    positions, then one over N (about 3× faster than ``a.sum(axis=(0, 2, 3))``)."""
-    if a.ndim > 2:
-        a = a.reshape(a.shape[0], a.shape[1], -1)
-        a = a @ np.ones(a.shape[2], dtype=a.dtype)
-    return np.ones(a.shape[0], dtype=a.dtype) @ a
-
-
 class BatchNorm(Function):
     """y = γ (x - μ) / √(σ² + ε) + β per channel (axis 1) of an (N, C, *S) x (S may be empty).
 
     Training: μ, σ² are the batch statistics over the M = N·|S| values of each channel and
     dx = γ/√(σ² + ε) · (G - ⟨G⟩ - x̂ ⟨G x̂⟩), where ⟨G⟩ = dβ/M and ⟨G x̂⟩ = dγ/M.
     Evaluation: μ, σ² are the running estimates and dx = γ/√(σ² + ε) · G.
-    dγ = Σ G x̂ and dβ = Σ G over N and S in both cases.
+    dγ = Σ G x̂ and dβ = Σ G over N and S in both cases. The arithmetic is
+    :func:`nnlab.kernels.normalization.batch_norm_forward` and ``batch_norm_backward``
+    (a numba kernel or its NumPy reference).
     """
 
     double_backward = False
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over N and S
-        count = x.size // x.shape[1]
-        if training:
-            mean = _channel_sum(x) / count
-            xhat = x - mean.reshape(shape)
-            var = _channel_sum(xhat * xhat) / count
-            if running_mean is not None:
-                # PyTorch's update: the running variance uses the unbiased estimate.
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-                running_var *= 1 - momentum
-                running_var += (momentum * count / max(count - 1, 1)) * var
-        else:
-            mean, var = running_mean, running_var
-            xhat = x - mean.reshape(shape)
-        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat *= invstd.reshape(shape)
-        ctx.xhat, ctx.invstd, ctx.training, ctx.shape, ctx.count = (
-            xhat, invstd, training, shape, count,
-        )  # fmt: skip
-        ctx.weight = weight
-        y = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
-        if bias is not None:
-            y += bias.reshape(shape)
+        stats = (None, None) if training else (running_mean, running_var)
+        y, xhat, invstd, mean, var = norm_kernels.batch_norm_forward(x, weight, bias, *stats, eps)
+        if training and running_mean is not None:
+            # PyTorch's update: the running variance uses the unbiased estimate.
+            count = x.size // x.shape[1]
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += (momentum * count / max(count - 1, 1)) * var
+        ctx.xhat, ctx.invstd, ctx.training, ctx.weight = xhat, invstd, training, weight
         return y
 
     @staticmethod
     def backward(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xhat, shape, weight = ctx.xhat, ctx.shape, ctx.weight
-        batch_stats = need_x and ctx.training  # dx then needs dγ and dβ too
-        dw = db = dx = gx = None
-        if need_w or batch_stats:
-            gx = g * xhat  # scratch, reused in place below
-            dw = _channel_sum(gx)
-        if need_b or batch_stats:
-            db = _channel_sum(g)
-        if need_x:
-            scale = ctx.invstd if weight is None else ctx.invstd * weight
-            if batch_stats:
-                np.multiply(xhat, (dw / ctx.count).reshape(shape), out=gx)
-                gx += (db / ctx.count).reshape(shape)
-                dx = g - gx
-                dx *= scale.reshape(shape)
-            else:
-                dx = g * scale.reshape(shape)
-        return (dx, dw if need_w else None, db if need_b else None,
-                None, None, None, None, None)  # fmt: skip
+        dx, dw, db = norm_kernels.batch_norm_backward(
+            g, ctx.xhat, ctx.invstd, ctx.weight, ctx.training, need_x, need_w, need_b
+        )
+        return dx, dw, db, None, None, None, None, None
 
 
 class LayerNorm(Function):
@@ -120,7 +87,8 @@ class LayerNorm(Function):
 
     With rows R = x.reshape(-1, D) and D the normalised size:
     dx = (1/√(σ² + ε)) · (γG - ⟨γG⟩ - x̂ ⟨γG x̂⟩) per row;  dγ = Σ_rows G x̂;  dβ = Σ_rows G.
-    The row means ⟨γG⟩ and ⟨γG x̂⟩ are GEMVs with γ: (G γ)/D and ((G x̂) γ)/D.
+    The arithmetic is :func:`nnlab.kernels.normalization.layer_norm_forward` and
+    ``layer_norm_backward`` (a numba kernel or its NumPy reference).
     """
 
     double_backward = False
@@ -130,20 +98,10 @@ class LayerNorm(Function):
         rows = x.reshape(-1, size)
         w = None if weight is None else weight.reshape(-1)
         b = None if bias is None else bias.reshape(-1)
-        d = np.asarray(max(size, 1), dtype=rows.dtype)
-        mean = rows @ np.full(size, 1 / d, dtype=rows.dtype)  # row means as one GEMV
-        xhat = rows - mean[:, None]
-        var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / d
-        invstd = 1 / np.sqrt(var + np.asarray(eps, dtype=rows.dtype))
-        xhat *= invstd
         # Without a graph, y takes x̂'s memory; with one, x̂ is kept for the backward.
-        y = xhat if not any(ctx.needs_input_grad) else np.empty_like(xhat)
-        if w is not None:
-            np.multiply(xhat, w, out=y)
-        elif y is not xhat:
-            y[...] = xhat
-        if b is not None:
-            y += b
+        y, xhat, invstd = norm_kernels.layer_norm_forward(
+            rows, w, b, eps, keep_xhat=any(ctx.needs_input_grad)
+        )
         ctx.xhat, ctx.invstd, ctx.size, ctx.shape = xhat, invstd, size, x.shape
         ctx.weight = w
         affine = weight if weight is not None else bias
@@ -153,27 +111,15 @@ class LayerNorm(Function):
     @staticmethod
     def backward(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xhat, w, size = ctx.xhat, ctx.weight, ctx.size
-        g2 = g.reshape(-1, size)
-        ones = np.ones(g2.shape[0], dtype=g2.dtype)
-        gx = g2 * xhat  # scratch, reused in place below
-        dw = (ones @ gx).reshape(ctx.affine_shape) if need_w else None
-        db = (ones @ g2).reshape(ctx.affine_shape) if need_b else None
-        dx = None
-        if need_x:
-            if w is None:
-                mean_g = g2.mean(axis=1, keepdims=True)
-                mean_gx = gx.mean(axis=1, keepdims=True)
-                dx = g2 - mean_g
-            else:
-                mean_g = (g2 @ w)[:, None] / size
-                mean_gx = (gx @ w)[:, None] / size
-                dx = g2 * w
-                dx -= mean_g
-            np.multiply(xhat, mean_gx, out=gx)
-            dx -= gx
-            dx *= ctx.invstd
+        dx, dw, db = norm_kernels.layer_norm_backward(
+            g.reshape(-1, ctx.size), ctx.xhat, ctx.invstd, ctx.weight, need_x, need_w, need_b
+        )
+        if dx is not None:
             dx = dx.reshape(ctx.shape)
+        if dw is not None:
+            dw = dw.reshape(ctx.affine_shape)
+        if db is not None:
+            db = db.reshape(ctx.affine_shape)
         return dx, dw, db, None, None
 
 
@@ -182,8 +128,8 @@ class GroupNorm(Function):
 
     With rows R = x.reshape(N·G, D), D = (C/G)·|S|, and Ĝ = γ_c G the gradient reaching x̂:
     dx = (1/√(σ² + ε)) · (Ĝ - ⟨Ĝ⟩ - x̂ ⟨Ĝ x̂⟩) per row;  dγ_c = Σ_{n,s} G x̂;  dβ_c = Σ_{n,s} G.
-    Every row mean is a γ-weighted sum of the per-(sample, channel) sums of G and G x̂,
-    so the backward needs only those two reductions over the spatial positions.
+    The arithmetic is :func:`nnlab.kernels.normalization.group_norm_forward` and
+    ``group_norm_backward`` (a numba kernel or its NumPy reference).
     """
 
     double_backward = False
@@ -191,54 +137,22 @@ class GroupNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, groups, eps):
         n, c = x.shape[:2]
-        rows = x.reshape(n * groups, -1)
-        size = rows.shape[1]
-        mean = (rows @ np.ones(size, dtype=x.dtype))[:, None] / size
-        xhat = rows - mean
-        var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / size
-        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat *= invstd
-        xhat = xhat.reshape(n, c, -1)
+        y, xhat, invstd = norm_kernels.group_norm_forward(
+            x.reshape(n, c, -1), weight, bias, groups, eps
+        )
         ctx.xhat, ctx.invstd, ctx.groups, ctx.weight, ctx.shape = (
-            xhat, invstd.reshape(n, groups, 1), groups, weight, x.shape,
+            xhat, invstd, groups, weight, x.shape,
         )  # fmt: skip
-        y = xhat * weight.reshape(1, c, 1) if weight is not None else xhat.copy()
-        if bias is not None:
-            y += bias.reshape(1, c, 1)
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xhat, w, groups = ctx.xhat, ctx.weight, ctx.groups
-        n, c, positions = xhat.shape
-        g3 = g.reshape(n, c, positions)
-        ones = np.ones(positions, dtype=g.dtype)
-        gx = g3 * xhat  # scratch, reused in place below
-        sum_gx, sum_g = gx @ ones, g3 @ ones  # (N, C) sums over the positions
-        batch = np.ones(n, dtype=g.dtype)
-        dw = batch @ sum_gx if need_w else None
-        db = batch @ sum_g if need_b else None
-        dx = None
-        if need_x:
-            if w is not None:
-                sum_gx, sum_g = sum_gx * w, sum_g * w
-            size = positions * (c // groups)
-            invstd = ctx.invstd  # (N, G, 1)
-            mean_g = sum_g.reshape(n, groups, -1).sum(axis=2, keepdims=True) / size
-            mean_gx = sum_gx.reshape(n, groups, -1).sum(axis=2, keepdims=True) / size
-            # per (sample, channel): dx = a·G - b - x̂·c, each coefficient broadcast over S
-            a = np.broadcast_to(invstd, (n, groups, c // groups)).reshape(n, c, 1)
-            if w is not None:
-                a = a * w.reshape(1, c, 1)
-            b = np.broadcast_to(invstd * mean_g, (n, groups, c // groups)).reshape(n, c, 1)
-            k = np.broadcast_to(invstd * mean_gx, (n, groups, c // groups)).reshape(n, c, 1)
-            dx = g3 * a
-            dx -= b
-            np.multiply(xhat, k, out=gx)
-            dx -= gx
-            dx = dx.reshape(ctx.shape)
-        return dx, dw, db, None, None
+        dx, dw, db = norm_kernels.group_norm_backward(
+            g.reshape(ctx.xhat.shape), ctx.xhat, ctx.invstd, ctx.weight, ctx.groups,
+            need_x, need_w, need_b,
+        )  # fmt: skip
+        return (None if dx is None else dx.reshape(ctx.shape)), dw, db, None, None
 
 
 def batch_norm(

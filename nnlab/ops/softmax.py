@@ -2,13 +2,16 @@
 
 softmax(x)ᵢ = e^(xᵢ - m) / Σⱼ e^(xⱼ - m) with m = max x: subtracting m changes nothing
 mathematically but keeps e^(·) ≤ 1, so large logits never overflow.
+
+Both ops, forward and backward, run through :mod:`nnlab.kernels.softmax` (row kernels
+under the numba backend along the last axis; the NumPy formulas, kept there as the
+references, otherwise and under ``create_graph``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from nnlab.autograd.function import Function
+from nnlab.kernels import softmax as kernels
 from nnlab.tensor import Tensor
 
 __all__ = ["softmax", "log_softmax"]
@@ -28,15 +31,14 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
-        y = e / e.sum(axis=dim, keepdims=True)
+        y = kernels.softmax(x, dim)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
+        return kernels.softmax_backward(g, y, ctx.dim), None
 
 
 class LogSoftmax(Function):
@@ -45,15 +47,14 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        shifted = x - x.max(axis=dim, keepdims=True)
-        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        y = kernels.log_softmax(x, dim)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g - np.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+        return kernels.log_softmax_backward(g, y, ctx.dim), None
 
 
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
