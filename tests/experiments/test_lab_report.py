@@ -80,11 +80,17 @@ def test_site_has_every_question_and_relative_links_only(lab, tmp_path):
 
 
 def test_index_lists_status_needs_answer_and_coverage(lab, tmp_path):
-    text = write_site(lab, tmp_path).read_text(encoding="utf-8")
-    answered = sum(q.status == "answered" for q in CATALOG)
-    assert f"answered {answered} of {len(CATALOG)}" in text
+    # one question set back to planned, so that the index shows what it still needs
+    planned = dataclasses.replace(
+        question("quantum-neural-networks"), status="planned", needs="capability: qubits"
+    )
+    questions = tuple(planned if q.id == planned.id else q for q in lab.questions)
+    text = write_site(dataclasses.replace(lab, questions=questions), tmp_path).read_text(
+        encoding="utf-8"
+    )
+    answered = sum(q.status == "answered" for q in questions)
+    assert f"answered {answered} of {len(questions)}" in text
     assert esc(first_sentence(lab.results["linear-stack"].answer)) in text
-    planned = next(q for q in CATALOG if q.status == "planned" and q.needs)
     assert esc(planned.needs) in text
     assert 'href="questions/why-non-linearity.html"' in text
 

@@ -120,10 +120,10 @@ def test_a_study_continues_only_with_the_settings_it_started_with(tmp_path):
     changed.write_text(CONFIG.replace("high = 1e-1", "high = 0.5"))
     with pytest.raises(TuneError, match=r"tune.params.optimizer.lr.high \(0.1 then, 0.5 now\)"):
         tune_command(changed, trials=2, sampler="random", epochs=1, output_dir=out, quiet=True)
-    study = tune_command(config, trials=1, sampler="random", epochs=1, output_dir=out, quiet=True)
-    assert [t.state.name for t in study.study.trials] == ["COMPLETE"]  # no failed trial left
     with pytest.warns(UserWarning, match="already holds 1 finished trials"):
-        tune_command(config, trials=1, sampler="random", epochs=1, output_dir=out, quiet=True)
+        study = tune_command(config, trials=1, sampler="random", epochs=1, output_dir=out,
+                             quiet=True)  # fmt: skip
+    assert [t.state.name for t in study.study.trials] == ["COMPLETE"]  # no failed trial left
 
 
 def test_the_grid_says_when_the_trials_do_not_cover_it(tmp_path):

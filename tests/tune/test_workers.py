@@ -80,7 +80,8 @@ def test_a_study_resumes_after_its_worker_was_killed_mid_trial(tmp_path):
     assert states == {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE", 3: "COMPLETE"}
     assert len(finished(result.study)) == 3
     # the same command again finds the study complete and runs nothing more
-    again = tune_command(config, trials=3, output_dir=out, quiet=True)
+    with pytest.warns(UserWarning, match="already holds 3 finished trials"):
+        again = tune_command(config, trials=3, output_dir=out, quiet=True)
     assert len(again.study.trials) == 4
 
 
