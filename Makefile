@@ -53,8 +53,16 @@ run: $(RUN_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nnlab tests benchmarks experiments
 
+# The suite runs on the compiled kernels (nnlab.kernels); the ops, losses, norms and
+# optimizers then run again on the NumPy references beside them (NNLAB_KERNELS=numpy), the
+# readable code every kernel must agree with.
+KERNEL_CHECKS := tests/kernels tests/optim tests/ops/test_ops_parity.py \
+	tests/ops/test_losses_parity.py tests/nn/modules/test_normalization.py \
+	tests/nn/modules/test_norm2d.py tests/nn/modules/test_layers.py tests/nn/modules/test_dropout2d.py
+
 test: $(STAMP) $(BROWSER_STAMP) lint
 	$(VENV)/bin/pytest -q
+	NNLAB_KERNELS=numpy $(VENV)/bin/pytest -q $(KERNEL_CHECKS)
 
 # The lab: every experiment at its full size (kept results are reused), then the report
 # site (lab-report/index.html) and its Markdown summary (docs/lab.md).
