@@ -43,6 +43,7 @@ import numpy as np
 
 from nnlab.autograd.grad_mode import no_grad
 from nnlab.nn.modules.module import Module
+from nnlab.nn.utils.modes import training_modes_kept
 from nnlab.random import Generator, default_generator
 from nnlab.tensor import Tensor
 
@@ -353,11 +354,9 @@ def _restored(model: Module) -> Iterator[list[np.ndarray]]:
     parameter and buffer bit for bit and every module's train/eval flag."""
     state = list(model.state_dict().values())
     saved = [t.array.copy() for t in state]
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield [p.array.copy() for p in model.parameters()]
-    finally:
-        _set(state, saved)
-        for m, mode in modes:
-            m.training = mode
+    with training_modes_kept(model):
+        model.eval()
+        try:
+            yield [p.array.copy() for p in model.parameters()]
+        finally:
+            _set(state, saved)

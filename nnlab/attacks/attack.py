@@ -29,6 +29,7 @@ import numpy as np
 from nnlab.autograd.engine import grad
 from nnlab.autograd.grad_mode import enable_grad, no_grad
 from nnlab.nn.module import Module
+from nnlab.nn.utils.modes import training_modes_kept
 from nnlab.ops.cross_entropy import cross_entropy
 from nnlab.tensor import Tensor
 
@@ -86,14 +87,10 @@ class Attack:
 
     def __call__(self, images: Any, labels: Any) -> Tensor:
         x, y = self._check(images, labels)
-        modes = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-        try:
+        with training_modes_kept(self.model):
+            self.model.eval()
             self._check_logits(x, y)
             x_adv = self.perturb(x, y)
-        finally:
-            for m, training in modes:
-                m.training = training
         return Tensor(x_adv.astype(x.dtype, copy=False))
 
     def _check(self, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:

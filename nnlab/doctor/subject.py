@@ -15,6 +15,7 @@ import numpy as np
 
 import nnlab
 from nnlab import nn
+from nnlab.nn.utils.modes import training_modes_kept
 from nnlab.optim.optimizer import Optimizer
 from nnlab.tensor import Tensor
 
@@ -137,13 +138,12 @@ class Subject:
         saved_params = [p.array.copy() for p in params]
         saved_model = copy.deepcopy(self.model.state_dict())
         saved_optimizer = copy.deepcopy(self.optimizer.state_dict())
-        was_training = self.model.training
         try:
-            yield
+            with training_modes_kept(self.model):
+                yield
         finally:
             for p, data in zip(params, saved_params):
                 p.array[...] = data
                 p.grad = None
             self.model.load_state_dict(saved_model)
             self.optimizer.load_state_dict(saved_optimizer)
-            self.model.train(was_training)

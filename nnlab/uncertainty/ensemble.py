@@ -16,6 +16,7 @@ import nnlab
 from nnlab.models.ensemble import Ensemble
 from nnlab.nn import functional as F
 from nnlab.nn.module import Module
+from nnlab.nn.utils.modes import training_modes_kept
 from nnlab.tensor import Tensor
 
 __all__ = ["ensemble_predict"]
@@ -54,14 +55,9 @@ def ensemble_predict(members: Ensemble | Sequence[Module], x: Any) -> np.ndarray
     inputs = x if isinstance(x, Tensor) else nnlab.tensor(np.asarray(x))
     probs = []
     for k, model in enumerate(models):
-        modes = {m: m.training for m in model.modules()}
-        try:
+        with training_modes_kept(model), nnlab.no_grad():
             model.eval()
-            with nnlab.no_grad():
-                logits = model(inputs)
-        finally:
-            for m, mode in modes.items():
-                object.__setattr__(m, "training", mode)
+            logits = model(inputs)
         if logits.ndim != 2 or (probs and logits.shape != probs[0].shape):
             raise ValueError(
                 f"{fn}: every member must return logits (N, C) of one shape; member {k} gave "

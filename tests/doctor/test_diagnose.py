@@ -117,7 +117,10 @@ def test_findings_come_most_severe_first(splits):
 def test_diagnosing_leaves_the_model_and_optimizer_unchanged(splits):
     x_train, y_train, x_val, y_val = splits
     model = nn.MLP(64, [32], 10, norm="batch", dropout=0.1)
-    model.eval()
+    for m in model.modules():  # mixed modes: the batch norm frozen in eval, the rest training
+        if isinstance(m, nn.BatchNorm1d):
+            m.eval()
+    modes = [m.training for m in model.modules()]
     opt = nnlab.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     diagnose(
@@ -133,7 +136,8 @@ def test_diagnosing_leaves_the_model_and_optimizer_unchanged(splits):
     )
     after = model.state_dict()
     assert all(np.array_equal(before[k], after[k].numpy()) for k in before)
-    assert not model.training and opt.param_groups[0]["lr"] == 0.05
+    assert [m.training for m in model.modules()] == modes and False in modes and True in modes
+    assert opt.param_groups[0]["lr"] == 0.05
     assert opt.state_dict()["state"] == {}
     assert all(p.grad is None for p in model.parameters())
 

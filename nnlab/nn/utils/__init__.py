@@ -9,6 +9,7 @@ from nnlab.nn.utils.clip_grad import (
     get_total_norm,
 )  # fmt: skip
 from nnlab.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters
+from nnlab.nn.utils.modes import training_modes_kept
 from nnlab.nn.utils.regularization import (
     elastic_net_penalty,
     l1_penalty,
@@ -20,7 +21,7 @@ from nnlab.nn.utils.regularization import (
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "elastic_net_penalty",
     "get_total_norm", "l1_penalty", "l2_penalty", "max_norm_", "parameters_to_vector",
-    "regularized_parameters", "vector_to_parameters",
+    "regularized_parameters", "training_modes_kept", "vector_to_parameters",
 ]  # fmt: skip
 
 # Variable-length sequences and truncated BPTT (``nnlab.nn.utils.rnn``).
