@@ -47,7 +47,7 @@ from nnlab.models.registry import ModelEntry, model_entry, model_names
 
 __all__ = [
     "RunConfig", "TuneConfig", "TuneParamConfig", "ConfigError", "load_config", "parse_config",
-    "set_key",
+    "read_toml", "set_key",
 ]  # fmt: skip
 
 
@@ -744,15 +744,20 @@ def parse_config(data: dict[str, Any], source: str = "config") -> RunConfig:
         raise ConfigError(f"invalid {source}:\n  {problems}") from None
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a TOML run configuration."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML file; a missing, binary or malformed file is a ConfigError
+    naming it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not a text file (not UTF-8): expected TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run configuration."""
+    return parse_config(read_toml(path), str(path))

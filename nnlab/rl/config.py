@@ -23,7 +23,6 @@ Example (``configs/rl_cartpole_ppo.toml``)::
 from __future__ import annotations
 
 import inspect
-import tomllib
 import typing
 from functools import cache
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from nnlab.config import ConfigError
+from nnlab.config import ConfigError, read_toml
 from nnlab.rl.agents import AGENTS
 from nnlab.rl.base import settings_of
 
@@ -143,13 +142,4 @@ def parse_rl_config(data: dict[str, Any], source: str = "config") -> RLConfig:
 
 def load_rl_config(path: str | Path) -> RLConfig:
     """Read and validate a TOML RL run configuration."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not a text file (not UTF-8): expected TOML") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return parse_rl_config(data, str(path))
+    return parse_rl_config(read_toml(path), str(path))
