@@ -135,6 +135,13 @@ def batch_norm(rank: int, check) -> None:
     whole = 0.1 * x.numpy().mean(0)
     check("SyncBatchNorm statistics are global", np.allclose(sync.running_mean.numpy(), whole),
           f"{sync.running_mean.numpy()} vs {whole}")  # fmt: skip
+    # float32 with |mean| >> std: two-pass statistics stay finite (Σx²/n − μ² would not)
+    big = nnlab.randn(8, 3, dtype=nnlab.float32) * 0.01 + 1000
+    out = SyncBatchNorm(3)(big[4 * rank : 4 * rank + 4]).detach().numpy()
+    b64 = big.numpy().astype(np.float64)
+    expect = ((b64 - b64.mean(0)) / np.sqrt(b64.var(0) + 1e-5))[4 * rank : 4 * rank + 4]
+    check("SyncBatchNorm float32 with a large mean", np.allclose(out, expect, atol=2e-2),
+          f"worst {np.abs(out - expect).max():.3g}")  # fmt: skip
     ref, _ = train(np.float64, "sgd", False, batch_norm=True)
     got, _ = train(np.float64, "sgd", True, batch_norm=True)
     check(

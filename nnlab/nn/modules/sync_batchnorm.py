@@ -101,12 +101,14 @@ class SyncBatchNorm(_BatchNorm):
         axes = tuple(d for d in range(input.ndim) if d != 1)
         shape = (1, c) + (1,) * (input.ndim - 2)
         count = Tensor(np.full(1, input.array.size // c, dtype=input.array.dtype))
-        local = input.sum(axes).reshape(-1), (input * input).sum(axes).reshape(-1)
-        stats = _AllReduceSum.apply(cat([*local, count]))
-        n = float(stats.array[2 * c])
-        mean = stats[:c] / n
-        var = stats[c : 2 * c] / n - mean * mean
-        out = (input - mean.reshape(shape)) / (var.reshape(shape) + self.eps).sqrt()
+        # Two passes, as BatchNorm: the global mean first, then the centred squares (the
+        # one-pass Σx²/n − μ² cancels in float32 when |μ| ≫ σ and can fall below -ε).
+        sums = _AllReduceSum.apply(cat([input.sum(axes).reshape(-1), count]))
+        n = float(sums.array[c])
+        mean = sums[:c] / n
+        centred = input - mean.reshape(shape)
+        var = _AllReduceSum.apply((centred * centred).sum(axes).reshape(-1)) / n
+        out = centred / (var.reshape(shape) + self.eps).sqrt()
         if self.weight is not None:
             out = out * self.weight.reshape(shape)
         if self.bias is not None:
