@@ -52,5 +52,8 @@ def dropout(x: np.ndarray, u: np.ndarray, p: float) -> tuple[np.ndarray, np.ndar
         return dropout_numpy(x, u, p)
     y, mask = np.empty_like(flat[0]), np.empty_like(flat[0])
     scale = np.asarray(1.0 / (1.0 - p), dtype=x.dtype)[()]
-    dropout_numba(x.size, flat[0], u.reshape(-1), np.float32(p), scale, y, mask)
+    # p compared as the reference's `u >= p` compares it: a Python float as float32, a
+    # NumPy float64 (from a sweep, say) as float64 (NumPy 2's promotion rules)
+    p_cmp = np.result_type(u, p).type(p)
+    dropout_numba(x.size, flat[0], u.reshape(-1), p_cmp, scale, y, mask)
     return y.reshape(x.shape), mask.reshape(x.shape)

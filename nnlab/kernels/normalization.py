@@ -225,7 +225,7 @@ def layer_norm_backward_numpy(
     ((G x̂) γ)/D. Each output is None unless asked for; dγ, dβ have shape (D,)."""
     size = g.shape[1]
     ones = np.ones(g.shape[0], dtype=g.dtype)
-    gx = g * xhat  # scratch, reused in place below
+    gx = g * xhat if need_w or need_x else None  # scratch, reused in place below
     dw = ones @ gx if need_w else None
     db = ones @ g if need_b else None
     dx = None

@@ -186,7 +186,8 @@ def _as_rows(flat: np.ndarray, like: np.ndarray) -> np.ndarray:
 
 
 def _last_axis(dim: int, x) -> bool:
-    return dim in (-1, getattr(x, "ndim", 0) - 1)
+    """Whether ``dim`` is the last axis of a non-empty one (the kernels work on rows)."""
+    return x.ndim > 0 and dim in (-1, x.ndim - 1) and x.shape[-1] > 0
 
 
 # -- row sums ------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ row_sum_numba = RowKernel(_row_sum)
 def row_sum(x: np.ndarray) -> np.ndarray:
     """``x.sum(axis=-1)``, by the kernel where it applies (it shows the plan replays NumPy's
     order; the softmax kernels fuse the same sum with their element loops)."""
-    flat = use_kernel(x) if x.shape[-1] else None
+    flat = use_kernel(x) if _last_axis(-1, x) else None
     if flat is None:
         return x.sum(axis=-1)
     x2 = _as_rows(flat[0], x)
@@ -264,7 +265,7 @@ shift_by_max_numba = Kernel(_shift_by_max)
 
 def shift_by_max(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`shift_by_max_numpy`, by the kernel along a last axis it can take."""
-    flat = use_kernel(x) if _last_axis(dim, x) and x.shape[-1] else None
+    flat = use_kernel(x) if _last_axis(dim, x) else None
     if flat is None:
         return shift_by_max_numpy(x, dim)
     x2 = _as_rows(flat[0], x)
@@ -296,7 +297,7 @@ softmax_normalize_numba = RowKernel(_softmax_normalize)
 def softmax(x: np.ndarray, dim: int) -> np.ndarray:
     """:func:`softmax_numpy`: by the kernels (shift, NumPy's ``exp`` in place, normalise)
     along a last axis that a kernel can take, else the reference."""
-    flat = use_kernel(x) if _last_axis(dim, x) and x.shape[-1] else None
+    flat = use_kernel(x) if _last_axis(dim, x) else None
     if flat is None:
         return softmax_numpy(x, dim)
     x2 = _as_rows(flat[0], x)
@@ -317,7 +318,7 @@ def log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
     """:func:`log_softmax_numpy`: the shift and the row sums by kernels, ``exp``, ``log`` and
     the last subtraction (in place) by NumPy, along a last axis a kernel can take; else the
     reference."""
-    flat = use_kernel(x) if _last_axis(dim, x) and x.shape[-1] else None
+    flat = use_kernel(x) if _last_axis(dim, x) else None
     if flat is None:
         return log_softmax_numpy(x, dim)
     shifted, _ = shift_by_max(x, -1)
@@ -360,7 +361,7 @@ softmax_backward_numba = RowKernel(_softmax_backward)
 
 def softmax_backward(g, y, dim: int):
     """:func:`softmax_backward_numpy`, by the kernel where it applies."""
-    flat = use_kernel(g, y) if _last_axis(dim, y) and y.shape[-1] else None
+    flat = use_kernel(g, y) if _last_axis(dim, y) else None
     if flat is None:
         return softmax_backward_numpy(g, y, dim)
     g2, y2 = _as_rows(flat[0], y), _as_rows(flat[1], y)
@@ -397,7 +398,7 @@ log_softmax_backward_numba = RowKernel(_log_softmax_backward)
 def log_softmax_backward(g, y, dim: int):
     """:func:`log_softmax_backward_numpy`: eʸ by NumPy's vectorised ``exp``, the rest by the
     kernel, where it applies."""
-    flat = use_kernel(g, y) if _last_axis(dim, y) and y.shape[-1] else None
+    flat = use_kernel(g, y) if _last_axis(dim, y) else None
     if flat is None:
         return log_softmax_backward_numpy(g, y, dim)
     p = np.exp(_as_rows(flat[1], y))

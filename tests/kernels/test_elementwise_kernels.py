@@ -269,6 +269,24 @@ def test_dropout_kernel_compares_p_as_numpy_does():
     for a, b in zip(got, want):
         _assert_same_bits(a, b)
     assert want[1].tolist() == [1 / 0.30000000000000004, 0.0]
+    # a NumPy float64 p is compared in float64 (NumPy 2's promotion), by the kernel too
+    k = 9_000_000
+    u = np.full(3, k * 2.0**-24, np.float32)
+    p = np.float64((k + 0.4) * 2.0**-24)  # rounds down to u in float32, stays above it
+    want = drop.dropout_numpy(x[:1].repeat(3), u, p)
+    assert want[1].tolist() == [0.0] * 3
+    for a, b in zip(_on("numba", drop.dropout, x[:1].repeat(3), u, p), want):
+        _assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_softmax_of_a_0d_tensor_is_one_with_a_zero_gradient(backend):
+    with kernels.use_backend(backend):
+        x = nnlab.tensor(1.5, requires_grad=True)
+        y = F.softmax(x, dim=-1)
+        y.backward()
+        assert y.item() == 1.0 and x.grad.item() == 0.0
+        assert F.log_softmax(nnlab.tensor(2.0), dim=0).item() == 0.0
 
 
 def test_dropout_gradient_is_the_mask_on_both_backends():
