@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
 from nnlab.config import RunConfig
+from nnlab.io import atomic_write_bytes
 from nnlab.tune.space import SearchSpace
 
 __all__ = ["trial_rows", "write_trials_csv", "best_config", "to_toml", "write_best_config",
@@ -29,9 +29,7 @@ __all__ = ["trial_rows", "write_trials_csv", "best_config", "to_toml", "write_be
 def _atomic_write(path: Path, text: str) -> None:
     """Write through a temporary file, so that a reader (or a second command writing the
     same report) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def _note(trial: optuna.trial.FrozenTrial) -> str:
