@@ -40,6 +40,8 @@ __all__ = [
     "adam_",
     "adam_numba",
     "adam_numpy",
+    "effective_grad",
+    "lerp_",
     "rmsprop_",
     "rmsprop_numba",
     "rmsprop_numpy",
@@ -74,7 +76,7 @@ def _use_kernel(*arrays: np.ndarray) -> list[np.ndarray] | None:
     return _flat_views(*arrays)
 
 
-def _effective_grad(
+def effective_grad(
     param: np.ndarray,
     grad: np.ndarray,
     g_buf: np.ndarray,
@@ -104,7 +106,7 @@ def _effective_grad(
     return grad
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
     """``start += weight * (end - start)`` in place, with PyTorch's two-sided formula (exact
     at both ends): ``start + w·(end - start)`` for ``|w| < 0.5``, else
     ``end - (1 - w)·(end - start)``."""
@@ -145,7 +147,7 @@ def sgd_numpy(
     ``momentum_buffer`` is ``b`` (None without momentum); at ``first_step`` its contents are
     ignored and overwritten."""
     g_buf, work = scratch(2)
-    grad = _effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
+    grad = effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
     if momentum != 0:
         buf = momentum_buffer
         if first_step:
@@ -247,12 +249,12 @@ def adam_numpy(
 
     ``max_exp_avg_sq`` is ``v_max`` (None without amsgrad)."""
     g_buf, work = scratch(2)
-    grad = _effective_grad(
+    grad = effective_grad(
         param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay,
         decoupled_lr=lr if decoupled_weight_decay else None,
     )  # fmt: skip
     m, v = exp_avg, exp_avg_sq
-    _lerp_(m, grad, 1 - beta1, work)
+    lerp_(m, grad, 1 - beta1, work)
     # v ← β₂v + (1-β₂)g², written as v += (1-β₂)(g² - v): one pass fewer.
     np.multiply(grad, grad, out=work)
     work -= v
@@ -387,13 +389,13 @@ def rmsprop_numpy(
 
     ``grad_avg`` is used only when centered, ``momentum_buffer`` only when momentum > 0."""
     g_buf, work, avg = scratch(3)
-    grad = _effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
+    grad = effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
     square_avg *= alpha
     np.multiply(grad, grad, out=work)
     work *= 1 - alpha
     square_avg += work
     if centered:
-        _lerp_(grad_avg, grad, 1 - alpha, work)
+        lerp_(grad_avg, grad, 1 - alpha, work)
         np.multiply(grad_avg, grad_avg, out=work)
         np.subtract(square_avg, work, out=avg)
         np.sqrt(avg, out=avg)
@@ -509,7 +511,7 @@ def adagrad_numpy(
 
     ``state_sum`` is ``sum``."""
     g_buf, work = scratch(2)
-    grad = _effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
+    grad = effective_grad(param, grad, g_buf, work, maximize=maximize, weight_decay=weight_decay)
     clr = lr / (1 + (step - 1) * lr_decay)
     np.multiply(grad, grad, out=work)
     state_sum += work

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.kernels.optim import lerp_
 from nnlab.optim.optimizer import (
     Optimizer,
     _check_adam_args,
     _check_non_negative,
     _effective_grad,
-    _lerp_,
 )
 from nnlab.tensor import Tensor
 
@@ -109,7 +109,7 @@ class NAdam(Optimizer):
         mu_product = float(state["mu_product"].array)
         mu_product_next = mu_product * mu_next
 
-        _lerp_(m, grad, 1 - beta1, work)
+        lerp_(m, grad, 1 - beta1, work)
         v *= beta2
         np.multiply(grad, grad, out=work)
         work *= 1 - beta2

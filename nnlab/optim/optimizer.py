@@ -44,6 +44,7 @@ import numpy as np
 
 from nnlab import dtypes
 from nnlab.autograd.grad_mode import enable_grad, no_grad
+from nnlab.kernels.optim import effective_grad
 from nnlab.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -67,18 +68,6 @@ def _scalar_dtype() -> np.dtype:
 
 def _zero_step() -> Tensor:
     return Tensor(np.zeros((), dtype=_scalar_dtype()))
-
-
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
-    """``start += weight * (end - start)`` in place, with PyTorch's two-sided formula (exact
-    at both ends), so float32 moments round exactly as ``torch.lerp_`` does."""
-    np.subtract(end, start, out=work)
-    if abs(weight) < 0.5:
-        work *= weight
-        start += work
-    else:
-        work *= 1.0 - weight
-        np.subtract(end, work, out=start)
 
 
 def _check_non_negative(**values: float) -> None:
@@ -119,27 +108,14 @@ def _effective_grad(
     work: np.ndarray,
     decoupled: bool = False,
 ) -> np.ndarray:
-    """The first lines of every algorithm in this package::
-
-        g = -grad if maximize else grad
-        if weight_decay != 0:
-            if decoupled_weight_decay:  theta = theta * (1 - lr * weight_decay)   # AdamW
-            else:                       g = g + weight_decay * theta              # L2
-
-    with ``decoupled`` standing for ``decoupled_weight_decay`` (Adam and NAdam pass the
-    group's; the other optimizers only know the L2 form). ``g`` is written into ``g_buf``
-    (the parameter's ``.grad`` is never modified), ``work`` is scratch, and ``theta``
-    (``param``) shrinks in place."""
-    if group["maximize"]:
-        grad = np.negative(grad, out=g_buf)
-    weight_decay = group["weight_decay"]
-    if weight_decay != 0:
-        if decoupled:
-            param *= 1 - group["lr"] * weight_decay
-        else:
-            np.multiply(param, weight_decay, out=work)
-            grad = np.add(grad, work, out=g_buf)
-    return grad
+    """The first lines of every algorithm in this package (maximize, then weight decay:
+    see :func:`nnlab.kernels.optim.effective_grad`), with the group's settings;
+    ``decoupled`` stands for ``decoupled_weight_decay`` (Adam and NAdam pass the group's;
+    the other optimizers only know the L2 form)."""
+    return effective_grad(
+        param, grad, g_buf, work, maximize=group["maximize"],
+        weight_decay=group["weight_decay"], decoupled_lr=group["lr"] if decoupled else None,
+    )  # fmt: skip
 
 
 class Optimizer:
