@@ -28,7 +28,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["BACKENDS", "get_backend", "numba_available", "set_backend", "use_backend"]
+import numpy as np
+
+__all__ = [
+    "BACKENDS", "KERNEL_DTYPES", "flat_views", "get_backend", "numba_available", "set_backend",
+    "use_backend", "use_kernel",
+]  # fmt: skip
 
 #: The values ``NNLAB_KERNELS`` and :func:`set_backend` accept.
 BACKENDS = ("numba", "numpy")
@@ -77,3 +82,32 @@ def use_backend(name: str) -> Iterator[None]:
         yield
     finally:
         set_backend(previous)
+
+
+#: The dtypes the kernels are compiled for; others (float16, integers) take the references.
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def flat_views(*arrays: object) -> list[np.ndarray] | None:
+    """The arrays as 1-d views if a kernel can take them: NumPy arrays (not tensors) of at
+    least one dimension, float32 or float64, all of one dtype and shape, C-contiguous; else
+    None (the reference runs)."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype not in KERNEL_DTYPES or first.ndim == 0:
+        return None
+    for a in arrays:
+        if (
+            type(a) is not np.ndarray
+            or a.dtype != first.dtype
+            or a.shape != first.shape
+            or not a.flags.c_contiguous
+        ):
+            return None
+    return [a.reshape(-1) for a in arrays]  # views: the arrays are C-contiguous
+
+
+def use_kernel(*arrays: object) -> list[np.ndarray] | None:
+    """:func:`flat_views` when the backend is numba, else None."""
+    if get_backend() != "numba":
+        return None
+    return flat_views(*arrays)

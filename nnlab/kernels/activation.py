@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab import kernels
+from nnlab.kernels import use_kernel
 from nnlab.kernels.runtime import Kernel
 
 __all__ = [
@@ -72,34 +72,6 @@ __all__ = [
     "tanh_backward_numba",
     "tanh_backward_numpy",
 ]
-
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def flat_views(*arrays: object) -> list[np.ndarray] | None:
-    """The arrays as 1-d views if a kernel can take them: NumPy arrays (not tensors) of at
-    least one dimension, float32 or float64, all of one dtype and shape, C-contiguous; else
-    None (the reference runs)."""
-    first = arrays[0]
-    if type(first) is not np.ndarray or first.dtype not in _KERNEL_DTYPES or first.ndim == 0:
-        return None
-    for a in arrays:
-        if (
-            type(a) is not np.ndarray
-            or a.dtype != first.dtype
-            or a.shape != first.shape
-            or not a.flags.c_contiguous
-        ):
-            return None
-    return [a.reshape(-1) for a in arrays]  # views: the arrays are C-contiguous
-
-
-def use_kernel(*arrays: object) -> list[np.ndarray] | None:
-    """:func:`flat_views` when the backend is numba, else None."""
-    if kernels.get_backend() != "numba":
-        return None
-    return flat_views(*arrays)
-
 
 # -- ReLU ----------------------------------------------------------------------------------
 

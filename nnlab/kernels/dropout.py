@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.kernels.activation import use_kernel
+from nnlab.kernels import use_kernel
 from nnlab.kernels.runtime import Kernel
 
 __all__ = ["dropout", "dropout_numba", "dropout_numpy"]

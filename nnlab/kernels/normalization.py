@@ -49,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnlab import kernels
+from nnlab.kernels import KERNEL_DTYPES
 from nnlab.kernels.runtime import Kernel
 
 __all__ = [
@@ -71,8 +72,6 @@ __all__ = [
     "layer_norm_forward_numpy",
 ]
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _use_kernel(*arrays: np.ndarray | None) -> bool:
     """Whether the kernels run on these arrays (None entries are absent ones): the backend is
@@ -81,7 +80,7 @@ def _use_kernel(*arrays: np.ndarray | None) -> bool:
         return False
     present = [a for a in arrays if a is not None]
     dtype = present[0].dtype
-    if dtype not in _KERNEL_DTYPES or present[0].size == 0:
+    if dtype not in KERNEL_DTYPES or present[0].size == 0:
         return False
     return all(a.dtype == dtype and a.flags.c_contiguous for a in present)
 

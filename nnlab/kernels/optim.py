@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnlab import kernels
+from nnlab.kernels import use_kernel
 from nnlab.kernels.runtime import Kernel
 
 __all__ = [
@@ -51,29 +51,6 @@ __all__ = [
 ]
 
 Scratch = Callable[[int], list[np.ndarray]]
-
-
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _flat_views(*arrays: np.ndarray) -> list[np.ndarray] | None:
-    """The arrays as 1-d views if a kernel can take them: float32 or float64, all of one
-    dtype and shape, C-contiguous; else None (the reference runs)."""
-    dtype, shape = arrays[0].dtype, arrays[0].shape
-    if dtype not in _KERNEL_DTYPES:
-        return None
-    views = []
-    for a in arrays:
-        if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
-            return None
-        views.append(a.ravel())  # a view: the array is C-contiguous
-    return views
-
-
-def _use_kernel(*arrays: np.ndarray) -> list[np.ndarray] | None:
-    if kernels.get_backend() != "numba":
-        return None
-    return _flat_views(*arrays)
 
 
 def effective_grad(
@@ -201,7 +178,7 @@ def sgd_(
 ) -> None:
     """:func:`sgd_numpy`, by the kernel where it applies."""
     has_momentum = momentum != 0
-    flat = _use_kernel(param, grad, *((momentum_buffer,) if has_momentum else ()))
+    flat = use_kernel(param, grad, *((momentum_buffer,) if has_momentum else ()))
     if flat is None:
         sgd_numpy(
             param, grad, momentum_buffer, scratch, lr=lr, momentum=momentum,
@@ -324,7 +301,7 @@ def adam_(
     maximize: bool,
 ) -> None:
     """:func:`adam_numpy`, by the kernel where it applies."""
-    flat = _use_kernel(param, grad, exp_avg, exp_avg_sq, *((max_exp_avg_sq,) if amsgrad else ()))
+    flat = use_kernel(param, grad, exp_avg, exp_avg_sq, *((max_exp_avg_sq,) if amsgrad else ()))
     if flat is None:
         adam_numpy(
             param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, step=step, lr=lr,
@@ -466,7 +443,7 @@ def rmsprop_(
     """:func:`rmsprop_numpy`, by the kernel where it applies."""
     has_momentum = momentum > 0
     optional = ((grad_avg,) if centered else ()) + ((momentum_buffer,) if has_momentum else ())
-    flat = _use_kernel(param, grad, square_avg, *optional)
+    flat = use_kernel(param, grad, square_avg, *optional)
     if flat is None:
         rmsprop_numpy(
             param, grad, square_avg, grad_avg, momentum_buffer, scratch, lr=lr, alpha=alpha,
@@ -554,7 +531,7 @@ def adagrad_(
     maximize: bool,
 ) -> None:
     """:func:`adagrad_numpy`, by the kernel where it applies."""
-    flat = _use_kernel(param, grad, state_sum)
+    flat = use_kernel(param, grad, state_sum)
     if flat is None:
         adagrad_numpy(
             param, grad, state_sum, scratch, step=step, lr=lr, lr_decay=lr_decay, eps=eps,

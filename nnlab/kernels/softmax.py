@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.kernels.activation import use_kernel
+from nnlab.kernels import use_kernel
 from nnlab.kernels.runtime import Kernel, load_numba
 
 __all__ = [

@@ -21,7 +21,6 @@ import pytest
 
 import nnlab
 from nnlab import kernels, optim
-from nnlab.kernels import optim as kernel_optim
 from nnlab.kernels import runtime
 
 pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="numba is not installed")
@@ -173,12 +172,12 @@ def test_arrays_a_kernel_cannot_take_fall_back_to_the_reference(layout):
 
 def test_flat_views_accept_only_what_the_kernels_take():
     a = np.zeros((3, 4), np.float32)
-    assert [v.shape for v in kernel_optim._flat_views(a, a.copy())] == [(12,), (12,)]
-    assert kernel_optim._flat_views(a, a.T.copy().T) is None  # Fortran order
-    assert kernel_optim._flat_views(a, a.astype(np.float64)) is None
-    assert kernel_optim._flat_views(a.astype(np.float16)) is None
-    assert kernel_optim._flat_views(a, a[:, :2].copy()) is None  # shapes differ
-    view = kernel_optim._flat_views(a)[0]
+    assert [v.shape for v in kernels.flat_views(a, a.copy())] == [(12,), (12,)]
+    assert kernels.flat_views(a, a.T.copy().T) is None  # Fortran order
+    assert kernels.flat_views(a, a.astype(np.float64)) is None
+    assert kernels.flat_views(a.astype(np.float16)) is None
+    assert kernels.flat_views(a, a[:, :2].copy()) is None  # shapes differ
+    view = kernels.flat_views(a)[0]
     view[0] = 1.0
     assert a[0, 0] == 1.0, "the flat view must share the parameter's memory"
 
