@@ -31,6 +31,12 @@ class Callback:
     def set_trainer(self, trainer: Any) -> None:
         self.trainer = trainer
 
+    @property
+    def writes_files(self) -> bool:
+        """Whether this process writes and shows what the callback makes: False on ranks
+        other than 0 of data-parallel training (and True without a trainer)."""
+        return getattr(self.trainer, "writes_files", True)
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None: ...
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None: ...

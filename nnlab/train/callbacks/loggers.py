@@ -14,11 +14,6 @@ from nnlab.train.callbacks.base import Callback
 __all__ = ["CSVLogger", "JSONLogger"]
 
 
-def _writes(callback: Callback) -> bool:
-    """False on ranks other than 0 of data-parallel training (and True without a trainer)."""
-    return getattr(callback.trainer, "writes_files", True)
-
-
 class CSVLogger(Callback):
     """Append one row per epoch to ``path`` (columns: epoch and every logged quantity)."""
 
@@ -28,14 +23,14 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs=None):
-        if not _writes(self):
+        if not self.writes_files:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.append and self.path.exists():
             self.path.unlink()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if not _writes(self):
+        if not self.writes_files:
             return
         row = {"epoch": epoch + 1, **(logs or {})}
         new = not self.path.exists()
@@ -57,7 +52,7 @@ class JSONLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.rows.append({"epoch": epoch + 1, **(logs or {})})
-        if not _writes(self):
+        if not self.writes_files:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")

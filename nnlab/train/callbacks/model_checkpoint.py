@@ -48,7 +48,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = self.current(logs)
-        writes = self.trainer.writes_files
+        writes = self.writes_files
         if self.save_best and value is not None and self.improved(value):
             self.best, self.best_epoch = value, epoch
             if writes:

@@ -47,12 +47,7 @@ class ProgressBar(Callback):
 
     @property
     def live(self) -> bool:
-        return self.console.is_terminal and self.shows
-
-    @property
-    def shows(self) -> bool:
-        """False on ranks other than 0 of data-parallel training."""
-        return getattr(self.trainer, "writes_files", True)
+        return self.console.is_terminal and self.writes_files
 
     def on_train_begin(self, logs=None):
         if self.live:
@@ -85,7 +80,7 @@ class ProgressBar(Callback):
             self._progress.update(self._task, advance=1, stats=stats)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.shows:
+        if not self.writes_files:
             return
         logs = logs or {}
         keys = [k for k in logs if k not in ("epoch", "time")]
