@@ -31,8 +31,9 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = [
-    "BACKENDS", "KERNEL_DTYPES", "flat_views", "get_backend", "numba_available", "set_backend",
-    "use_backend", "use_kernel",
+    "BACKENDS", "KERNEL_DTYPES", "dense_layout", "elementwise_views", "empty_like_flat",
+    "flat_views", "get_backend", "numba_available", "set_backend", "use_backend",
+    "use_elementwise_kernel", "use_kernel",
 ]  # fmt: skip
 
 #: The values ``NNLAB_KERNELS`` and :func:`set_backend` accept.
@@ -111,3 +112,66 @@ def use_kernel(*arrays: object) -> list[np.ndarray] | None:
     if get_backend() != "numba":
         return None
     return flat_views(*arrays)
+
+
+def dense_layout(a: np.ndarray) -> tuple[int, ...] | None:
+    """The order of a's axes in memory, outermost first (axes of size 1 left out), when a's
+    elements fill one gap-free block of memory with positive strides: C-contiguous, or a
+    permutation of the axes of a C-contiguous array, such as the (N, C, H, W) view of a
+    channel-first (C, N, H, W) buffer that a convolution returns. None when a has gaps.
+
+    Example:
+        >>> dense_layout(np.empty((2, 3, 4)).swapaxes(0, 1))
+        (1, 0, 2)
+        >>> dense_layout(np.empty((2, 3, 4))[:, :, ::2]) is None
+        True
+    """
+    if a.flags.c_contiguous:
+        return tuple(i for i in range(a.ndim) if a.shape[i] > 1)
+    axes = sorted((i for i in range(a.ndim) if a.shape[i] > 1), key=lambda i: -a.strides[i])
+    expected = a.itemsize
+    for i in reversed(axes):
+        if a.strides[i] != expected:
+            return None
+        expected *= a.shape[i]
+    return tuple(axes)
+
+
+def elementwise_views(*arrays: object, masks: tuple = ()) -> list[np.ndarray] | None:
+    """For kernels that treat every element alike (no rows, no neighbours): the arrays, then
+    the boolean ``masks``, as 1-d views in memory order, when all are NumPy arrays (not
+    tensors) of at least one dimension and of one shape, the arrays of one dtype (float32
+    or float64), all laid out alike (:func:`dense_layout`); else None. Element i of one
+    view then sits at the same index of the tensor as element i of every other, whatever
+    the axis order, and outputs made by :func:`empty_like_flat` share that layout."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype not in KERNEL_DTYPES or first.ndim == 0:
+        return None
+    if not masks and len(arrays) == 1 and first.flags.c_contiguous:  # the common case, fast
+        return [first.reshape(-1)]
+    layout = dense_layout(first)
+    if layout is None:
+        return None
+    for a in arrays[1:] + tuple(masks):
+        if (
+            type(a) is not np.ndarray
+            or a.dtype != (np.bool_ if any(a is m for m in masks) else first.dtype)
+            or a.shape != first.shape
+            or dense_layout(a) != layout
+        ):
+            return None
+    return [a.ravel("K") for a in arrays + tuple(masks)]  # views: each array is dense
+
+
+def use_elementwise_kernel(*arrays: object, masks: tuple = ()) -> list[np.ndarray] | None:
+    """:func:`elementwise_views` when the backend is numba, else None."""
+    if get_backend() != "numba":
+        return None
+    return elementwise_views(*arrays, masks=masks)
+
+
+def empty_like_flat(a: np.ndarray, dtype: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """A new array shaped and laid out as the dense array ``a`` (``np.empty_like`` keeps the
+    axis order), and its 1-d view in memory order, for a kernel to write."""
+    out = np.empty_like(a, dtype=dtype)
+    return out, out.ravel("K")

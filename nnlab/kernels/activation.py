@@ -9,8 +9,11 @@ Each computation exists three times, as in :mod:`nnlab.kernels.optim`:
 * ``<name>_numba``: a :class:`~nnlab.kernels.runtime.Kernel` doing the same arithmetic
   element by element in one pass;
 * ``<name>``: what the ops call; the kernel when the backend is numba and the arrays suit it
-  (float32 or float64, one dtype and shape, C-contiguous, at least one dimension), else the
-  reference. Tensors (``create_graph``) always take the reference, which records a graph.
+  (float32 or float64, one dtype and shape, at least one dimension, laid out alike in one
+  gap-free block: C-contiguous or with permuted axes, as a convolution's channel-first
+  output, see :func:`~nnlab.kernels.elementwise_views`), else the reference. The result
+  keeps the input's layout, as NumPy's ufuncs keep it. Tensors (``create_graph``) always
+  take the reference, which records a graph.
 
 The kernels perform the reference's IEEE operations in the reference's order and dtype, so
 both give the same bits (the tests hold them to that); a mask times a value is written as
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.kernels import use_kernel
+from nnlab.kernels import empty_like_flat, use_elementwise_kernel
 from nnlab.kernels.runtime import Kernel
 
 __all__ = [
@@ -101,12 +104,12 @@ relu_numba = Kernel(_relu)
 
 def relu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`relu_numpy`, by the kernel where it applies."""
-    flat = use_kernel(x)
+    flat = use_elementwise_kernel(x)
     if flat is None:
         return relu_numpy(x)
-    y, mask = np.empty_like(flat[0]), np.empty(x.size, np.bool_)
-    relu_numba(y.size, flat[0], y, mask)
-    return y.reshape(x.shape), mask.reshape(x.shape)
+    (y, yf), (mask, mf) = empty_like_flat(x), empty_like_flat(x, np.bool_)
+    relu_numba(x.size, flat[0], yf, mf)
+    return y, mask
 
 
 def relu_backward_numpy(g, mask: np.ndarray):
@@ -129,12 +132,12 @@ relu_backward_numba = Kernel(_relu_backward)
 
 def relu_backward(g, mask: np.ndarray):
     """:func:`relu_backward_numpy`, by the kernel where it applies."""
-    flat = use_kernel(g)
-    if flat is None or mask.shape != g.shape or not mask.flags.c_contiguous:
+    flat = use_elementwise_kernel(g, masks=(mask,))
+    if flat is None:
         return relu_backward_numpy(g, mask)
-    out = np.empty_like(flat[0])
-    relu_backward_numba(out.size, flat[0], mask.reshape(-1), out)
-    return out.reshape(g.shape)
+    out, of = empty_like_flat(g)
+    relu_backward_numba(g.size, flat[0], flat[1], of)
+    return out
 
 
 # -- LeakyReLU -----------------------------------------------------------------------------
@@ -166,12 +169,12 @@ leaky_relu_numba = Kernel(_leaky_relu)
 
 def leaky_relu(x: np.ndarray, negative_slope: float) -> np.ndarray:
     """:func:`leaky_relu_numpy`, by the kernel where it applies."""
-    flat = use_kernel(x)
+    flat = use_elementwise_kernel(x)
     if flat is None:
         return leaky_relu_numpy(x, negative_slope)
-    y = np.empty_like(flat[0])
-    leaky_relu_numba(y.size, flat[0], x.dtype.type(negative_slope), y)
-    return y.reshape(x.shape)
+    y, yf = empty_like_flat(x)
+    leaky_relu_numba(x.size, flat[0], x.dtype.type(negative_slope), yf)
+    return y
 
 
 def leaky_relu_backward_numpy(g, x: np.ndarray, negative_slope: float):
@@ -194,12 +197,12 @@ leaky_relu_backward_numba = Kernel(_leaky_relu_backward)
 
 def leaky_relu_backward(g, x: np.ndarray, negative_slope: float):
     """:func:`leaky_relu_backward_numpy`, by the kernel where it applies."""
-    flat = use_kernel(g, x)
+    flat = use_elementwise_kernel(g, x)
     if flat is None:
         return leaky_relu_backward_numpy(g, x, negative_slope)
-    out = np.empty_like(flat[0])
-    leaky_relu_backward_numba(out.size, flat[0], flat[1], x.dtype.type(negative_slope), out)
-    return out.reshape(x.shape)
+    out, of = empty_like_flat(x)
+    leaky_relu_backward_numba(x.size, flat[0], flat[1], x.dtype.type(negative_slope), of)
+    return out
 
 
 # -- ELU -----------------------------------------------------------------------------------
@@ -229,12 +232,12 @@ elu_backward_numba = Kernel(_elu_backward)
 
 def elu_backward(g, x: np.ndarray, y, alpha: float):
     """:func:`elu_backward_numpy`, by the kernel where it applies."""
-    flat = use_kernel(g, x, y)
+    flat = use_elementwise_kernel(g, x, y)
     if flat is None:
         return elu_backward_numpy(g, x, y, alpha)
-    out = np.empty_like(flat[0])
-    elu_backward_numba(out.size, flat[0], flat[1], flat[2], x.dtype.type(alpha), out)
-    return out.reshape(x.shape)
+    out, of = empty_like_flat(x)
+    elu_backward_numba(x.size, flat[0], flat[1], flat[2], x.dtype.type(alpha), of)
+    return out
 
 
 # -- tanh, sigmoid, SiLU backward ------------------------------------------------------------
@@ -261,12 +264,12 @@ tanh_backward_numba = Kernel(_tanh_backward)
 
 def tanh_backward(g, y):
     """:func:`tanh_backward_numpy`, by the kernel where it applies."""
-    flat = use_kernel(g, y)
+    flat = use_elementwise_kernel(g, y)
     if flat is None:
         return tanh_backward_numpy(g, y)
-    out = np.empty_like(flat[0])
-    tanh_backward_numba(out.size, flat[0], flat[1], out)
-    return out.reshape(y.shape)
+    out, of = empty_like_flat(y)
+    tanh_backward_numba(y.size, flat[0], flat[1], of)
+    return out
 
 
 def sigmoid_backward_numpy(g, y):
@@ -290,12 +293,12 @@ sigmoid_backward_numba = Kernel(_sigmoid_backward)
 
 def sigmoid_backward(g, y):
     """:func:`sigmoid_backward_numpy`, by the kernel where it applies."""
-    flat = use_kernel(g, y)
+    flat = use_elementwise_kernel(g, y)
     if flat is None:
         return sigmoid_backward_numpy(g, y)
-    out = np.empty_like(flat[0])
-    sigmoid_backward_numba(out.size, flat[0], flat[1], out)
-    return out.reshape(y.shape)
+    out, of = empty_like_flat(y)
+    sigmoid_backward_numba(y.size, flat[0], flat[1], of)
+    return out
 
 
 def silu_backward_numpy(g, x, s):
@@ -320,7 +323,7 @@ silu_backward_numba = Kernel(_silu_backward)
 def silu_backward(g, x, s):
     """:func:`silu_backward_numpy`, by the kernel where it applies (it may overwrite ``s``,
     a temporary of the caller's)."""
-    flat = use_kernel(g, x, s)
+    flat = use_elementwise_kernel(g, x, s)
     if flat is None:
         return silu_backward_numpy(g, x, s)
     silu_backward_numba(x.size, flat[0], flat[1], flat[2], flat[2])
@@ -435,13 +438,14 @@ def gelu_erf_float32(x: np.ndarray, need_grad: bool) -> tuple[np.ndarray, np.nda
     A single fused kernel with a branch-free exp of its own (Cephes' ``expf``, bits built
     with an LLVM bitcast) was tried: LLVM vectorised it at 4 lanes only, and it took 1.19
     ms on 1.8 M values against 0.92 ms for this one (one thread, the loaded machine)."""
-    flat = use_kernel(x)
+    flat = use_elementwise_kernel(x)
     if flat is None or x.dtype != np.float32:
         return gelu_erf_float32_numpy(x, need_grad)
     xf = flat[0]
     c = np.array(GELU_MINUS_2R, np.float32)
-    y = np.empty_like(xf)
-    dydx = np.empty_like(xf) if need_grad else y  # (a placeholder the kernel never touches)
+    y_out, y = empty_like_flat(x)
+    # (without need_grad, a placeholder the kernel never touches)
+    dydx_out, dydx = empty_like_flat(x) if need_grad else (None, y)
     e = np.empty(min(xf.size, _GELU_KERNEL_BLOCK), np.float32)
     h = np.empty_like(e) if need_grad else e
     with np.errstate(over="ignore"):
@@ -454,7 +458,7 @@ def gelu_erf_float32(x: np.ndarray, need_grad: bool) -> tuple[np.ndarray, np.nda
                 np.exp(hb, out=hb)
             end = i + xb.size
             gelu_finish_numba(xb.size, xb, eb, hb, y[i:end], dydx[i:end], need_grad, _INV_SQRT_2PI)
-    return y.reshape(x.shape), (dydx.reshape(x.shape) if need_grad else None)
+    return y_out, dydx_out
 
 
 # -- GELU, tanh form -------------------------------------------------------------------------
@@ -535,27 +539,27 @@ def _tanh_blocks(x: np.ndarray, k: np.ndarray, finish) -> None:
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
     """:func:`gelu_tanh_numpy`: two kernels around NumPy's ``tanh``, block by block, where
     they apply (the same operations, the same bits), else the reference."""
-    flat = use_kernel(x)
+    flat = use_elementwise_kernel(x)
     if flat is None:
         return gelu_tanh_numpy(x)
     xf, k = flat[0], _gelu_tanh_constants(x.dtype)
-    y = np.empty_like(xf)
+    y_out, y = empty_like_flat(x)
 
     def finish(start: int, stop: int, t: np.ndarray) -> None:
         gelu_tanh_numba(stop - start, xf[start:stop], t, k, y[start:stop])
 
     with np.errstate(over="ignore", invalid="ignore"):
         _tanh_blocks(xf, k, finish)
-    return y.reshape(x.shape)
+    return y_out
 
 
 def gelu_tanh_backward(g, x):
     """:func:`gelu_tanh_backward_numpy`, by the kernels where they apply."""
-    flat = use_kernel(g, x)
+    flat = use_elementwise_kernel(g, x)
     if flat is None:
         return gelu_tanh_backward_numpy(g, x)
     gf, xf, k = flat[0], flat[1], _gelu_tanh_constants(x.dtype)
-    out = np.empty_like(xf)
+    result, out = empty_like_flat(x)
 
     def finish(start: int, stop: int, t: np.ndarray) -> None:
         gelu_tanh_backward_numba(
@@ -564,4 +568,4 @@ def gelu_tanh_backward(g, x):
 
     with np.errstate(over="ignore", invalid="ignore"):
         _tanh_blocks(xf, k, finish)
-    return out.reshape(x.shape)
+    return result

@@ -16,13 +16,15 @@ Each direction exists three times in this file, as the optimizer updates in
   (BatchNorm), which reads each value two or three times while it is in cache, on several
   threads for large inputs (GroupNorm's forward is LayerNorm's kernel, with γ and β per row group);
 * ``<name>``: what the ops call; the kernel when the backend is numba and the arrays suit
-  it (float32 or float64 of one dtype, C-contiguous, non-empty), else the reference.
+  it (float32 or float64 of one dtype, C-contiguous, non-empty; BatchNorm also takes a
+  convolution's channel-first output, where each channel is one block of memory), else the
+  reference.
 
 Kernels are wired in where they were measured faster than the reference
 (``benchmarks/bench_norm_kernels.py``): not for BatchNorm on (N, C) inputs (each channel
-is a strided column there, where the reference's matrix-vector products win) or on
-non-contiguous ones (a convolution's output), nor for BatchNorm's backward in evaluation
-mode, nor for LayerNorm's γ and β gradients (sums over the rows: matrix-vector products).
+is a strided column there, where the reference's matrix-vector products win) or on other
+non-contiguous layouts, nor for BatchNorm's backward in evaluation mode, nor for
+LayerNorm's γ and β gradients (sums over the rows: matrix-vector products).
 
 **Summation order.** The kernels sum differently from NumPy's pairwise sums and BLAS's
 dot products: each row's or channel's sums run in float64 (for float32 inputs too) over
@@ -94,6 +96,25 @@ def _float64_or_ones(weight: np.ndarray | None, size: int) -> np.ndarray:
 def _or_placeholder(a: np.ndarray | None, like: np.ndarray, ndim: int = 1) -> np.ndarray:
     """``a``, or a one-element array of ``like``'s dtype that a kernel never reads."""
     return a if a is not None else np.zeros((1,) * ndim, dtype=like.dtype)
+
+
+def _channel_blocks(x: np.ndarray) -> np.ndarray | None:
+    """x (N, C, *S) as a C-contiguous (B, C, P) view whose rows [b, c] all hold channel c:
+    (N, C, ΠS) for a C-contiguous x; (1, C, N·ΠS) for x laid out channel-first (its memory
+    ordered (C, N, *S), as a convolution's output), where each channel is one block. None
+    for other layouts."""
+    n, c = x.shape[:2]
+    if x.flags.c_contiguous:
+        return x.reshape(n, c, -1)
+    first = x.swapaxes(0, 1)
+    return first.reshape(1, c, -1) if first.flags.c_contiguous else None
+
+
+def _like_blocks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A new array shaped and laid out as x (one :func:`_channel_blocks` accepts), and
+    its (B, C, P) view."""
+    out = np.empty_like(x)
+    return out, _channel_blocks(out)
 
 
 # -- LayerNorm (rows) ----------------------------------------------------------------------
@@ -588,26 +609,27 @@ def batch_norm_forward(
     var: np.ndarray | None,
     eps: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`batch_norm_forward_numpy`, by the kernel where it applies: C-contiguous inputs
-    with spatial axes. On (N, C) inputs each channel is a strided column, and on other
-    layouts (a convolution's output, its memory ordered (C, N, H, W) with padding, or an
-    elementwise op's output on it) the reference's matrix-vector products run on memory as
-    it lies; both measured faster than the kernel (or than a copy and the kernel)."""
-    if x.ndim < 3 or not _use_kernel(x, weight, bias, mean, var):
+    """:func:`batch_norm_forward_numpy`, by the kernel where it applies: inputs with spatial
+    axes, C-contiguous or channel-first (memory ordered (C, N, H, W), as a convolution's
+    output: each channel's sums then run over one long block; the results differ from the
+    C-contiguous layout's in the last bits). On (N, C) inputs each channel is a strided
+    column, and on other layouts the reference's matrix-vector products run on memory as it
+    lies; both measured faster than the kernel (or than a copy and the kernel)."""
+    x3 = _channel_blocks(x) if x.ndim >= 3 else None
+    if x3 is None or not _use_kernel(x3, weight, bias, mean, var):
         return batch_norm_forward_numpy(x, weight, bias, mean, var, eps)
-    n, c = x.shape[:2]
-    x3 = x.reshape(n, c, -1)
+    c = x.shape[1]
     training = mean is None
     if training:
         mean, var = np.empty(c, dtype=x.dtype), np.empty(c, dtype=x.dtype)
-    y, xhat = np.empty_like(x3), np.empty_like(x3)
+    (y, y3), (xhat, xhat3) = _like_blocks(x), _like_blocks(x)
     invstd = np.empty(c, dtype=x.dtype)
     centre = np.empty((c, 2), dtype=x.dtype)
     batch_norm_forward_numba(
-        x.size, x3, _or_placeholder(weight, x), _or_placeholder(bias, x), mean, var, y, xhat,
+        x.size, x3, _or_placeholder(weight, x), _or_placeholder(bias, x), mean, var, y3, xhat3,
         invstd, centre, float(eps), training, weight is not None, bias is not None,
     )  # fmt: skip
-    return y.reshape(x.shape), xhat.reshape(x.shape), invstd, mean, var
+    return y, xhat, invstd, mean, var
 
 
 def batch_norm_backward_numpy(
@@ -706,19 +728,16 @@ def batch_norm_backward(
     need_b: bool,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """:func:`batch_norm_backward_numpy`, by the kernel where it applies: in training, on
-    C-contiguous arrays with spatial axes (as the forward). In evaluation
+    arrays with spatial axes laid out as the forward takes them, both alike. In evaluation
     dx = γ/√(σ² + ε) · G needs no statistics of G, and the reference's two matrix-vector
     products and one product are as fast as the kernel (measured)."""
-    if not training or g.ndim < 3 or not _use_kernel(g, xhat, invstd, weight):
+    g3 = _channel_blocks(g) if training and g.ndim >= 3 else None
+    xhat3 = _channel_blocks(xhat) if g3 is not None else None
+    if xhat3 is None or xhat3.shape != g3.shape or not _use_kernel(g3, xhat3, invstd, weight):
         return batch_norm_backward_numpy(g, xhat, invstd, weight, training, need_x, need_w, need_b)
-    n, c = g.shape[:2]
-    g3, xhat3 = g.reshape(n, c, -1), xhat.reshape(n, c, -1)
-    dx = np.empty_like(g3) if need_x else g3  # (g stands in; the kernel skips it)
+    c = g.shape[1]
+    dx, dx3 = _like_blocks(g) if need_x else (None, g3)  # (g stands in; the kernel skips it)
     dw, db = np.empty(c, dtype=g.dtype), np.empty(c, dtype=g.dtype)
     w = _float64_or_ones(weight, c)
-    batch_norm_backward_numba(g.size, g3, xhat3, invstd, w, dx, dw, db, need_x)
-    return (
-        dx.reshape(g.shape) if need_x else None,
-        dw if need_w else None,
-        db if need_b else None,
-    )
+    batch_norm_backward_numba(g.size, g3, xhat3, invstd, w, dx3, dw, db, need_x)
+    return dx, (dw if need_w else None), (db if need_b else None)

@@ -67,13 +67,11 @@ class ConvNd(Function):
         geom = ConvGeometry(x.shape[2:], weight.shape[2:], stride, dilation, pads, out_size)
         col = geom.unfold(geom.pad_input(x))
         w2 = weight.reshape(o, -1)
-        y2 = grouped_mm(w2, col, groups)
-        if bias is not None:
-            y2 += bias[:, None]  # a fresh array
+        y2 = grouped_mm(w2, col, groups)  # a fresh array: narrow may add the bias in place
         ctx.col = col if ctx.needs_input_grad[1] else None  # Πk × the input: only if needed
         ctx.w2, ctx.geom, ctx.groups = w2, geom, groups
         ctx.x_shape, ctx.w_shape = x.shape, weight.shape
-        return geom.narrow(y2, n)
+        return geom.narrow(y2, n, bias)
 
     @staticmethod
     def backward(ctx, g):

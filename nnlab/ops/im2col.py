@@ -18,8 +18,9 @@ offset) pairs in W's own order, its columns every (image, output position). Then
     Y = W₂ · X_col        W₂ = W.reshape(O, C/G·K),  Y (O, N·L)
 
 one GEMM (G of them with groups, stacked), instead of a batch of N small ones. X_col is
-built by K slice copies (a loop over kernel offsets only, never over pixels), and kept for
-the weight gradient. With G = dL/dY as an (O, N·L) matrix:
+built by K slice copies (a loop over kernel offsets only, never over pixels; for 2-d
+convolutions :mod:`nnlab.kernels.im2col` runs the copies and slice-adds as compiled loops
+on several threads), and kept for the weight gradient. With G = dL/dY as an (O, N·L) matrix:
 
     dL/dW = G · X_colᵀ                 (a GEMM, straight into W's layout)
     dL/db = G · 1                      (a GEMV)
@@ -39,6 +40,8 @@ import itertools
 import math
 
 import numpy as np
+
+from nnlab.kernels import im2col as im2col_kernels
 
 __all__ = [
     "ConvGeometry", "grouped_mm", "grouped_mm_bt", "FOLD_BLOCK_BYTES", "WIDE_MAX_GROWTH", "Pads",
@@ -110,6 +113,9 @@ class ConvGeometry:
             slice(lo, lo + n) for n, (lo, _) in zip(in_size, pads)
         )
         self.offsets = list(itertools.product(*map(range, kernel)))
+        # where each offset's window starts (in each dim): the offset times the dilation
+        self.origins = np.array([[o * d for o, d in zip(off, self.dilation)]
+                                 for off in self.offsets], dtype=np.int64)  # fmt: skip
         k = len(self.offsets)
         self.identity = k == 1 and self.padded == self.out_size  # 1×1, stride 1: X_col = x
         growth = math.prod(self.padded[1:]) / max(1, math.prod(self.out_size[1:]))
@@ -121,8 +127,7 @@ class ConvGeometry:
             self.run = math.prod(self.cols)
             self.flat = math.prod(self.padded)
             steps = [math.prod(self.padded[i + 1 :]) for i in range(len(kernel))]
-            self.starts = [sum(o * d * st for o, d, st in zip(off, dilation, steps))
-                           for off in self.offsets]  # fmt: skip
+            self.starts = self.origins @ np.array(steps, dtype=np.int64)
             self.slack = sum((k - 1) * d * st for k, d, st in zip(kernel, dilation, steps)) - (
                 (kernel[0] - 1) * dilation[0] * steps[0]
             )
@@ -131,12 +136,11 @@ class ConvGeometry:
             self.cols = self.out_size
 
     def _window(self, j: int, buf: np.ndarray) -> np.ndarray:
-        """The part of ``buf`` (…, P..) or, wide, (…, flat + slack) that offset j meets."""
-        if self.wide:
-            return buf[..., self.starts[j] : self.starts[j] + self.run]
+        """The part of ``buf`` (…, P..) that offset j meets in the plain layout (1-d and 3-d
+        convolutions; the 2-d and wide loops are in :mod:`nnlab.kernels.im2col`)."""
         return buf[(Ellipsis,) + tuple(
-            slice(o * d, o * d + s * (n - 1) + 1, s)
-            for o, s, d, n in zip(self.offsets[j], self.stride, self.dilation, self.out_size)
+            slice(o, o + s * (n - 1) + 1, s)
+            for o, s, n in zip(self.origins[j], self.stride, self.out_size)
         )]  # fmt: skip
 
     def pad_input(self, x: np.ndarray) -> np.ndarray:
@@ -167,9 +171,13 @@ class ConvGeometry:
         if self.identity:
             return xp.reshape(c, -1)
         col = np.empty((c, len(self.offsets), n) + self.cols, dtype=xp.dtype)
-        flat = col.reshape(c, len(self.offsets), n, -1) if self.wide else col
-        for j in range(len(self.offsets)):
-            flat[:, j] = self._window(j, xp)
+        if self.wide:
+            im2col_kernels.unfold_wide(xp, self.starts, col.reshape(c, len(self.offsets), n, -1))
+        elif len(self.kernel) == 2:
+            im2col_kernels.unfold_plain(xp, self.origins, self.stride, col)
+        else:
+            for j in range(len(self.offsets)):
+                col[:, j] = self._window(j, xp)
         return col.reshape(c * len(self.offsets), -1)
 
     def widen(self, g: np.ndarray) -> np.ndarray:
@@ -181,10 +189,19 @@ class ConvGeometry:
         wide[self.valid] = g.swapaxes(0, 1)
         return wide.reshape(o, -1)
 
-    def narrow(self, y2: np.ndarray, n: int) -> np.ndarray:
-        """(O, N·columns) → (N, O, L..), a view without the wide layout's extra columns."""
+    def narrow(self, y2: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
+        """(O, N·columns) → (N, O, L..), plus the bias of each output channel. In the wide
+        layout a new channel-first array without the extra columns, made in one pass that
+        adds the bias (the next elementwise kernel can then take the output whole);
+        otherwise a view of y2, the bias added in place."""
         y = y2.reshape((y2.shape[0], n) + self.cols)
-        return (y[self.valid] if self.wide else y).swapaxes(0, 1)
+        if not self.wide:
+            if bias is not None:
+                y2 += bias[:, None]
+            return y.swapaxes(0, 1)
+        out = np.empty((y2.shape[0], n) + self.out_size, dtype=y2.dtype)
+        im2col_kernels.narrow_wide(y, bias, out)
+        return out.swapaxes(0, 1)
 
     def fold_product(self, w2: np.ndarray, g2: np.ndarray, groups: int, c: int, n: int):
         """col2im(W₂ᵀ·G), the gradient of x, as (N, C, S..) (a view of the padded buffer).
@@ -211,8 +228,14 @@ class ConvGeometry:
             product = np.matmul(wt[:, j0 : j0 + b].reshape(groups, b * cg, -1), g3)
             product = product.reshape((groups, b, cg, n) + (self.run,) if self.wide else
                                       (groups, b, cg, n) + self.cols)  # fmt: skip
-            for i in range(b):
-                self._window(j0 + i, target)[...] += product[:, i]
+            if self.wide:
+                im2col_kernels.fold_wide(product, self.starts[j0 : j0 + b], target)
+            elif len(self.kernel) == 2:
+                stride = self.stride
+                im2col_kernels.fold_plain(product, self.origins[j0 : j0 + b], stride, target)
+            else:
+                for i in range(b):
+                    self._window(j0 + i, target)[...] += product[:, i]
         if self.wide:
             store = store[:, :, : self.flat].reshape((c, n) + self.padded)
         return store[self.interior].swapaxes(0, 1)

@@ -7,8 +7,9 @@ any difference is a bug, not rounding.
 
 Each kernel runs on its serial and its parallel build (``prange``, forced onto these small
 arrays), on random values spanning many magnitudes plus ±0, ±inf, NaN, huge and tiny
-values; arrays a kernel cannot take (strided, Fortran-order, float16, 0-d, empty) must give
-the reference's result. The ops' agreement with torch is tests/ops (run under both
+values; arrays with permuted axes take the elementwise kernels and keep their layout;
+arrays a kernel cannot take (strided, laid out unlike each other, float16, 0-d, empty)
+must give the reference's result. The ops' agreement with torch is tests/ops (run under both
 ``NNLAB_KERNELS`` values); here the ops are checked against torch only where edge values
 (NaN, ±inf) meet the kernels.
 """
@@ -111,14 +112,37 @@ def test_elementwise_kernels_give_the_references_bits(name, dtype, build):
     _assert_same_bits(got, want, f"{name} {build}")
 
 
-@pytest.mark.parametrize("layout", ["transposed", "strided", "float16", "0-d", "empty"])
+@pytest.mark.parametrize("layout", ["transposed", "channel-first", "fortran"])
+@pytest.mark.parametrize("name", list(ELEMENTWISE))
+def test_elementwise_kernels_take_permuted_layouts_and_keep_them(name, layout):
+    """A dense array with permuted axes (the (N, C, H, W) view of a convolution's
+    channel-first buffer, say) takes the kernel: the reference's bits, in its layout."""
+    shape = (6, 8) if layout == "transposed" else (3, 4, 5, 6)
+    args = _elementwise_args(name, shape, np.float32)
+    permute = {
+        "transposed": lambda a: a.T,
+        "channel-first": lambda a: np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1),
+        "fortran": np.asfortranarray,
+    }[layout]
+    args = [permute(a) if isinstance(a, np.ndarray) else a for a in args]
+    assert kernels.elementwise_views(args[0]) is not None
+    kernel, reference, _, _ = ELEMENTWISE[name]
+    want = _on("numpy", reference, *args)
+    got = _on("numba", kernel, *args)
+    _assert_same_bits(got, want, f"{name} {layout}")
+    for a, b in zip(*((r if isinstance(r, tuple) else (r,)) for r in (got, want))):
+        assert a.strides == b.strides, f"{name} {layout}"
+
+
+@pytest.mark.parametrize("layout", ["mixed", "strided", "float16", "0-d", "empty"])
 @pytest.mark.parametrize("name", list(ELEMENTWISE))
 def test_arrays_a_kernel_cannot_take_give_the_references_result(name, layout):
     shape = {"0-d": (), "empty": (0, 5)}.get(layout, (6, 8))
     dtype = np.float16 if layout == "float16" else np.float64
     args = _elementwise_args(name, shape, dtype)
-    if layout == "transposed":
-        args = [a.T if isinstance(a, np.ndarray) else a for a in args]
+    if layout == "mixed":  # one argument C-ordered, the others Fortran-ordered
+        args = [args[0]] + [np.asfortranarray(a) if isinstance(a, np.ndarray) else a
+                            for a in args[1:]]  # fmt: skip
     if layout == "strided":
         args = [a[:, ::2] if isinstance(a, np.ndarray) else a for a in args]
     kernel, reference, _, _ = ELEMENTWISE[name]

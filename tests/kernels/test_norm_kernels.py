@@ -113,15 +113,24 @@ def test_group_norm_kernels_against_float64(shape, groups, affine, dtype, build)
     _assert_close(grads, truth_grads, dtype, "group_norm_backward")
 
 
+def _channel_first(a: np.ndarray) -> np.ndarray:
+    """a's values laid out as a convolution's output: memory ordered (C, N, *S)."""
+    return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+
+
 @DTYPES
 @AFFINE
+@pytest.mark.parametrize("layout", ["C", "channel-first"])
 @pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
 @pytest.mark.parametrize("shape", [(4, 5, 3, 3), (1, 3, 11), (6, 2, 2, 3, 2)])
-def test_batch_norm_kernels_against_float64(shape, training, affine, dtype, build):
+def test_batch_norm_kernels_against_float64(shape, training, layout, affine, dtype, build):
     """Includes a batch of one sample (torch refuses training on (1, C) only, where every
-    channel has a single value; nnlab too, see test_normalization.py)."""
+    channel has a single value; nnlab too, see test_normalization.py), and a convolution's
+    channel-first layout, whose outputs keep it."""
     c = shape[1]
     x, g, w, b = _data(shape, c, dtype, seed=2)
+    if layout == "channel-first":
+        x, g = _channel_first(x), _channel_first(g)
     w, b = _affine(w, b, affine)
     rng = np.random.default_rng(3)
     mean = None if training else rng.standard_normal(c).astype(dtype)
@@ -130,6 +139,7 @@ def test_batch_norm_kernels_against_float64(shape, training, affine, dtype, buil
     with kernels.use_backend("numba"):
         got = kn.batch_norm_forward(x, w, b, mean, var, 1e-5)
         _assert_close(got, truth, dtype, "batch_norm_forward")
+        assert got[0].strides == got[1].strides == np.empty_like(x).strides
         grads = kn.batch_norm_backward(g, got[1], got[2], w, training, True, True, True)
     truth_grads = kn.batch_norm_backward_numpy(
         *_f64(g, truth[1], truth[2], w), training, True, True, True
@@ -189,20 +199,19 @@ def test_a_large_offset_loses_nothing_in_float32(op):
 
 
 def test_arrays_a_kernel_cannot_take_run_the_reference():
-    """Non-contiguous (strided, channels first as on a convolution's output), mixed-dtype or
-    float16 arrays, and (N, C) batch norm, give exactly the reference's result under the
-    numba backend."""
+    """Non-contiguous (strided; channels first for group norm), mixed-dtype or float16
+    arrays, and (N, C) batch norm, give exactly the reference's result under the numba
+    backend."""
     rng = np.random.default_rng(6)
     base = rng.standard_normal((4, 6, 10))
     strided = base[:, :, ::2]  # not contiguous
-    channels_first = np.ascontiguousarray(base.swapaxes(0, 1)).swapaxes(0, 1)
+    channels_first = _channel_first(base)
     g_broadcast = np.broadcast_to(rng.standard_normal(5), strided.shape)
     w, b10 = rng.standard_normal(6), rng.standard_normal(10)
     cases = [
         (kn.batch_norm_forward, kn.batch_norm_forward_numpy, (strided, w, None, None, None, 1e-5)),
         (kn.group_norm_forward, kn.group_norm_forward_numpy, (strided, w, w, 2, 1e-5)),
-        (kn.batch_norm_forward, kn.batch_norm_forward_numpy,
-         (channels_first, w, w, None, None, 1e-5)),
+        (kn.group_norm_forward, kn.group_norm_forward_numpy, (channels_first, w, w, 3, 1e-5)),
         (kn.layer_norm_forward, kn.layer_norm_forward_numpy,
          (base[0].astype(np.float16), None, None, 1e-5, True)),
         (kn.layer_norm_forward, kn.layer_norm_forward_numpy,
