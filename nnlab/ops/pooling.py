@@ -10,12 +10,15 @@ p (added on both sides) and dilation d gives, per spatial dim of length L, the o
                                                        padding is then dropped, as torch)
 
 Output position o reads the (padded) input at o·s + j·d for the kernel offsets j = 0..k-1.
-Every op runs one NumPy operation per kernel offset on strided views of the whole batch,
-never a Python loop over pixels:
+Max and average pooling run through :mod:`nnlab.kernels.pooling`: a compiled loop over the
+(sample, channel) planes under the numba backend, else the NumPy reference there (one NumPy
+operation per kernel offset on strided views of the whole batch, never a Python loop over
+pixels); both give the same bits:
 
-- max pooling:  y = max_j x[o·s + j·d] (padding is -inf). Backward routes g to the FIRST
-  maximum of each window in row-major order, as torch does when a window has ties, by
-  re-comparing the strided views with y; windows that overlap add their gradients.
+- max pooling:  y = max_j x[o·s + j·d] (padding is -inf). The forward records each window's
+  FIRST maximum in row-major order (its winner; torch's choice when a window has ties), and
+  the backward routes g to it; windows that overlap add their gradients. A window holding a
+  NaN gives NaN and passes no gradient.
 - average pooling:  y = Σ_j x[o·s + j] / D with zero padding, D the window size (padding
   included, clipped to L + p), the number of real inputs (``count_include_pad=False``) or
   ``divisor_override``. Backward spreads g/D back over each window.
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.kernels import pooling as kernels
 from nnlab.ops.pooling_window import (
     _batched,
     _dims,
@@ -55,84 +59,45 @@ __all__ = [
 # -- max pooling ---------------------------------------------------------------------------
 
 
-def _first_max_hits(xp: np.ndarray, y: np.ndarray, win: _Window):
-    """Yield (offset, view index, mask) per kernel offset; the mask marks the windows whose
-    FIRST maximum (row-major over the offsets) sits at that offset. Padding never counts,
-    so a window of real -inf values picks its first real element, as torch."""
-    offsets = win.offsets
-    padded = any(win.padding) or xp.shape[2:] != win.size
-    free = np.ones(y.shape, dtype=bool)
-    hit = np.empty(y.shape, dtype=bool)
-    for i, offset in enumerate(offsets):
-        view = win.view(offset)
-        np.equal(xp[view], y, out=hit)
-        if i:  # every window is still free at the first offset
-            hit &= free
-        real = win.real(offset) if padded else None
-        if real is not None:
-            hit &= real
-        if i < len(offsets) - 1:
-            free ^= hit
-        yield offset, view, hit
-
-
 class MaxPool(Function):
     """y[o] = max_j x[o·s + j·d] over the kernel offsets j (-inf padding).
 
-    dx[i] = Σ_o g[o] over the windows o whose first maximum is input i (strided compare
-    with y, one view per kernel offset; overlapping windows accumulate).
+    dx[i] = Σ_o g[o] over the windows o whose first maximum is input i (the forward records
+    each window's winner; overlapping windows accumulate). ``sink``, a list or None, receives
+    the winners for ``return_indices``.
     """
 
     double_backward = False
 
     @staticmethod
-    def forward(ctx, x, win):
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xp = win.pad(x, fill)
-        views = [xp[win.view(offset)] for offset in win.offsets]
-        y = views[0].copy()
-        for v in views[1:]:
-            np.maximum(y, v, out=y)
-        ctx.xp, ctx.y, ctx.win, ctx.shape = xp, y, win, x.shape
+    def forward(ctx, x, win, sink):
+        y, winner = kernels.max_pool(x, win, ctx.needs_input_grad[0] or sink is not None)
+        if sink is not None:
+            sink.append(winner)
+        ctx.winner, ctx.win, ctx.shape = winner, win, x.shape
         return y
 
     @staticmethod
     def backward(ctx, g):
-        win = ctx.win
-        if win.tiles:  # every input element gets exactly one write below: no zeroing
-            dxp = np.empty(ctx.shape, dtype=g.dtype)
-        else:
-            dxp = win.padded_zeros(ctx.shape, g.dtype)
-        for _, view, hit in _first_max_hits(ctx.xp, ctx.y, win):
-            if win.disjoint:
-                np.multiply(g, hit, out=dxp[view])
-            else:
-                dxp[view] += g * hit
-        return win.unpad(dxp), None
+        return kernels.max_pool_backward(g, ctx.winner, ctx.win, ctx.shape), None, None
 
 
-def _max_indices(x: np.ndarray, y: np.ndarray, win: _Window) -> np.ndarray:
+def _max_indices(winner: np.ndarray, win: _Window) -> np.ndarray:
     """torch's indices: the flat position, within each channel's unpadded spatial block,
-    of each window's first maximum. A window without one (only padding, possible with
-    dilation) gets its first position past the left padding, as torch."""
+    of each window's first maximum (its winner). A window without one (only padding,
+    possible with dilation, or a NaN) gets its first position past the left padding."""
     strides = np.cumprod((1,) + win.size[:0:-1])[::-1]  # row-major strides of S
-    start = np.zeros(win.out, dtype=np.int64)  # flat index of each window's offset 0
-    first = np.zeros(win.out, dtype=np.int64)  # ... of its first offset past the padding
+    offset = np.unravel_index(np.maximum(winner, 0), win.kernel)  # per dim, the winner's j
+    idx = np.zeros(winner.shape, dtype=np.int64)
     for d, (o, s, p, dl, st) in enumerate(
         zip(win.out, win.stride, win.padding, win.dilation, strides)
     ):
         shape = [1] * len(win.out)
         shape[d] = o
-        begin = np.arange(o) * s - p
+        begin = (np.arange(o) * s - p).reshape(shape)
         skip = np.where(begin < 0, -(begin // dl) * dl, 0)  # whole dilation steps to >= 0
-        start = start + (begin * st).reshape(shape)
-        first = first + ((begin + skip) * st).reshape(shape)
-    idx = np.broadcast_to(first, y.shape).copy()
-    shift = start - first
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    for offset, _, hit in _first_max_hits(win.pad(x, fill), y, win):
-        step = int(sum(j * dl * st for j, dl, st in zip(offset, win.dilation, strides)))
-        idx += hit * (shift + step)
+        pos = np.where(winner < 0, begin + skip, begin + offset[d] * dl)
+        idx += pos * st
     return idx
 
 
@@ -142,10 +107,11 @@ def _max_pool(
 ) -> Any:  # fmt: skip
     x, batched = _batched(op, input, n)
     win = _window(op, x, n, kernel_size, stride, padding, dilation, ceil_mode)
-    y = MaxPool.apply(x, win)
-    if not return_indices:
+    sink: list[Any] | None = [] if return_indices else None
+    y = MaxPool.apply(x, win, sink)
+    if sink is None:
         return _unbatch(y, batched)
-    idx = Tensor._make(_max_indices(x.array, y.array, win), False, None, 0)
+    idx = Tensor._make(_max_indices(sink[0], win), False, None, 0)
     return _unbatch(y, batched), _unbatch(idx, batched)
 
 
@@ -244,27 +210,12 @@ class AvgPool(Function):
 
     @staticmethod
     def forward(ctx, x, win, divisor):
-        xp = win.pad(x, 0)
-        views = [xp[win.view(offset)] for offset in win.offsets]
-        total = views[0].copy()
-        for v in views[1:]:
-            total += v
-        total /= divisor
         ctx.win, ctx.divisor, ctx.shape = win, divisor, x.shape
-        return total
+        return kernels.avg_pool(x, win, divisor)
 
     @staticmethod
     def backward(ctx, g):
-        win = ctx.win
-        share = g / ctx.divisor
-        dxp = win.padded_zeros(ctx.shape, g.dtype)
-        for offset in win.offsets:
-            view = dxp[win.view(offset)]
-            if win.disjoint:
-                view[...] = share
-            else:
-                view += share
-        return win.unpad(dxp), None, None
+        return kernels.avg_pool_backward(g, ctx.win, ctx.divisor, ctx.shape), None, None
 
 
 def _avg_pool(
