@@ -5,7 +5,8 @@ Each update exists three times in this file:
 * ``<name>_numpy``: the NumPy reference, the formula of the optimizer's docstring as a
   sequence of in-place array operations (Adam is about twelve passes over memory);
 * ``<name>_numba``: a :class:`~nnlab.kernels.runtime.Kernel` doing the same arithmetic,
-  element by element, in one pass (on several threads for large parameters);
+  element by element, in one pass over all the parameters of a group (on several threads
+  for large groups);
 * ``<name>_``: what the optimizers call; it runs the kernel when the backend is numba and
   the arrays suit it (float32 or float64, contiguous, one dtype and shape), else the
   reference.
@@ -18,15 +19,25 @@ The optimizer keeps the state (``exp_avg``, ``step``, ...) and passes its arrays
 hyper-parameter arrives as a keyword. ``scratch(n)`` returns ``n`` temporary arrays shaped
 like the parameter, which only the references use.
 
-One call per parameter rather than one per parameter group: the gradients are new arrays at
-every step, and packing them into a numba typed list cost about 5 µs per parameter, while a
-kernel call costs about 1 µs (measured with 4 and 100 parameters); keeping a group in one
-flat buffer would need every step's gradients copied into it, one more pass over memory.
+**One call per parameter group.** The optimizers update one parameter at a time (the
+formula per parameter); inside :func:`one_call_per_group`, which
+:meth:`nnlab.optim.Optimizer.step` opens around each group, the dispatchers do not launch
+their kernel at once but collect the launch, and the block's end runs the collected ones
+together: their arrays travel as tuples of :data:`GROUP_WIDTH` 1-d arrays (one kernel call
+for up to that many parameters; a tuple of a fixed width keeps one compiled kernel for any
+number of parameters), and a table of blocks of at most :data:`BLOCK` elements splits the
+work of all of them across threads in one parallel launch. Packing into tuples costs
+nothing per element (a numba typed list cost about 5 µs per parameter, a flat buffer for
+the group one more pass over memory to copy the gradients in). Every element still gets the
+reference's operations, so the bits are the same as one call per parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -34,6 +45,9 @@ from nnlab.kernels import use_kernel
 from nnlab.kernels.runtime import Kernel
 
 __all__ = [
+    "BLOCK",
+    "GROUP_WIDTH",
+    "one_call_per_group",
     "adagrad_",
     "adagrad_numba",
     "adagrad_numpy",
@@ -51,6 +65,64 @@ __all__ = [
 ]
 
 Scratch = Callable[[int], list[np.ndarray]]
+
+#: Parameters per kernel call.
+GROUP_WIDTH = 8
+#: Elements per row of the block table: the unit of work a thread takes.
+BLOCK = 1 << 15
+
+_collecting = threading.local()  # .launches: the list one_call_per_group collects into
+
+
+@contextmanager
+def one_call_per_group() -> Iterator[None]:
+    """Collect the kernel launches of the updates inside the block and run them when it
+    ends, :data:`GROUP_WIDTH` parameters per call (see the module docstring). Updates that
+    take the references run at once, as outside the block."""
+    outer = getattr(_collecting, "launches", None)
+    _collecting.launches = launches = []
+    try:
+        yield
+    finally:
+        _collecting.launches = outer
+        _run_together(launches)
+
+
+def _launch(kernel: Kernel, arrays: tuple, h: np.ndarray, flags: tuple) -> None:
+    """Run ``kernel`` on one parameter's flat ``arrays`` (the parameter first) with the
+    constants ``h`` and the branch ``flags``, now or, inside :func:`one_call_per_group`, at
+    the block's end."""
+    launches = getattr(_collecting, "launches", None)
+    if launches is None:
+        _run_together([(kernel, arrays, h, flags)])
+    else:
+        launches.append((kernel, arrays, h, flags))
+
+
+@functools.lru_cache(maxsize=256)
+def _block_table(sizes: tuple[int, ...]) -> np.ndarray:
+    """Rows (tensor, start, stop) covering each tensor in blocks of at most BLOCK elements."""
+    rows = [(t, lo, min(lo + BLOCK, n)) for t, n in enumerate(sizes) for lo in range(0, n, BLOCK)]
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _run_together(launches: list) -> None:
+    """Run launches of the same kernel, dtype and flags as single calls, GROUP_WIDTH
+    parameters each: the i-th arrays of the launches as one tuple (padded with an empty
+    array), their constants as the rows of one table."""
+    buckets: dict[tuple, list] = {}
+    for kernel, arrays, h, flags in launches:
+        buckets.setdefault((kernel, arrays[0].dtype, flags), []).append((arrays, h))
+    for (kernel, dtype, flags), items in buckets.items():
+        empty = np.empty(0, dtype)
+        for start in range(0, len(items), GROUP_WIDTH):
+            chunk = items[start : start + GROUP_WIDTH]
+            pad = (empty,) * (GROUP_WIDTH - len(chunk))
+            columns = [tuple(column) + pad for column in zip(*(arrays for arrays, _ in chunk))]
+            h = np.zeros((GROUP_WIDTH, chunk[0][1].size), dtype)
+            h[: len(chunk)] = [c for _, c in chunk]
+            sizes = tuple(arrays[0].size for arrays, _ in chunk)
+            kernel(sum(sizes), *columns, h, _block_table(sizes), *flags)
 
 
 def effective_grad(
@@ -143,22 +215,26 @@ def sgd_numpy(
 
 
 def _sgd(loop):
-    def sgd(param, grad, buf, h, maximize, decay, has_momentum, first_step, nesterov):
-        weight_decay, momentum, keep, neg_lr = h[0], h[1], h[2], h[3]
-        for i in loop(param.size):
-            g = -grad[i] if maximize else grad[i]
-            if decay:
-                g = g + param[i] * weight_decay
-            if has_momentum:
-                b = g if first_step else buf[i] * momentum + g * keep
-                buf[i] = b
-                g = g + b * momentum if nesterov else b
-            param[i] = param[i] + g * neg_lr
+    def sgd(params, grads, bufs, h, blocks, maximize, decay, has_momentum, nesterov):
+        for k in loop(blocks.shape[0]):
+            t = blocks[k, 0]
+            param, grad, buf = params[t], grads[t], bufs[t]
+            weight_decay, momentum, keep, neg_lr = h[t, 0], h[t, 1], h[t, 2], h[t, 3]
+            first_step = h[t, 4] != 0
+            for i in range(blocks[k, 1], blocks[k, 2]):
+                g = -grad[i] if maximize else grad[i]
+                if decay:
+                    g = g + param[i] * weight_decay
+                if has_momentum:
+                    b = g if first_step else buf[i] * momentum + g * keep
+                    buf[i] = b
+                    g = g + b * momentum if nesterov else b
+                param[i] = param[i] + g * neg_lr
 
     return sgd
 
 
-#: :func:`sgd_numpy` in one pass.
+#: :func:`sgd_numpy` in one pass, over the parameters of a group.
 sgd_numba = Kernel(_sgd)
 
 
@@ -188,8 +264,8 @@ def sgd_(
         return
     p, g = flat[0], flat[1]
     buf = flat[2] if has_momentum else p  # (a placeholder the kernel never touches)
-    h = np.array([weight_decay, momentum, 1 - dampening, -lr], dtype=p.dtype)
-    sgd_numba(p.size, p, g, buf, h, maximize, weight_decay != 0, has_momentum, first_step, nesterov)
+    h = np.array([weight_decay, momentum, 1 - dampening, -lr, first_step], dtype=p.dtype)
+    _launch(sgd_numba, (p, g, buf), h, (maximize, weight_decay != 0, has_momentum, nesterov))
 
 
 # -- Adam / AdamW --------------------------------------------------------------------------
@@ -253,32 +329,36 @@ def adam_numpy(
 
 
 def _adam(loop):
-    def adam(param, grad, m, v, v_max, h, maximize, decay, decoupled, amsgrad, near_start):
-        weight_decay, shrink, w1, w1_rest = h[0], h[1], h[2], h[3]
-        w2, eps_bc, neg_step = h[4], h[5], h[6]
-        for i in loop(param.size):
-            g = -grad[i] if maximize else grad[i]
-            p = param[i]
-            if decay:
-                if decoupled:
-                    p = p * shrink
-                else:
-                    g = g + p * weight_decay
-            d = g - m[i]
-            mi = m[i] + d * w1 if near_start else g - d * w1_rest
-            m[i] = mi
-            vi = v[i] + (g * g - v[i]) * w2
-            v[i] = vi
-            if amsgrad:
-                # np.maximum's rule: a NaN on either side wins.
-                vi = vi if vi > v_max[i] or vi != vi else v_max[i]
-                v_max[i] = vi
-            param[i] = p + mi / (np.sqrt(vi) + eps_bc) * neg_step
+    def adam(params, grads, ms, vs, v_maxs, h, blocks, maximize, decay, decoupled, amsgrad,
+             near_start):  # fmt: skip
+        for k in loop(blocks.shape[0]):
+            t = blocks[k, 0]
+            param, grad, m, v, v_max = params[t], grads[t], ms[t], vs[t], v_maxs[t]
+            weight_decay, shrink, w1, w1_rest = h[t, 0], h[t, 1], h[t, 2], h[t, 3]
+            w2, eps_bc, neg_step = h[t, 4], h[t, 5], h[t, 6]
+            for i in range(blocks[k, 1], blocks[k, 2]):
+                g = -grad[i] if maximize else grad[i]
+                p = param[i]
+                if decay:
+                    if decoupled:
+                        p = p * shrink
+                    else:
+                        g = g + p * weight_decay
+                d = g - m[i]
+                mi = m[i] + d * w1 if near_start else g - d * w1_rest
+                m[i] = mi
+                vi = v[i] + (g * g - v[i]) * w2
+                v[i] = vi
+                if amsgrad:
+                    # np.maximum's rule: a NaN on either side wins.
+                    vi = vi if vi > v_max[i] or vi != vi else v_max[i]
+                    v_max[i] = vi
+                param[i] = p + mi / (np.sqrt(vi) + eps_bc) * neg_step
 
     return adam
 
 
-#: :func:`adam_numpy` in one pass.
+#: :func:`adam_numpy` in one pass, over the parameters of a group.
 adam_numba = Kernel(_adam)
 
 
@@ -327,10 +407,8 @@ def adam_(
         ],
         dtype=p.dtype,
     )
-    adam_numba(
-        p.size, p, g, m, v, v_max, h,
-        maximize, weight_decay != 0, decoupled_weight_decay, amsgrad, abs(w1) < 0.5,
-    )  # fmt: skip
+    flags = (maximize, weight_decay != 0, decoupled_weight_decay, amsgrad, abs(w1) < 0.5)
+    _launch(adam_numba, (p, g, m, v, v_max), h, flags)
 
 
 # -- RMSprop -------------------------------------------------------------------------------
@@ -393,34 +471,38 @@ def rmsprop_numpy(
 
 
 def _rmsprop(loop):
-    def rmsprop(param, grad, v, gbar, buf, h, maximize, decay, centered, near_start, has_mom):
-        weight_decay, alpha, w, w_rest = h[0], h[1], h[2], h[3]
-        eps, momentum, neg_lr = h[4], h[5], h[6]
-        for i in loop(param.size):
-            g = -grad[i] if maximize else grad[i]
-            p = param[i]
-            if decay:
-                g = g + p * weight_decay
-            vi = v[i] * alpha + g * g * w
-            v[i] = vi
-            if centered:
-                d = g - gbar[i]
-                gi = gbar[i] + d * w if near_start else g - d * w_rest
-                gbar[i] = gi
-                avg = np.sqrt(vi - gi * gi) + eps
-            else:
-                avg = np.sqrt(vi) + eps
-            if has_mom:
-                b = buf[i] * momentum + g / avg
-                buf[i] = b
-                param[i] = p + b * neg_lr
-            else:
-                param[i] = p + g / avg * neg_lr
+    def rmsprop(params, grads, vs, gbars, bufs, h, blocks, maximize, decay, centered,
+                near_start, has_mom):  # fmt: skip
+        for k in loop(blocks.shape[0]):
+            t = blocks[k, 0]
+            param, grad, v, gbar, buf = params[t], grads[t], vs[t], gbars[t], bufs[t]
+            weight_decay, alpha, w, w_rest = h[t, 0], h[t, 1], h[t, 2], h[t, 3]
+            eps, momentum, neg_lr = h[t, 4], h[t, 5], h[t, 6]
+            for i in range(blocks[k, 1], blocks[k, 2]):
+                g = -grad[i] if maximize else grad[i]
+                p = param[i]
+                if decay:
+                    g = g + p * weight_decay
+                vi = v[i] * alpha + g * g * w
+                v[i] = vi
+                if centered:
+                    d = g - gbar[i]
+                    gi = gbar[i] + d * w if near_start else g - d * w_rest
+                    gbar[i] = gi
+                    avg = np.sqrt(vi - gi * gi) + eps
+                else:
+                    avg = np.sqrt(vi) + eps
+                if has_mom:
+                    b = buf[i] * momentum + g / avg
+                    buf[i] = b
+                    param[i] = p + b * neg_lr
+                else:
+                    param[i] = p + g / avg * neg_lr
 
     return rmsprop
 
 
-#: :func:`rmsprop_numpy` in one pass.
+#: :func:`rmsprop_numpy` in one pass, over the parameters of a group.
 rmsprop_numba = Kernel(_rmsprop)
 
 
@@ -457,10 +539,8 @@ def rmsprop_(
     buf = next(rest) if has_momentum else p
     w = 1 - alpha
     h = np.array([weight_decay, alpha, w, 1.0 - w, eps, momentum, -lr], dtype=p.dtype)
-    rmsprop_numba(
-        p.size, p, g, v, gbar, buf, h,
-        maximize, weight_decay != 0, centered, abs(w) < 0.5, has_momentum,
-    )  # fmt: skip
+    flags = (maximize, weight_decay != 0, centered, abs(w) < 0.5, has_momentum)
+    _launch(rmsprop_numba, (p, g, v, gbar, buf), h, flags)
 
 
 # -- Adagrad -------------------------------------------------------------------------------
@@ -500,20 +580,23 @@ def adagrad_numpy(
 
 
 def _adagrad(loop):
-    def adagrad(param, grad, state_sum, h, maximize, decay):
-        weight_decay, eps, neg_clr = h[0], h[1], h[2]
-        for i in loop(param.size):
-            g = -grad[i] if maximize else grad[i]
-            if decay:
-                g = g + param[i] * weight_decay
-            s = state_sum[i] + g * g
-            state_sum[i] = s
-            param[i] = param[i] + g / (np.sqrt(s) + eps) * neg_clr
+    def adagrad(params, grads, sums, h, blocks, maximize, decay):
+        for k in loop(blocks.shape[0]):
+            t = blocks[k, 0]
+            param, grad, state_sum = params[t], grads[t], sums[t]
+            weight_decay, eps, neg_clr = h[t, 0], h[t, 1], h[t, 2]
+            for i in range(blocks[k, 1], blocks[k, 2]):
+                g = -grad[i] if maximize else grad[i]
+                if decay:
+                    g = g + param[i] * weight_decay
+                s = state_sum[i] + g * g
+                state_sum[i] = s
+                param[i] = param[i] + g / (np.sqrt(s) + eps) * neg_clr
 
     return adagrad
 
 
-#: :func:`adagrad_numpy` in one pass.
+#: :func:`adagrad_numpy` in one pass, over the parameters of a group.
 adagrad_numba = Kernel(_adagrad)
 
 
@@ -541,4 +624,4 @@ def adagrad_(
     p, g, s = flat
     clr = lr / (1 + (step - 1) * lr_decay)
     h = np.array([weight_decay, eps, -clr], dtype=p.dtype)
-    adagrad_numba(p.size, p, g, s, h, maximize, weight_decay != 0)
+    _launch(adagrad_numba, (p, g, s), h, (maximize, weight_decay != 0))

@@ -44,7 +44,7 @@ import numpy as np
 
 from nnlab import dtypes
 from nnlab.autograd.grad_mode import enable_grad, no_grad
-from nnlab.kernels.optim import effective_grad
+from nnlab.kernels.optim import effective_grad, one_call_per_group
 from nnlab.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -244,9 +244,11 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, p.grad.array, group)
+                # the kernels of a group's updates run together (nnlab.kernels.optim)
+                with one_call_per_group():
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            self._update(p, p.grad.array, group)
         self._step_calls += 1
         return loss
 

@@ -158,7 +158,7 @@ def test_arrays_a_kernel_cannot_take_fall_back_to_the_reference(layout):
     results = []
     for backend in ("numpy", "numba"):
         weights = base.copy()
-        param = nnlab.tensor(weights[:, ::2] if layout == "strided parameter" else weights)
+        param = nnlab.from_numpy(weights[:, ::2] if layout == "strided parameter" else weights)
         param.requires_grad_(True)
         opt = optim.Adam([param], lr=0.1, amsgrad=True)
         with kernels.use_backend(backend):
@@ -193,3 +193,32 @@ def test_kernels_update_in_place_and_leave_the_gradient_alone():
     assert w.array is weights
     assert np.all(grad == 0.5)
     np.testing.assert_allclose(weights, 1.1, rtol=1e-6)  # the first Adam step is lr·sign(g)
+
+
+@pytest.mark.parametrize("case", CASES[3:4] + CASES[7:8] + CASES[16:17] + CASES[18:19], ids=_id)
+def test_a_group_of_many_parameters_gives_the_references_bits(case, build):
+    """More parameters than one kernel call takes (GROUP_WIDTH), one of them strided (it
+    takes the reference while the others are collected), and a second group: the bits of
+    the reference, every parameter and state array."""
+    name, kwargs = case
+    rng = np.random.default_rng(4)
+    shapes = [(7, 3), (4,), (), (2, 2, 2), (9,), (3, 5), (1,), (6,), (5, 2), (8,), (2, 3)]
+    weights = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]
+    results = []
+    for backend in ("numpy", "numba"):
+        base = [w.copy() for w in weights]
+        wide = np.repeat(base[4][:, None], 2, axis=1)
+        params = [nnlab.tensor(w, requires_grad=True) for w in base]
+        params[4] = nnlab.from_numpy(wide[:, 0]).requires_grad_(True)  # strided: the reference
+        opt = getattr(optim, name)([{"params": params[:9]}, {"params": params[9:]}], **kwargs)
+        history = []
+        with kernels.use_backend(backend):
+            for step_grads in grads:
+                for p, g in zip(params, step_grads):
+                    p.grad = nnlab.tensor(g)
+                opt.step()
+                history.append(_snapshot(params, opt))
+        results.append(history)
+    assert not params[4].array.flags.c_contiguous
+    _assert_identical(results[1], results[0], f"{_id(case)} {build}")
