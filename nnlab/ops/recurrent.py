@@ -5,13 +5,18 @@ cell-by-cell twins built from primitive ops, which the tests compare these to, a
 
 One op call runs one layer in one direction over the whole sequence:
 
-* the input projections of all steps are ONE GEMM, ``X W_ihᵀ + b`` over all rows at once;
-  only ``h W_hhᵀ`` (one GEMM per step) must wait for the previous step;
+* the input projections of all steps are ONE GEMM, ``X W_ihᵀ`` over all rows at once;
+  only ``h W_hhᵀ`` (one GEMM per step) must wait for the previous step (the LSTM and the
+  GRU add their biases per step, fused with that step's gate arithmetic: one pass over
+  the gates less);
 * the backward walks the steps in reverse, carrying dL/dh (and dL/dc) from step t to
   step t-1: dh_{t-1} = (dL/dgates_t) W_hh. The weight gradients are then ONE GEMM each
   over the stored per-step gate gradients: dW_ih = dGᵀ X, dW_hh = dGᵀ H_prev, db = 1ᵀ dG;
 * the local derivatives of the gates (σ' = σ(1-σ), tanh' = 1-tanh²) are computed for all
-  steps in bulk after the forward, so each backward step is a handful of NumPy calls.
+  steps in bulk after the forward, so each backward step is a handful of NumPy calls;
+* the LSTM's and the GRU's gate arithmetic between the GEMMs (per step, and the bulk
+  derivatives) is :mod:`nnlab.kernels.recurrent`'s: fused numba kernels around NumPy's
+  ``tanh``, or their NumPy references (``NNLAB_KERNELS=numpy``), with the same bits.
 
 Sequences of different lengths use PyTorch's packed layout (``PackedSequence.data``):
 sequences sorted by decreasing length, and the rows of step t are the ``batch_sizes[t]``
@@ -32,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.kernels import recurrent as rk
 from nnlab.tensor import Tensor
 
 __all__ = ["Schedule", "rnn_sequence", "lstm_sequence", "take_rows", "put_rows"]
@@ -102,14 +108,6 @@ class Schedule:
         dst[:m] = out[plo : plo + m]
         if m < b:
             dst[m:] = init[m:b]
-
-
-def _bulk_tanh_sigmoid(a: np.ndarray, sig: np.ndarray) -> None:
-    """a ← tanh(a) in place, then the ``sig`` view of it ← ½(1 + tanh): with the ½ already
-    folded into the sigmoid gates' pre-activations this is σ, one tanh for all gates."""
-    np.tanh(a, out=a)
-    sig *= 0.5
-    sig += 0.5
 
 
 def _bias(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray | None:
@@ -243,8 +241,8 @@ class LSTMSequence(Function):
         scale = np.array([1.0, 0.5, 0.5, 0.5], dtype=x.dtype)[:, None, None]
         g = np.matmul(x, _planes(w_ih, 4, order) * scale)  # (4, N, H): input projections
         bias = _bias(b_ih, b_hh)
-        if bias is not None:
-            g += bias.reshape(4, 1, hidden)[order] * scale
+        if bias is not None:  # (4, H), plane order; each step adds it to its rows
+            bias = bias.reshape(4, hidden)[order] * scale[:, :, 0]
         w_hh_p = w_hh.reshape(4, hidden, -1)[order]  # (4, H, H_out) in plane order
         w_hh_t = _contiguous_t((w_hh_p * scale).reshape(4 * hidden, -1))
         y, hp = sched.history(h0)
@@ -253,41 +251,20 @@ class LSTMSequence(Function):
         m = np.empty_like(c) if w_hr is not None else y
         w_hr_t = None if w_hr is None else _contiguous_t(w_hr)
         tmp = np.empty((sched.B, 4 * hidden), x.dtype)
-        gg, gi, gf, go = g
         for k, (_, lo, hi, b) in enumerate(sched.steps):
             if not sched.uniform:
                 sched.fill_prev(k, hp, y, h0)
                 sched.fill_prev(k, cp, c, c0)
-            gt, ct, tct, mt, tt = g[:, lo:hi], c[lo:hi], tc[lo:hi], m[lo:hi], tmp[:b]
-            # one GEMM for all gates (one BLAS call threads best), added into the planes
-            np.matmul(hp[lo:hi], w_hh_t, out=tt)
-            gt += tt.reshape(b, 4, hidden).transpose(1, 0, 2)
-            _bulk_tanh_sigmoid(gt, gt[1:])
-            np.multiply(gf[lo:hi], cp[lo:hi], out=ct)
-            np.multiply(gg[lo:hi], gi[lo:hi], out=tt[:, :hidden])
-            ct += tt[:, :hidden]
-            np.tanh(ct, out=tct)
-            np.multiply(go[lo:hi], tct, out=mt)
+            # one GEMM for all gates (one BLAS call threads best); the gate arithmetic
+            # around NumPy's tanh is nnlab.kernels.recurrent's
+            np.matmul(hp[lo:hi], w_hh_t, out=tmp[:b])
+            rk.lstm_forward_step(g, bias, tmp, cp, c, tc, m, lo, hi)
             if w_hr is not None:
-                np.matmul(mt, w_hr_t, out=y[lo:hi])
+                np.matmul(m[lo:hi], w_hr_t, out=y[lo:hi])
         if any(ctx.needs_input_grad):
-            k1 = tc * tc  # → o(1 - τ²), the factor of dm in dc
-            np.subtract(1, k1, out=k1)
-            k1 *= go
-            k2 = go * go  # → τ o(1-o), the factor of dm in dz_o
-            np.subtract(go, k2, out=k2)
-            k2 *= tc
-            k3 = np.empty((3,) + c.shape, x.dtype)  # factors of dc in dz_g, dz_i, dz_f
-            np.multiply(gg, gg, out=k3[0])
-            np.subtract(1, k3[0], out=k3[0])
-            k3[0] *= gi
-            np.multiply(gi, gi, out=k3[1])
-            np.subtract(gi, k3[1], out=k3[1])
-            k3[1] *= gg
-            np.multiply(gf, gf, out=k3[2])
-            np.subtract(gf, k3[2], out=k3[2])
-            k3[2] *= cp
-            ctx.k1, ctx.k2, ctx.k3, ctx.f = k1, k2, k3, gf
+            # the factors of dm in dc and dz_o and of dc in dz_g, dz_i, dz_f, all steps
+            ctx.k1, ctx.k2, ctx.k3 = rk.lstm_factors(g, tc, cp)
+            ctx.f = g[2]
             ctx.x, ctx.hp, ctx.m, ctx.sched = x, hp, m, sched
             ctx.w_ih, ctx.w_hh_p, ctx.w_hr = w_ih, w_hh_p.reshape(4 * hidden, -1), w_hr
         rows = sched.last_rows
@@ -300,22 +277,16 @@ class LSTMSequence(Function):
         n, hidden = f.shape
         # dz is (N, 4H), gates side by side, so the step and weight GEMMs are single GEMMs
         dz = np.empty((n, 4 * hidden), f.dtype)
-        dz4 = dz.reshape(n, 4, hidden)
         dh, dc = ghn.copy(), gcn.copy()  # carries of each sequence's running state
-        dct = np.empty((sched.B, hidden), f.dtype)
         dhy = np.empty_like(gy) if w_hr is not None else None  # dL/dh_t, for dW_hr
-        dm = np.empty((sched.B, hidden), f.dtype)
+        dm = np.empty((sched.B, hidden), f.dtype)  # dL/dm_t (scratch of the step)
         for _, lo, hi, b in reversed(sched.steps):
             if w_hr is None:
-                dmt = np.add(gy[lo:hi], dh[:b], out=dm[:b])
+                rk.lstm_backward_step(gy, dh, dm, k1, k2, k3, f, dc, dz, lo, hi)
             else:
                 dht = np.add(gy[lo:hi], dh[:b], out=dhy[lo:hi])
-                dmt = np.matmul(dht, w_hr, out=dm[:b])
-            dcb = np.multiply(dmt, k1[lo:hi], out=dct[:b])
-            dcb += dc[:b]
-            np.multiply(dmt, k2[lo:hi], out=dz4[lo:hi, 3])
-            np.multiply(k3[:, lo:hi].transpose(1, 0, 2), dcb[:, None], out=dz4[lo:hi, :3])
-            np.multiply(dcb, f[lo:hi], out=dc[:b])
+                np.matmul(dht, w_hr, out=dm[:b])
+                rk.lstm_backward_step(None, dh, dm, k1, k2, k3, f, dc, dz, lo, hi)
             np.matmul(dz[lo:hi], w_hh, out=dh[:b])
         return _lstm_grads(ctx, dz, dh, dc, dhy)
 

@@ -17,13 +17,8 @@ from typing import Any
 import numpy as np
 
 from nnlab.autograd.function import Function
-from nnlab.ops.recurrent import (
-    _bulk_tanh_sigmoid,
-    _check_weights,
-    _contiguous_t,
-    _prepare,
-    _row_sum,
-)
+from nnlab.kernels import recurrent as rk
+from nnlab.ops.recurrent import _check_weights, _contiguous_t, _prepare, _row_sum
 from nnlab.tensor import Tensor
 
 __all__ = ["gru_sequence"]
@@ -44,16 +39,15 @@ class GRUSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, sched):
         hidden = w_ih.shape[0] // 3
-        h1, h2 = hidden, 2 * hidden
+        h2 = 2 * hidden
         scale = np.full((3 * hidden, 1), 0.5, dtype=x.dtype)  # σ(v) = ½(1 + tanh(v/2)) for r, z
         scale[h2:] = 1.0
         g = x @ (w_ih * scale).T  # (N, 3H): input projections, becomes r, z, n
-        if b_ih is not None:
-            g += b_ih * scale[:, 0]
-        b_hn = None
+        # the biases, scaled as the weights; each step adds them to its rows
+        b_i = None if b_ih is None else b_ih * scale[:, 0]
+        b_h = b_hn = None
         if b_hh is not None:
-            g[:, :h2] += b_hh[:h2] * 0.5
-            b_hn = b_hh[h2:]
+            b_h, b_hn = b_hh[:h2] * 0.5, b_hh[h2:]
         w_hh_t = _contiguous_t(w_hh * scale)
         y, hp = sched.history(h0)
         a = np.empty((sched.N, hidden), x.dtype)  # h W_hnᵀ + b_hn per row, kept for dz_r
@@ -61,63 +55,29 @@ class GRUSequence(Function):
         for k, (_, lo, hi, b) in enumerate(sched.steps):
             if not sched.uniform:
                 sched.fill_prev(k, hp, y, h0)
-            gt, at, tt, hpt, yt = g[lo:hi], a[lo:hi], tmp[:b], hp[lo:hi], y[lo:hi]
-            np.matmul(hpt, w_hh_t, out=tt)
-            rz = gt[:, :h2]
-            rz += tt[:, :h2]
-            _bulk_tanh_sigmoid(rz, rz)
-            if b_hn is None:
-                at[...] = tt[:, h2:]
-            else:
-                np.add(tt[:, h2:], b_hn, out=at)
-            n = gt[:, h2:]
-            np.multiply(gt[:, :h1], at, out=tt[:, :h1])
-            n += tt[:, :h1]
-            np.tanh(n, out=n)
-            np.subtract(hpt, n, out=tt[:, :h1])  # h' = n + z ⊙ (h - n)
-            tt[:, :h1] *= gt[:, h1:h2]
-            np.add(n, tt[:, :h1], out=yt)
+            np.matmul(hp[lo:hi], w_hh_t, out=tmp[:b])
+            # the gates and h' = n + z ⊙ (h - n) around NumPy's tanh: nnlab.kernels.recurrent
+            rk.gru_forward_step(g, b_i, b_h, tmp, a, hp, y, b_hn, lo, hi)
         if any(ctx.needs_input_grad):
-            r, z, n = g[:, :h1], g[:, h1:h2], g[:, h2:]
-            kz = hp - n  # → (h_{t-1} - n) z(1-z)
-            zz = z * z
-            np.subtract(z, zz, out=zz)
-            kz *= zz
-            kn = n * n  # → (1-z)(1-n²)
-            np.subtract(1, kn, out=kn)
-            np.subtract(1, z, out=zz)
-            kn *= zz
-            kr = r * r  # → a r(1-r)
-            np.subtract(r, kr, out=kr)
-            kr *= a
-            ctx.kz, ctx.kn, ctx.kr, ctx.r, ctx.z = kz, kn, kr, r, z
-            ctx.x, ctx.hp, ctx.w_ih, ctx.w_hh, ctx.sched = x, hp, w_ih, w_hh, sched
+            # (h_{t-1} - n) z(1-z), (1-z)(1-n²), a r(1-r) for all steps
+            ctx.kz, ctx.kn, ctx.kr = rk.gru_factors(g, hp, a)
+            ctx.g, ctx.x, ctx.hp, ctx.w_ih, ctx.w_hh, ctx.sched = g, x, hp, w_ih, w_hh, sched
         return y, y[sched.last_rows]
 
     @staticmethod
     def backward(ctx, gy, ghn):
         need_x, need_h0, need_wih, need_whh, need_bih, need_bhh = ctx.needs_input_grad[:6]
-        sched, kz, kn, kr, r, z, w_hh = (
-            ctx.sched, ctx.kz, ctx.kn, ctx.kr, ctx.r, ctx.z, ctx.w_hh,
-        )  # fmt: skip
+        sched, kz, kn, kr, g, w_hh = ctx.sched, ctx.kz, ctx.kn, ctx.kr, ctx.g, ctx.w_hh
         n, hidden = kz.shape
-        h1, h2 = hidden, 2 * hidden
         dzi = np.empty((n, 3 * hidden), kz.dtype)  # gradients of the input pre-activations
         dzh = np.empty((n, 3 * hidden), kz.dtype)  # ... and of the recurrent ones
         dh = ghn.copy()  # carry: dL/dh of each sequence's running state
         dht = np.empty((sched.B, hidden), kz.dtype)
-        tmp = np.empty((sched.B, hidden), kz.dtype)
+        tmp = np.empty((sched.B, hidden), kz.dtype)  # (gy + dh) ⊙ z: the carry's direct part
         for _, lo, hi, b in reversed(sched.steps):
-            d = np.add(gy[lo:hi], dh[:b], out=dht[:b])
-            dzht = dzh[lo:hi]
-            np.multiply(d, kz[lo:hi], out=dzht[:, h1:h2])
-            dn = np.multiply(d, kn[lo:hi], out=dzi[lo:hi, h2:])
-            np.multiply(dn, kr[lo:hi], out=dzht[:, :h1])
-            np.multiply(dn, r[lo:hi], out=dzht[:, h2:])
+            dzht = rk.gru_backward_step(gy, dh, dht, tmp, g, kz, kn, kr, dzi, dzh, lo, hi)
             np.matmul(dzht, w_hh, out=dh[:b])
-            np.multiply(d, z[lo:hi], out=tmp[:b])
             dh[:b] += tmp[:b]
-        dzi[:, :h2] = dzh[:, :h2]  # r and z see x and h through the same pre-activation
         return (
             dzi @ ctx.w_ih if need_x else None,
             dh if need_h0 else None,
