@@ -23,8 +23,10 @@ every broadcast of a per-query statistic runs along contiguous rows; reducing ea
 (L, S) block over its last axis instead was 2-9× slower here. The products write into
 and read from that buffer through BLAS's leading dimensions and transpose flags, and the
 inputs are used in the layout they come in (heads split off by a reshape-permute are not
-copied), so the only copies are s·Q and the buffer itself. The softmax, the dropout and
-its backward all work in place on that buffer.
+copied), so the only copies are s·Q and the buffer itself. The softmax and its backward
+work in place on that buffer, the dropout in its layout: masked softmax (mask, column
+maximum and shift fused; normalisation fused) and its backward (with the dropout mask)
+are the kernels of :mod:`nnlab.kernels.attention`, with their NumPy references.
 
 Rows with no key to look at (every entry of the query's row masked with -∞): PyTorch
 2.13's ``scaled_dot_product_attention`` (math and fused CPU kernels alike) returns 0 for
@@ -44,6 +46,8 @@ from typing import Any
 import numpy as np
 
 from nnlab.autograd.function import Function
+from nnlab.kernels.attention import masked_softmax, softmax_columns_backward
+from nnlab.kernels.dropout import dropout as dropout_weights
 from nnlab.ops._broadcast import unbroadcast
 from nnlab.ops.dropout import dropout
 from nnlab.ops.softmax import softmax
@@ -83,28 +87,23 @@ class ScaledDotProductAttention(Function):
         qs = np.multiply(q, np.asarray(scale, dtype=q.dtype))  # s·Q, kept for dK
         buf, st = _scores_buffer(lead, S, L, q.dtype)
         np.matmul(k, qs.swapaxes(-1, -2), out=st)  # Sᵀ = K (s·Q)ᵀ: column i = query i
-        if bias is not None:
-            st += np.swapaxes(bias, -1, -2)
         # Softmax down each column of the (S, B·L) matrix, in place: Sᵀ becomes Pᵀ.
-        cols = buf.reshape(S, -1)
-        m = cols.max(axis=0)
-        if empty_rows == "zero" and bias is not None:
-            m[m == -np.inf] = 0  # exp(-∞ - 0) = 0: an empty column gives 0, not 0/0
-        with np.errstate(invalid="ignore"):  # "nan": -∞ - (-∞) makes the NaN torch returns
-            cols -= m
-        np.exp(cols, out=cols)
-        z = np.ones(S, dtype=cols.dtype) @ cols  # column sums as one GEMV
-        if empty_rows == "zero" and bias is not None:
-            z[z == 0] = 1
-        cols *= 1 / z
+        masked_softmax(buf, bias, empty_rows == "zero")
         p = st
         if dropout_p > 0:
             # Drawn in the (…, L, S) order of the weights, exactly as F.dropout draws them,
             # so the composed twin with the same seed drops the same entries.
-            keep = rng.random(lead + (L, S), dtype=np.float32) >= dropout_p
-            rescale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0  # p = 1 drops all
-            ctx.mask_t = (keep * np.asarray(rescale, dtype=q.dtype)).swapaxes(-1, -2)
-            p = st * ctx.mask_t
+            u = rng.random(lead + (L, S), dtype=np.float32)
+            if dropout_p < 1:
+                # The draws moved into the buffer's key-major layout once, so the mask and
+                # the dropped weights come out in it, in one pass (nnlab.kernels.dropout),
+                # and the backward applies the mask in its softmax kernel.
+                u_t = np.ascontiguousarray(np.moveaxis(u, -1, 0))
+                p_buf, ctx.mask = dropout_weights(buf, u_t, dropout_p)
+            else:  # p = 1 drops all
+                ctx.mask = np.zeros_like(buf)
+                p_buf = buf * ctx.mask
+            p = np.moveaxis(p_buf, 0, -2)
         out = np.matmul(p.swapaxes(-1, -2), v)
         ctx.buf, ctx.pt, ctx.pt_drop, ctx.qs, ctx.k, ctx.v = buf, st, p, qs, k, v
         ctx.scale = scale
@@ -126,12 +125,15 @@ class ScaledDotProductAttention(Function):
             np.matmul(v, g.swapaxes(-1, -2), out=dpt)  # (G Vᵀ)ᵀ
             if g_weights is not None:
                 dpt += np.swapaxes(g_weights, -1, -2)
-            if hasattr(ctx, "mask_t"):
-                dpt *= ctx.mask_t
-            # dS = P ⊙ (dP - Σ P ⊙ dP), the sums down each column; in place on dP.
-            pcols, dcols = ctx.buf.reshape(S, -1), dbuf.reshape(S, -1)
-            dcols -= np.ones(S, dtype=pcols.dtype) @ (pcols * dcols)
-            dcols *= pcols
+            # dS = P ⊙ (dP - Σ P ⊙ dP), the sums down each column, dP ⊙ M first under
+            # dropout; in place on dP.
+            mask = getattr(ctx, "mask", None)
+            softmax_columns_backward(
+                ctx.buf.reshape(S, -1),
+                dbuf.reshape(S, -1),
+                L,
+                None if mask is None else mask.reshape(S, -1),
+            )
             if need_q:
                 dq = np.matmul(dpt.swapaxes(-1, -2), k)
                 dq *= np.asarray(ctx.scale, dtype=dq.dtype)

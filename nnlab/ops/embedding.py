@@ -6,8 +6,9 @@ A lookup is a product with one-hot rows, y = onehot(indices) W, so its gradient 
 
 a *scatter-add* of the upstream rows into the table: a word used five times in a batch
 receives the sum of its five gradients. ``np.add.at`` does this but is slow (≈10× here);
-the one-hot matrix as a sparse CSR matrix (V × n, one 1 per column) times G is a sparse
-GEMM that sums the repeated rows at about memory speed, so the backward uses that.
+the reference multiplies the one-hot matrix, as a sparse CSR matrix (V × n, one 1 per
+column), by G, a sparse GEMM that sums the repeated rows at about memory speed; the numba
+kernel adds the rows in the same order in one pass (:mod:`nnlab.kernels.embedding`).
 
 ``padding_idx`` marks a row that never receives a gradient (the padding token's vector
 stays as it is, zeros by default); ``scale_grad_by_freq`` divides each row's gradient by
@@ -20,10 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
 from nnlab.autograd.function import Function
 from nnlab.autograd.grad_mode import no_grad
+from nnlab.kernels.embedding import embedding_backward
 from nnlab.tensor import Tensor
 
 __all__ = ["embedding", "embedding_composed", "embedding_renorm_"]
@@ -46,15 +47,7 @@ class Embedding(Function):
     def backward(ctx, g):
         idx = ctx.indices.reshape(-1)
         g2 = g.reshape(idx.size, -1)
-        values = np.ones(idx.size, dtype=g.dtype)
-        if ctx.scale:
-            values /= np.bincount(idx, minlength=ctx.rows)[idx]
-        onehot_t = scipy.sparse.csr_matrix(
-            (values, (idx, np.arange(idx.size))), shape=(ctx.rows, idx.size)
-        )
-        dw = np.asarray(onehot_t @ g2, dtype=g.dtype)
-        if ctx.padding_idx is not None:
-            dw[ctx.padding_idx] = 0
+        dw = embedding_backward(g2, idx, ctx.rows, ctx.padding_idx, ctx.scale)
         return dw, None, None, None
 
 
