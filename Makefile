@@ -58,7 +58,10 @@ lint: $(STAMP)
 # readable code every kernel must agree with.
 KERNEL_CHECKS := tests/kernels tests/optim tests/ops/test_ops_parity.py \
 	tests/ops/test_losses_parity.py tests/nn/modules/test_normalization.py \
-	tests/nn/modules/test_norm2d.py tests/nn/modules/test_layers.py tests/nn/modules/test_dropout2d.py
+	tests/nn/modules/test_norm2d.py tests/nn/modules/test_layers.py tests/nn/modules/test_dropout2d.py \
+	tests/nn/modules/test_conv.py tests/nn/modules/test_pooling.py tests/nn/modules/test_rnn.py \
+	tests/nn/utils/test_rnn_packed.py tests/nn/modules/test_attention.py \
+	tests/nn/modules/test_multihead.py tests/nn/modules/test_embedding.py
 
 test: $(STAMP) $(BROWSER_STAMP) lint
 	$(VENV)/bin/pytest -q

@@ -217,11 +217,11 @@ def sgd_numpy(
 def _sgd(loop):
     def sgd(params, grads, bufs, h, blocks, maximize, decay, has_momentum, nesterov):
         for k in loop(blocks.shape[0]):
-            t = blocks[k, 0]
-            param, grad, buf = params[t], grads[t], bufs[t]
+            t, lo, hi = blocks[k, 0], blocks[k, 1], blocks[k, 2]
+            param, grad, buf = params[t][lo:hi], grads[t][lo:hi], bufs[t][lo:hi]
             weight_decay, momentum, keep, neg_lr = h[t, 0], h[t, 1], h[t, 2], h[t, 3]
             first_step = h[t, 4] != 0
-            for i in range(blocks[k, 1], blocks[k, 2]):
+            for i in range(param.size):  # from 0: no negative-index checks, it vectorises
                 g = -grad[i] if maximize else grad[i]
                 if decay:
                     g = g + param[i] * weight_decay
@@ -332,11 +332,12 @@ def _adam(loop):
     def adam(params, grads, ms, vs, v_maxs, h, blocks, maximize, decay, decoupled, amsgrad,
              near_start):  # fmt: skip
         for k in loop(blocks.shape[0]):
-            t = blocks[k, 0]
-            param, grad, m, v, v_max = params[t], grads[t], ms[t], vs[t], v_maxs[t]
+            t, lo, hi = blocks[k, 0], blocks[k, 1], blocks[k, 2]
+            param, grad, m, v = params[t][lo:hi], grads[t][lo:hi], ms[t][lo:hi], vs[t][lo:hi]
+            v_max = v_maxs[t][lo:hi]
             weight_decay, shrink, w1, w1_rest = h[t, 0], h[t, 1], h[t, 2], h[t, 3]
             w2, eps_bc, neg_step = h[t, 4], h[t, 5], h[t, 6]
-            for i in range(blocks[k, 1], blocks[k, 2]):
+            for i in range(param.size):
                 g = -grad[i] if maximize else grad[i]
                 p = param[i]
                 if decay:
@@ -474,11 +475,12 @@ def _rmsprop(loop):
     def rmsprop(params, grads, vs, gbars, bufs, h, blocks, maximize, decay, centered,
                 near_start, has_mom):  # fmt: skip
         for k in loop(blocks.shape[0]):
-            t = blocks[k, 0]
-            param, grad, v, gbar, buf = params[t], grads[t], vs[t], gbars[t], bufs[t]
+            t, lo, hi = blocks[k, 0], blocks[k, 1], blocks[k, 2]
+            param, grad, v = params[t][lo:hi], grads[t][lo:hi], vs[t][lo:hi]
+            gbar, buf = gbars[t][lo:hi], bufs[t][lo:hi]
             weight_decay, alpha, w, w_rest = h[t, 0], h[t, 1], h[t, 2], h[t, 3]
             eps, momentum, neg_lr = h[t, 4], h[t, 5], h[t, 6]
-            for i in range(blocks[k, 1], blocks[k, 2]):
+            for i in range(param.size):
                 g = -grad[i] if maximize else grad[i]
                 p = param[i]
                 if decay:
@@ -582,10 +584,10 @@ def adagrad_numpy(
 def _adagrad(loop):
     def adagrad(params, grads, sums, h, blocks, maximize, decay):
         for k in loop(blocks.shape[0]):
-            t = blocks[k, 0]
-            param, grad, state_sum = params[t], grads[t], sums[t]
+            t, lo, hi = blocks[k, 0], blocks[k, 1], blocks[k, 2]
+            param, grad, state_sum = params[t][lo:hi], grads[t][lo:hi], sums[t][lo:hi]
             weight_decay, eps, neg_clr = h[t, 0], h[t, 1], h[t, 2]
-            for i in range(blocks[k, 1], blocks[k, 2]):
+            for i in range(param.size):
                 g = -grad[i] if maximize else grad[i]
                 if decay:
                     g = g + param[i] * weight_decay
