@@ -76,9 +76,11 @@ def _unfold_wide(loop):
             c, j = cj // k_, cj % k_
             s = starts[j]
             for n in range(n_):
-                src, dst = xp[c, n], col[c, j, n]
+                # slices, so that every index runs from 0: LLVM then drops numba's
+                # negative-index checks and vectorises the copy
+                src, dst = xp[c, n, s : s + run], col[c, j, n]
                 for t in range(run):
-                    dst[t] = src[s + t]
+                    dst[t] = src[t]
 
     return unfold_wide
 
@@ -110,9 +112,9 @@ def _fold_wide(loop):
             for j in range(b_):  # the offsets in order: each element's sum as the reference's
                 s = starts[j]
                 for n in range(n_):
-                    src, dst = cols[g, j, c, n], store[g, c, n]
+                    src, dst = cols[g, j, c, n], store[g, c, n, s : s + run]
                     for t in range(run):
-                        dst[s + t] += src[t]
+                        dst[t] += src[t]
 
     return fold_wide
 
@@ -153,9 +155,9 @@ def _unfold_plain(loop):
             r, q = origins[j, 0], origins[j, 1]
             for n in range(n_):
                 for a in range(l0):
-                    src, dst = xp[c, n, r + s0 * a], col[c, j, n, a]
+                    src, dst = xp[c, n, r + s0 * a, q:], col[c, j, n, a]
                     for b in range(l1):
-                        dst[b] = src[q + s1 * b]
+                        dst[b] = src[s1 * b]
 
     return unfold_plain
 
@@ -189,9 +191,9 @@ def _fold_plain(loop):
                 r, q = origins[j, 0], origins[j, 1]
                 for n in range(n_):
                     for a in range(l0):
-                        src, dst = cols[g, j, c, n, a], store[g, c, n, r + s0 * a]
+                        src, dst = cols[g, j, c, n, a], store[g, c, n, r + s0 * a, q:]
                         for b in range(l1):
-                            dst[q + s1 * b] += src[b]
+                            dst[s1 * b] += src[b]
 
     return fold_plain
 
