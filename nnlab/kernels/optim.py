@@ -88,10 +88,11 @@ def one_call_per_group() -> Iterator[None]:
         _run_together(launches)
 
 
-def _launch(kernel: Kernel, arrays: tuple, h: np.ndarray, flags: tuple) -> None:
+def _launch(kernel: Kernel, arrays: tuple, h: tuple, flags: tuple) -> None:
     """Run ``kernel`` on one parameter's flat ``arrays`` (the parameter first) with the
-    constants ``h`` and the branch ``flags``, now or, inside :func:`one_call_per_group`, at
-    the block's end."""
+    constants ``h`` (Python numbers, rounded to the parameter's dtype once, as NumPy rounds
+    them for the reference) and the branch ``flags``, now or, inside
+    :func:`one_call_per_group`, at the block's end."""
     launches = getattr(_collecting, "launches", None)
     if launches is None:
         _run_together([(kernel, arrays, h, flags)])
@@ -119,8 +120,7 @@ def _run_together(launches: list) -> None:
             chunk = items[start : start + GROUP_WIDTH]
             pad = (empty,) * (GROUP_WIDTH - len(chunk))
             columns = [tuple(column) + pad for column in zip(*(arrays for arrays, _ in chunk))]
-            h = np.zeros((GROUP_WIDTH, chunk[0][1].size), dtype)
-            h[: len(chunk)] = [c for _, c in chunk]
+            h = np.array([row for _, row in chunk], dtype)
             sizes = tuple(arrays[0].size for arrays, _ in chunk)
             kernel(sum(sizes), *columns, h, _block_table(sizes), *flags)
 
@@ -264,7 +264,7 @@ def sgd_(
         return
     p, g = flat[0], flat[1]
     buf = flat[2] if has_momentum else p  # (a placeholder the kernel never touches)
-    h = np.array([weight_decay, momentum, 1 - dampening, -lr, first_step], dtype=p.dtype)
+    h = (weight_decay, momentum, 1 - dampening, -lr, float(first_step))
     _launch(sgd_numba, (p, g, buf), h, (maximize, weight_decay != 0, has_momentum, nesterov))
 
 
@@ -395,18 +395,14 @@ def adam_(
     step_size = lr / (1 - beta1**step)
     bias_correction2_sqrt = (1 - beta2**step) ** 0.5
     w1 = 1 - beta1
-    # Each constant is rounded to the parameter's dtype once, as NumPy does for the reference.
-    h = np.array(
-        [
-            weight_decay,
-            1 - lr * weight_decay,
-            w1,
-            1.0 - w1,
-            1 - beta2,
-            eps * bias_correction2_sqrt,
-            -step_size * bias_correction2_sqrt,
-        ],
-        dtype=p.dtype,
+    h = (
+        weight_decay,
+        1 - lr * weight_decay,
+        w1,
+        1.0 - w1,
+        1 - beta2,
+        eps * bias_correction2_sqrt,
+        -step_size * bias_correction2_sqrt,
     )
     flags = (maximize, weight_decay != 0, decoupled_weight_decay, amsgrad, abs(w1) < 0.5)
     _launch(adam_numba, (p, g, m, v, v_max), h, flags)
@@ -540,7 +536,7 @@ def rmsprop_(
     gbar = next(rest) if centered else p  # (placeholders the kernel never touches)
     buf = next(rest) if has_momentum else p
     w = 1 - alpha
-    h = np.array([weight_decay, alpha, w, 1.0 - w, eps, momentum, -lr], dtype=p.dtype)
+    h = (weight_decay, alpha, w, 1.0 - w, eps, momentum, -lr)
     flags = (maximize, weight_decay != 0, centered, abs(w) < 0.5, has_momentum)
     _launch(rmsprop_numba, (p, g, v, gbar, buf), h, flags)
 
@@ -625,5 +621,5 @@ def adagrad_(
         return
     p, g, s = flat
     clr = lr / (1 + (step - 1) * lr_decay)
-    h = np.array([weight_decay, eps, -clr], dtype=p.dtype)
+    h = (weight_decay, eps, -clr)
     _launch(adagrad_numba, (p, g, s), h, (maximize, weight_decay != 0))
