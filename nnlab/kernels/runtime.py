@@ -43,11 +43,14 @@ from typing import Any
 
 __all__ = ["PARALLEL_MIN_SIZE", "Kernel", "get_num_threads", "load_numba", "set_num_threads"]
 
-#: Smallest array (in elements) a kernel splits across threads. Waking numba's workers and
-#: joining them cost 30-40 µs on a loaded 2-core machine, while one thread updates 64k
-#: float32 values with Adam in about 10 µs when they are in cache (measured; to be
-#: measured again on an idle machine with ``benchmarks/bench_optim.py --threads 1/2``).
-PARALLEL_MIN_SIZE = 1 << 17
+#: Smallest array (in elements) a kernel splits across threads. Waking numba's workqueue
+#: workers and joining them costs about 0.1 ms on this kind of machine (a 2-core virtual
+#: machine, idle), as much as one thread takes for ReLU on 400k float32 values in cache:
+#: measured on the idle machine, one thread was faster up to about 2.4 M elements for
+#: ReLU (ReLU 41 µs against 149 µs on 393k; Adam over 535,818 parameters 142 µs against
+#: 206 µs), and two threads from about 1.5 M elements for LayerNorm's rows and 3 M for
+#: ReLU, once the arrays outgrow the caches.
+PARALLEL_MIN_SIZE = 1 << 21
 
 _numba: ModuleType | None = None
 _pool: int | None = None  # threads numba can use, once numba is loaded
