@@ -21,7 +21,6 @@ import nnlab
 import nnlab.nn.functional as F
 from nnlab import kernels
 from nnlab.kernels import attention as ka
-from nnlab.kernels import runtime
 
 pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="numba is not installed")
 
@@ -49,17 +48,6 @@ IDS = [
     "grouped",
     "no-mask",
 ]
-
-
-@pytest.fixture(params=["serial", "parallel"])
-def build(request, monkeypatch):
-    """The one-thread build, or the ``prange`` build forced onto small buffers."""
-    if request.param == "parallel":
-        if runtime.load_numba().config.NUMBA_NUM_THREADS < 2:
-            pytest.skip("numba's pool has one thread")
-        monkeypatch.setattr(runtime, "PARALLEL_MIN_SIZE", 0)
-        monkeypatch.setattr(runtime, "_num_threads", 2)
-    return request.param
 
 
 def _buffer(lead, L, S, dtype, seed=0):

@@ -17,22 +17,10 @@ import nnlab
 import nnlab.nn.functional as F
 from nnlab import kernels
 from nnlab.kernels import im2col as k
-from nnlab.kernels import runtime
 
 pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="numba is not installed")
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-
-
-@pytest.fixture(params=["serial", "parallel"])
-def build(request, monkeypatch):
-    """The one-thread build, or the ``prange`` build forced onto small arrays."""
-    if request.param == "parallel":
-        if runtime.load_numba().config.NUMBA_NUM_THREADS < 2:
-            pytest.skip("numba's pool has one thread")
-        monkeypatch.setattr(runtime, "PARALLEL_MIN_SIZE", 0)
-        monkeypatch.setattr(runtime, "_num_threads", 2)
-    return request.param
 
 
 def _random(shape, dtype, seed=0):

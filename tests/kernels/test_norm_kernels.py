@@ -29,18 +29,6 @@ TOLERANCE = {np.float32: 2e-6, np.float64: 1e-14}
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 
 
-@pytest.fixture(params=["serial", "parallel"])
-def build(request, monkeypatch):
-    """Which build of the kernels runs: the one-thread loop, or the ``prange`` loop forced
-    onto these small arrays with two threads."""
-    if request.param == "parallel":
-        if runtime.load_numba().config.NUMBA_NUM_THREADS < 2:
-            pytest.skip("numba's pool has one thread")
-        monkeypatch.setattr(runtime, "PARALLEL_MIN_SIZE", 0)
-        monkeypatch.setattr(runtime, "_num_threads", 2)
-    return request.param
-
-
 def _assert_close(got, truth, dtype, what):
     """Each array of ``got`` within TOLERANCE[dtype] × the largest |value| of ``truth`` (at
     least 1: a true 0, as dx of a group of one value, is then held to the tolerance)."""

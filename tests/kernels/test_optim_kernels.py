@@ -21,7 +21,6 @@ import pytest
 
 import nnlab
 from nnlab import kernels, optim
-from nnlab.kernels import runtime
 
 pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="numba is not installed")
 
@@ -55,18 +54,6 @@ STEPS = 4
 def _id(case):
     name, kwargs = case
     return f"{name}({','.join(f'{k}={v}' for k, v in kwargs.items())})"
-
-
-@pytest.fixture(params=["serial", "parallel"])
-def build(request, monkeypatch):
-    """Which build of the kernels runs: the one-thread loop, or the ``prange`` loop forced
-    onto these small arrays with two threads."""
-    if request.param == "parallel":
-        if runtime.load_numba().config.NUMBA_NUM_THREADS < 2:
-            pytest.skip("numba's pool has one thread")
-        monkeypatch.setattr(runtime, "PARALLEL_MIN_SIZE", 0)
-        monkeypatch.setattr(runtime, "_num_threads", 2)
-    return request.param
 
 
 def _gradients(dtype, seed=0):

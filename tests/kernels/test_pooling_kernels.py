@@ -24,7 +24,6 @@ import nnlab
 import nnlab.nn.functional as F
 from nnlab import kernels
 from nnlab.kernels import pooling as kp
-from nnlab.kernels import runtime
 from nnlab.ops.pooling import _divisor
 from nnlab.ops.pooling_window import _window
 
@@ -32,17 +31,6 @@ pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="numba is 
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 EDGES = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 1.0, 1.0, -0.0]
-
-
-@pytest.fixture(params=["serial", "parallel"])
-def build(request, monkeypatch):
-    """The one-thread build, or the ``prange`` build forced onto small arrays."""
-    if request.param == "parallel":
-        if runtime.load_numba().config.NUMBA_NUM_THREADS < 2:
-            pytest.skip("numba's pool has one thread")
-        monkeypatch.setattr(runtime, "PARALLEL_MIN_SIZE", 0)
-        monkeypatch.setattr(runtime, "_num_threads", 2)
-    return request.param
 
 
 def _skip_parallel_float64(build, dtype):

@@ -21,7 +21,6 @@ import pytest
 import nnlab
 from nnlab import kernels
 from nnlab.kernels import recurrent as rk
-from nnlab.kernels import runtime
 from nnlab.ops.recurrent import lstm_sequence
 from nnlab.ops.recurrent_gru import gru_sequence
 
@@ -30,17 +29,6 @@ pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="numba is 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 EDGES = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 1e-40, -1e-40, 88.0, -104.0, 1.0]
 B, H, N, LO, HI = 5, 13, 23, 7, 10  # H = 13: the kernels' loops end in a partial vector
-
-
-@pytest.fixture(params=["serial", "parallel"])
-def build(request, monkeypatch):
-    """The one-thread build, or the ``prange`` build forced onto small arrays."""
-    if request.param == "parallel":
-        if runtime.load_numba().config.NUMBA_NUM_THREADS < 2:
-            pytest.skip("numba's pool has one thread")
-        monkeypatch.setattr(runtime, "PARALLEL_MIN_SIZE", 0)
-        monkeypatch.setattr(runtime, "_num_threads", 2)
-    return request.param
 
 
 def _skip_parallel_float64(build, dtype):
