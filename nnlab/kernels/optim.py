@@ -8,8 +8,8 @@ Each update exists three times in this file:
   element by element, in one pass over all the parameters of a group (on several threads
   for large groups);
 * ``<name>_``: what the optimizers call; it runs the kernel when the backend is numba and
-  the arrays suit it (float32 or float64, contiguous, one dtype and shape), else the
-  reference.
+  the arrays suit it (float32 or float64, contiguous, writeable, one dtype and shape, and
+  no hyper-parameter a NumPy scalar wider than them), else the reference.
 
 The kernel performs, for each element, the reference's operations in the reference's order
 and dtype (float32 constants for float32 parameters, no fused multiply-add), so both give
@@ -21,7 +21,9 @@ like the parameter, which only the references use.
 
 **One call per parameter group.** The optimizers update one parameter at a time (the
 formula per parameter); inside :func:`one_call_per_group`, which
-:meth:`nnlab.optim.Optimizer.step` opens around each group, the dispatchers do not launch
+:meth:`nnlab.optim.Optimizer.step` opens around each group for the updates marked
+``launches_together`` (the optimizers of this file; not a subclass's override, which may
+read ``p.array`` after the update), the dispatchers do not launch
 their kernel at once but collect the launch, and the block's end runs the collected ones
 together: their arrays travel as tuples of :data:`GROUP_WIDTH` 1-d arrays (one kernel call
 for up to that many parameters; a tuple of a fixed width keeps one compiled kernel for any
@@ -98,6 +100,21 @@ def _launch(kernel: Kernel, arrays: tuple, h: tuple, flags: tuple) -> None:
         _run_together([(kernel, arrays, h, flags)])
     else:
         launches.append((kernel, arrays, h, flags))
+
+
+def _kernel_views(hyper: tuple, *arrays: np.ndarray | None) -> list[np.ndarray] | None:
+    """The arrays' flat views (:func:`~nnlab.kernels.use_kernel`) if the kernel may take
+    them: also every array writeable and aligned (the tuples of a group's call hold arrays
+    of one numba type), and no hyper-parameter a NumPy scalar wider than the arrays (with
+    one, NumPy 2 computes the reference in the wider dtype, whose bits the kernel's
+    constants rounded to the arrays' dtype would not give). Else None: the reference runs."""
+    flat = use_kernel(*arrays)
+    if flat is None or not all(a.flags.writeable and a.flags.aligned for a in flat):
+        return None
+    dtype = flat[0].dtype
+    if any(isinstance(v, np.generic) and np.result_type(v, dtype) != dtype for v in hyper):
+        return None
+    return flat
 
 
 @functools.lru_cache(maxsize=256)
@@ -254,7 +271,8 @@ def sgd_(
 ) -> None:
     """:func:`sgd_numpy`, by the kernel where it applies."""
     has_momentum = momentum != 0
-    flat = use_kernel(param, grad, *((momentum_buffer,) if has_momentum else ()))
+    hyper = (lr, momentum, dampening, weight_decay)
+    flat = _kernel_views(hyper, param, grad, *((momentum_buffer,) if has_momentum else ()))
     if flat is None:
         sgd_numpy(
             param, grad, momentum_buffer, scratch, lr=lr, momentum=momentum,
@@ -382,7 +400,9 @@ def adam_(
     maximize: bool,
 ) -> None:
     """:func:`adam_numpy`, by the kernel where it applies."""
-    flat = use_kernel(param, grad, exp_avg, exp_avg_sq, *((max_exp_avg_sq,) if amsgrad else ()))
+    hyper = (lr, beta1, beta2, eps, weight_decay)
+    optional = (max_exp_avg_sq,) if amsgrad else ()
+    flat = _kernel_views(hyper, param, grad, exp_avg, exp_avg_sq, *optional)
     if flat is None:
         adam_numpy(
             param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, step=step, lr=lr,
@@ -523,7 +543,8 @@ def rmsprop_(
     """:func:`rmsprop_numpy`, by the kernel where it applies."""
     has_momentum = momentum > 0
     optional = ((grad_avg,) if centered else ()) + ((momentum_buffer,) if has_momentum else ())
-    flat = use_kernel(param, grad, square_avg, *optional)
+    hyper = (lr, alpha, eps, weight_decay, momentum)
+    flat = _kernel_views(hyper, param, grad, square_avg, *optional)
     if flat is None:
         rmsprop_numpy(
             param, grad, square_avg, grad_avg, momentum_buffer, scratch, lr=lr, alpha=alpha,
@@ -612,7 +633,7 @@ def adagrad_(
     maximize: bool,
 ) -> None:
     """:func:`adagrad_numpy`, by the kernel where it applies."""
-    flat = use_kernel(param, grad, state_sum)
+    flat = _kernel_views((lr, lr_decay, eps, weight_decay), param, grad, state_sum)
     if flat is None:
         adagrad_numpy(
             param, grad, state_sum, scratch, step=step, lr=lr, lr_decay=lr_decay, eps=eps,

@@ -220,6 +220,11 @@ def _mask_bias(attn_mask: Any, is_causal: bool, L: int, S: int, full: tuple[int,
             "scaled_dot_product_attention: Expected attn_mask dtype to be bool or float, but "
             f"got {data.dtype}"
         )
+    if data.ndim < 2:  # as torch, which reads the mask's last two dims as (L, S)
+        raise RuntimeError(
+            f"scaled_dot_product_attention: attn_mask must have at least 2 dims (…, L, S), "
+            f"got shape {data.shape}"
+        )
     try:
         fits = np.broadcast_shapes(data.shape, full) == full
     except ValueError:

@@ -12,6 +12,7 @@ from nnlab.optim.optimizer import (
     _check_fused_foreach,
     _check_non_negative,
     _zero_step,
+    launches_together,
 )
 from nnlab.tensor import Tensor
 
@@ -101,6 +102,7 @@ class Adagrad(Optimizer):
         state["step"] = _zero_step()
         state["sum"] = Tensor(np.full_like(p.array, self.defaults["initial_accumulator_value"]))
 
+    @launches_together
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         state = self.state[p]
         if len(state) == 0:

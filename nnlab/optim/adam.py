@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 
 from nnlab.kernels import optim as optim_kernels
-from nnlab.optim.optimizer import Optimizer, _check_adam_args, _check_fused_foreach
+from nnlab.optim.optimizer import (
+    Optimizer,
+    _check_adam_args,
+    _check_fused_foreach,
+    launches_together,
+)
 from nnlab.tensor import Tensor
 
 __all__ = ["Adam"]
@@ -87,6 +92,7 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
+    @launches_together
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         amsgrad = group["amsgrad"]
         extra = ("max_exp_avg_sq",) if amsgrad else ()

@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,16 @@ def _effective_grad(
         param, grad, g_buf, work, maximize=group["maximize"],
         weight_decay=group["weight_decay"], decoupled_lr=group["lr"] if decoupled else None,
     )  # fmt: skip
+
+
+def launches_together(update: Callable[..., None]) -> Callable[..., None]:
+    """Mark an optimizer's ``_update`` whose work on ``p.array`` is a kernel of
+    :mod:`nnlab.kernels.optim` and nothing after it: :meth:`Optimizer.step` then runs the
+    kernels of a group's updates together, in one call (see
+    :func:`nnlab.kernels.optim.one_call_per_group`). A subclass that overrides the marked
+    ``_update`` is not marked, so its own code sees each update done as it returns."""
+    update.launches_together = True  # type: ignore[attr-defined]
+    return update
 
 
 class Optimizer:
@@ -242,10 +253,13 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # The kernels of a group's updates run together (nnlab.kernels.optim), for the
+        # updates marked as leaving p.array to their kernel: an override of _update that
+        # reads or changes p.array after super()._update() sees every update done at once.
+        together = getattr(type(self)._update, "launches_together", False)
         with no_grad():
             for group in self.param_groups:
-                # the kernels of a group's updates run together (nnlab.kernels.optim)
-                with one_call_per_group():
+                with one_call_per_group() if together else nullcontext():
                     for p in group["params"]:
                         if p.grad is not None:
                             self._update(p, p.grad.array, group)

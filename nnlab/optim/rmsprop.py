@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.kernels import optim as optim_kernels
-from nnlab.optim.optimizer import Optimizer, _check_non_negative
+from nnlab.optim.optimizer import Optimizer, _check_non_negative, launches_together
 from nnlab.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -88,6 +88,7 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
+    @launches_together
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         momentum, centered = group["momentum"], group["centered"]
         optional = (("momentum_buffer", momentum > 0), ("grad_avg", centered))

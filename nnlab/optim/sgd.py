@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 
 from nnlab.kernels import optim as optim_kernels
-from nnlab.optim.optimizer import Optimizer, _check_fused_foreach, _check_non_negative
+from nnlab.optim.optimizer import (
+    Optimizer,
+    _check_fused_foreach,
+    _check_non_negative,
+    launches_together,
+)
 from nnlab.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -87,6 +92,7 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
+    @launches_together
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         momentum = group["momentum"]
         buf, first_step = None, False

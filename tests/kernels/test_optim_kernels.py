@@ -209,3 +209,48 @@ def test_a_group_of_many_parameters_gives_the_references_bits(case, build):
         results.append(history)
     assert not params[4].array.flags.c_contiguous
     _assert_identical(results[1], results[0], f"{_id(case)} {build}")
+
+
+def test_a_subclass_that_changes_the_parameter_after_the_update_sees_it_done():
+    """The group's launches wait only for the marked updates: an override of ``_update``
+    that clips after ``super()._update()`` clips the updated values on both backends."""
+
+    class ClampedSGD(optim.SGD):
+        def _update(self, p, grad, group):
+            super()._update(p, grad, group)
+            np.clip(p.array, -0.5, 0.5, out=p.array)
+
+    results = []
+    for backend in ("numpy", "numba"):
+        w = nnlab.tensor([0.45, -0.45, 0.0], requires_grad=True)
+        w.grad = nnlab.tensor([-1.0, 1.0, 0.0])
+        with kernels.use_backend(backend):
+            ClampedSGD([w], lr=1.0).step()
+        results.append(w.array.copy())
+    np.testing.assert_array_equal(results[0], [0.5, -0.5, 0.0])
+    np.testing.assert_array_equal(results[1], results[0], strict=True)
+
+
+@pytest.mark.parametrize("case", CASES[1:2] + CASES[7:8] + CASES[16:17] + CASES[18:19], ids=_id)
+def test_read_only_gradients_and_numpy_float64_settings_give_the_references_bits(case):
+    """A read-only gradient (the kernels' tuples hold one array type) and NumPy float64
+    hyper-parameters on float32 parameters (NumPy 2 computes the reference in float64) take
+    the reference's path: its bits, on either backend, and no error."""
+    name, kwargs = case
+    wide = {k: np.float64(v) if isinstance(v, float) else v for k, v in kwargs.items()}
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal(s).astype(np.float32) for s in ((6, 4), (5,))]
+    grads = [rng.standard_normal(w.shape).astype(np.float32) for w in weights]
+    grads[1].flags.writeable = False
+    results = []
+    for backend in ("numpy", "numba"):
+        params = [nnlab.tensor(w, requires_grad=True) for w in weights]
+        opt = getattr(optim, name)(params, **wide)
+        with kernels.use_backend(backend):
+            for _ in range(3):
+                for p, g in zip(params, grads):
+                    p.grad = nnlab.from_numpy(g)
+                opt.step()
+        results.append([_snapshot(params, opt)])
+    assert not params[1].grad.array.flags.writeable
+    _assert_identical(results[1], results[0], _id(case))

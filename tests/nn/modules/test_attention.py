@@ -21,7 +21,7 @@ from parity import compare_to_torch as compare
 
 import nnlab
 import nnlab.nn.functional as F
-from nnlab import nn
+from nnlab import kernels, nn
 from nnlab.autograd.gradcheck import gradcheck
 from nnlab.ops.attention import attention, scaled_dot_product_attention_composed
 from nnlab.random import Generator
@@ -228,6 +228,20 @@ def test_sdpa_rejects_what_torch_rejects(name, qs, ks, vs, kwargs, mention) -> N
     with pytest.raises(RuntimeError) as info:
         F.scaled_dot_product_attention(*tensors[nnlab], **kwargs)
     assert "scaled_dot_product_attention" in str(info.value) and mention in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.bool_], ids=["float mask", "bool mask"])
+def test_sdpa_rejects_a_mask_of_one_dim(dtype) -> None:
+    """torch reads the mask's last two dims as (L, S) and fails on a 1-d one (IndexError);
+    nnlab names the argument and the shape, on both kernel backends."""
+    q, mask = np.ones((2, 3, 4, 8), np.float32), np.zeros(4, dtype)
+    with pytest.raises(IndexError):
+        TF.scaled_dot_product_attention(
+            *[torch.from_numpy(q)] * 3, attn_mask=torch.from_numpy(mask)
+        )
+    for backend in ("numba", "numpy"):
+        with kernels.use_backend(backend), pytest.raises(RuntimeError, match=r"attn_mask .*\(4,\)"):
+            F.scaled_dot_product_attention(*[nnlab.tensor(q)] * 3, attn_mask=nnlab.tensor(mask))
 
 
 def test_sdpa_dtype_mismatch_and_gqa() -> None:
