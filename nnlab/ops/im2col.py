@@ -19,8 +19,9 @@ offset) pairs in W's own order, its columns every (image, output position). Then
 
 one GEMM (G of them with groups, stacked), instead of a batch of N small ones. X_col is
 built by K slice copies (a loop over kernel offsets only, never over pixels; for 2-d
-convolutions :mod:`nnlab.kernels.im2col` runs the copies and slice-adds as compiled loops
-on several threads), and kept for the weight gradient. With G = dL/dY as an (O, N·L) matrix:
+convolutions :mod:`nnlab.kernels.im2col` runs the copies and slice-adds as compiled loops,
+on several threads for large inputs), and kept for the weight gradient. With G = dL/dY as
+an (O, N·L) matrix:
 
     dL/dW = G · X_colᵀ                 (a GEMM, straight into W's layout)
     dL/db = G · 1                      (a GEMV)
