@@ -13,7 +13,7 @@ Workloads and targets (ratio of nnlab's median step time to torch's, on the kern
 Each round times the three in turn (nnlab-numpy, nnlab-numba, torch; one block each after
 an idle pause, see ``_harness``); a ratio is the median over rounds of each round's ratio,
 so a slow spell of the shared machine lands on all three alike. The backend switches with
-:func:`nnlab.kernels.set_backend` inside the process: the "before" column is what the ops
+:func:`nnlab.kernels.set_backend` inside the process: the ``refs`` column is what the ops
 computed before the kernels existed (their NumPy references). Run on an otherwise idle
 machine:
 
@@ -160,8 +160,8 @@ def main() -> None:
         f"{torch.get_num_threads()}; {args.rounds} rounds"
     )
     head = (
-        f"{'workload':<40} {'numpy':>11} {'numba':>11} {'torch':>11} {'before':>7} "
-        f"{'after':>7} {'target':>7}"
+        f"{'workload':<40} {'numpy':>11} {'numba':>11} {'torch':>11} {'refs':>7} "
+        f"{'kernels':>7} {'target':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -180,7 +180,10 @@ def main() -> None:
             f"{'≤' if ratio['numba'] <= target else '>'}{target:.1f}x",
             flush=True,
         )
-    print("before: nnlab on its NumPy references / torch; after: on its numba kernels / torch")
+    print(
+        "refs: nnlab on its NumPy references / torch; kernels: on its numba kernels / torch; "
+        "target: ≤ met by the kernels, > not"
+    )
 
 
 if __name__ == "__main__":

@@ -39,9 +39,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nnlab import kernels
 from nnlab.autograd.anomaly import AnomalyError
 from nnlab.cli_common import fail as _fail
-from nnlab.cli_common import one_process
+from nnlab.cli_common import one_process, say_error
 from nnlab.config import ConfigError
 from nnlab.distributed import is_main_process
 from nnlab.train import NonFiniteLossError
@@ -418,6 +419,10 @@ _add_plugin_commands(app)
 
 
 def main() -> None:
+    problem = kernels.environment_problem()  # NNLAB_KERNELS, read when nnlab was imported
+    if problem is not None:
+        say_error(problem)
+        raise SystemExit(2)
     app()
 
 

@@ -10,17 +10,22 @@ from rich.text import Text
 
 from nnlab.distributed import launch_rank, launch_world_size
 
-__all__ = ["fail", "one_process"]
+__all__ = ["fail", "one_process", "say_error"]
 
 _stderr = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` and exit with ``code``. Under ``mpirun`` every rank meets
-    the same problem (the same config, the same files), so rank 0 alone says it."""
+def say_error(message: str) -> None:
+    """Print ``error: message`` on stderr. Under ``mpirun`` every rank meets the same
+    problem (the same config, the same files), so rank 0 alone says it."""
     if launch_rank() == 0:
         # Text, not markup: messages hold brackets ("inputs[0, 2]", "hidden_sizes [8]").
         _stderr.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` (:func:`say_error`) and exit with ``code``."""
+    say_error(message)
     raise typer.Exit(code)
 
 

@@ -32,8 +32,8 @@ import numpy as np
 
 __all__ = [
     "BACKENDS", "KERNEL_DTYPES", "dense_layout", "elementwise_views", "empty_like_flat",
-    "flat_views", "get_backend", "numba_available", "set_backend", "use_backend",
-    "use_elementwise_kernel", "use_kernel",
+    "environment_problem", "flat_views", "get_backend", "numba_available", "set_backend",
+    "use_backend", "use_elementwise_kernel", "use_kernel",
 ]  # fmt: skip
 
 #: The values ``NNLAB_KERNELS`` and :func:`set_backend` accept.
@@ -45,26 +45,45 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _check(name: str, source: str) -> str:
+def _check(name: str, source: str, given: str | None = None) -> str:
+    """``name`` if it is a backend that can run here; ``given`` is what the user wrote."""
     if name not in BACKENDS:
-        raise ValueError(f"{source}: expected one of {', '.join(BACKENDS)}, got {name!r}")
+        shown = name if given is None else given
+        raise ValueError(f"{source}: expected one of {', '.join(BACKENDS)}, got {shown!r}")
     if name == "numba" and not numba_available():
         raise ImportError(f"{source}: the numba backend was asked for but numba is not installed")
     return name
 
 
-def _backend_from_environment() -> str:
-    requested = os.environ.get("NNLAB_KERNELS", "").strip().lower()
-    if requested:
-        return _check(requested, "NNLAB_KERNELS")
-    return "numba" if numba_available() else "numpy"
+def _backend_from_environment() -> tuple[str | None, Exception | None]:
+    """The backend ``NNLAB_KERNELS`` asks for (numba by default when installed), or the
+    error a bad value makes: kept, not raised, so that ``import nnlab`` still works and the
+    CLI can say it in one line (:func:`environment_problem`); the first kernel raises it."""
+    given = os.environ.get("NNLAB_KERNELS", "")
+    requested = given.strip().lower()
+    if not requested:
+        return ("numba" if numba_available() else "numpy"), None
+    try:
+        return _check(requested, "NNLAB_KERNELS", given), None
+    except (ValueError, ImportError) as exc:
+        return None, exc
 
 
-_backend = _backend_from_environment()
+_backend, _environment_error = _backend_from_environment()
+
+
+def environment_problem() -> str | None:
+    """What is wrong with ``NNLAB_KERNELS`` (None when nothing is): a bad value, or numba
+    asked for but not installed."""
+    return None if _environment_error is None else str(_environment_error)
 
 
 def get_backend() -> str:
-    """The backend kernels run on now: ``"numba"`` or ``"numpy"``."""
+    """The backend kernels run on now: ``"numba"`` or ``"numpy"``. Raises the error of a bad
+    ``NNLAB_KERNELS`` until :func:`set_backend` chooses one."""
+    if _backend is None:
+        assert _environment_error is not None
+        raise type(_environment_error)(str(_environment_error))
     return _backend
 
 
@@ -77,12 +96,13 @@ def set_backend(name: str) -> None:
 @contextmanager
 def use_backend(name: str) -> Iterator[None]:
     """Run kernels on ``name`` inside the ``with`` block, then restore the previous backend."""
+    global _backend
     previous = _backend
     set_backend(name)
     try:
         yield
     finally:
-        set_backend(previous)
+        _backend = previous
 
 
 #: The dtypes the kernels are compiled for; others (float16, integers) take the references.

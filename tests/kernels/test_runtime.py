@@ -41,9 +41,17 @@ def test_nnlab_kernels_numpy_is_honoured_and_never_loads_numba():
 
 
 def test_a_bad_nnlab_kernels_value_is_a_clear_error():
-    result = _python("import nnlab", NNLAB_KERNELS="cuda")
-    assert result.returncode != 0
-    assert "NNLAB_KERNELS: expected one of numba, numpy, got 'cuda'" in result.stderr
+    """``import nnlab`` works; the first kernel raises the error, quoting the value as
+    written; the CLI says it in one line and exits 2, without a traceback."""
+    message = "NNLAB_KERNELS: expected one of numba, numpy, got 'CUDA'"
+    use = "import numpy as np, nnlab\nprint('imported')\nnnlab.relu(nnlab.ones(3))"
+    result = _python(use, NNLAB_KERNELS="CUDA")
+    assert result.returncode != 0 and result.stdout.split() == ["imported"]
+    assert f"ValueError: {message}" in result.stderr
+    cli = "import sys\nfrom nnlab.cli import main\nsys.argv = ['nnlab', '--help']\nmain()"
+    result = _python(cli, NNLAB_KERNELS="CUDA")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == f"error: {message}"
 
 
 def test_the_default_backend_is_numba_when_installed():
