@@ -147,18 +147,34 @@ def columns_py(k, stride, padding, dilation, n, n_out):
     return first, last
 
 
+def two_by_two_py(geo, h_in, w_in, h_out, w_out):
+    """Whether the windows are 2×2 (one deep, undilated, unpadded) and lie inside the
+    planes (no ceil-mode overhang), as in most CNNs: the kernels then take a spelled-out
+    path, about 3× faster than the general loop's two-element inner loops. Compiled by
+    numba as ``_two_by_two``."""
+    kd, kh, kw = geo[0, 0], geo[1, 0], geo[2, 0]
+    sh, ph, dh = geo[1, 1], geo[1, 2], geo[1, 3]
+    sw, pw, dw = geo[2, 1], geo[2, 2], geo[2, 3]
+    return (
+        kd == 1 and kh == 2 and kw == 2 and dh == 1 and dw == 1 and ph == 0 and pw == 0
+        and (h_out - 1) * sh + 2 <= h_in and (w_out - 1) * sw + 2 <= w_in
+    )  # fmt: skip
+
+
 _span = None  # span_py compiled, set at the first kernel's build
 _columns = None  # columns_py compiled, likewise
+_two_by_two = None  # two_by_two_py compiled, likewise
 
 
 def _helpers() -> None:
-    """Compile :func:`span_py` and :func:`columns_py` into the module globals the kernels
-    call (globals, not closure variables, so the kernels' cache keys stay fixed; as
-    nnlab.kernels.softmax)."""
-    global _span, _columns
+    """Compile :func:`span_py`, :func:`columns_py` and :func:`two_by_two_py` into the module
+    globals the kernels call (globals, not closure variables, so the kernels' cache keys
+    stay fixed; as nnlab.kernels.softmax)."""
+    global _span, _columns, _two_by_two
     if _span is None:
         njit = load_numba().njit(cache=True, error_model="numpy", nogil=True, inline="always")
         _span, _columns = njit(span_py), njit(columns_py)
+        _two_by_two = njit(two_by_two_py)
 
 
 def _suits(*arrays: Any) -> bool:
@@ -225,12 +241,7 @@ def _max_pool(loop):
         kh, sh, ph, dh = geo[1, 0], geo[1, 1], geo[1, 2], geo[1, 3]
         kw, sw, pw, dw = geo[2, 0], geo[2, 1], geo[2, 2], geo[2, 3]
         ninf = x.dtype.type(-np.inf)
-        # 2×2 windows inside the planes (no padding, no ceil-mode overhang), as in most CNNs:
-        # spelled out, about 3× faster than the general loop's two-element inner loops
-        two_by_two = (
-            kd == 1 and kh == 2 and kw == 2 and dh == 1 and dw == 1 and ph == 0 and pw == 0
-            and (h_out - 1) * sh + 2 <= h_in and (w_out - 1) * sw + 2 <= w_in
-        )  # fmt: skip
+        two_by_two = _two_by_two(geo, h_in, w_in, h_out, w_out)
         for p in loop(planes):
             xp, yp, wp = x[p], y[p], winner[p]
             if two_by_two:
@@ -425,10 +436,7 @@ def _avg_pool(loop):
         kw, sw, pw, dw = geo[2, 0], geo[2, 1], geo[2, 2], geo[2, 3]
         first, last = _columns(kw, sw, pw, dw, w_in, w_out)
         nought, minus_nought = x.dtype.type(0), x.dtype.type(-0.0)
-        two_by_two = (
-            kd == 1 and kh == 2 and kw == 2 and dh == 1 and dw == 1 and ph == 0 and pw == 0
-            and (h_out - 1) * sh + 2 <= h_in and (w_out - 1) * sw + 2 <= w_in
-        )  # fmt: skip
+        two_by_two = _two_by_two(geo, h_in, w_in, h_out, w_out)
         for p in loop(planes):
             xp, yp = x[p], y[p]
             if two_by_two:  # spelled out, as in max_pool
@@ -533,10 +541,7 @@ def _avg_pool_backward(loop):
         kw, sw, pw, dw = geo[2, 0], geo[2, 1], geo[2, 2], geo[2, 3]
         first, last = _columns(kw, sw, pw, dw, w_in, w_out)
         nought = g.dtype.type(0)
-        two_by_two = (
-            disjoint and kd == 1 and kh == 2 and kw == 2 and dh == 1 and dw == 1 and ph == 0
-            and pw == 0 and (h_out - 1) * sh + 2 <= h_in and (w_out - 1) * sw + 2 <= w_in
-        )  # fmt: skip
+        two_by_two = disjoint and _two_by_two(geo, h_in, w_in, h_out, w_out)
         for p in loop(planes):
             gp, dxp = g[p], dx[p]
             if zero:  # (not when the windows tile the planes: every input is written below)
